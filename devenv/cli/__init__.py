@@ -1,0 +1,88 @@
+"""The `devenv` command: a thin Typer layer over the library API, with the one error boundary.
+
+Command modules parse arguments, call ``devenv.<subsystem>`` and render. They import only typer
+at module level; docker, httpx, psycopg and rich are imported inside commands so that
+``devenv --help`` and ``devenv --version`` stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from devenv import __version__
+from devenv.cli import stack as _stack
+
+app = typer.Typer(
+    name="devenv",
+    help="Local Supabase-style development stacks: Postgres, GoTrue, Kong, Redis, Fireworks mock.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"devenv {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Local Supabase-style development stacks."""
+
+
+_stack.register(app)
+
+
+def _register_optional() -> None:
+    # Command groups owned by other subsystems register themselves here as they land.
+    import importlib
+
+    for module in ("devenv.cli.db", "devenv.cli.env", "devenv.cli.mock"):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        mod.register(app)
+
+
+_register_optional()
+
+
+def main() -> None:
+    """Entry point: run the app inside the single error boundary."""
+    from devenv.errors import DevenvError
+
+    debug = os.environ.get("DEVENV_DEBUG") == "1"
+    try:
+        app(prog_name="devenv")
+    except DevenvError as exc:
+        if debug:
+            raise
+        sys.stderr.write(f"devenv: error: {exc.one_line()}\n")
+        for line in exc.details():
+            sys.stderr.write(f"  {line}\n")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("devenv: interrupted; run the same command again to finish\n")
+        sys.exit(130)
+    except Exception as exc:  # the boundary: anything unexpected is still one line
+        if debug:
+            raise
+        sys.stderr.write(
+            f"devenv: internal error: {type(exc).__name__}: {exc} "
+            "(re-run with DEVENV_DEBUG=1 for a traceback and report it)\n"
+        )
+        sys.exit(1)

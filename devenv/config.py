@@ -1,0 +1,302 @@
+"""devenv.toml -> a typed, validated :class:`Config`.
+
+Every problem is collected and raised at once as one :class:`~devenv.errors.ConfigError` whose
+``problems`` each name the file, the key and what is expected, so a user fixes a file in one pass.
+Unknown sections and keys are problems too: a typo (``[port]``) must not be silently ignored.
+
+The file is optional: a repository without devenv.toml gets the defaults, with the project name
+taken from the directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devenv.errors import ConfigError, UsageError
+
+CONFIG_FILE = "devenv.toml"
+
+#: Every service the stack knows, in start order. compose/compose.yaml defines each of them.
+SERVICES: tuple[str, ...] = ("postgres", "gotrue", "kong", "redis")
+
+#: What each service needs running beside it (checked when services are enabled in devenv.toml).
+REQUIRES: dict[str, tuple[str, ...]] = {
+    "postgres": (),
+    "gotrue": ("postgres",),
+    "kong": ("gotrue",),
+    "redis": (),
+}
+
+#: Host ports, fixed and documented (README). Supabase CLI's neighbourhood, so teams recognise them.
+DEFAULT_PORTS: dict[str, int] = {
+    "kong": 54321,
+    "postgres": 54322,
+    "gotrue": 54326,
+    "redis": 54379,
+}
+
+#: Official images. GoTrue is pinned; the stack was checked against this release.
+DEFAULT_IMAGES: dict[str, str] = {
+    "postgres": "postgres:15",
+    "gotrue": "supabase/gotrue:v2.180.0",
+    "kong": "kong:2.8.1",
+    "redis": "redis:7",
+}
+
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    site_url: str = "http://localhost:3000"
+    jwt_expiry: int = 3600
+    additional_redirect_urls: tuple[str, ...] = ()
+    enable_signup: bool = True
+
+
+@dataclass(frozen=True)
+class DbConfig:
+    migrations: str = "migrations"
+    seeds: str = "seeds"
+    default_seed: str = "default"
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    schema: str = ".env.schema"
+    example: str = ".env.example"
+    files: tuple[str, ...] = (".env",)
+
+
+@dataclass(frozen=True)
+class Config:
+    """A project's validated configuration. Paths are absolute, resolved against ``root``."""
+
+    root: Path
+    name: str
+    services: tuple[str, ...]
+    ports: dict[str, int]
+    images: dict[str, str]
+    registry: str = ""
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    db: DbConfig = field(default_factory=DbConfig)
+    env: EnvConfig = field(default_factory=EnvConfig)
+    source: Path | None = None
+
+    @property
+    def state_dir(self) -> Path:
+        """Per-project private state (keys, rendered configs): mode 0700, git-ignored."""
+        return self.root / ".devenv"
+
+    def path(self, relative: str) -> Path:
+        return (self.root / relative).resolve()
+
+    def image(self, service: str) -> str:
+        """The image for ``service``: DEVENV_IMAGE_<SERVICE> wins, then devenv.toml, then default.
+
+        The registry prefix applies to devenv.toml and default images, not to the environment
+        override, which is taken verbatim (it is how CI and air-gapped machines pin exact images).
+        """
+        override = os.environ.get(f"DEVENV_IMAGE_{service.upper()}")
+        if override:
+            return override
+        image = self.images.get(service, DEFAULT_IMAGES.get(service, ""))
+        if self.registry:
+            return f"{self.registry.rstrip('/')}/{image}"
+        return image
+
+    def check_services(self, names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+        """Validate service names given on the command line; unknown ones are a usage error."""
+        unknown = [n for n in names if n not in SERVICES]
+        if unknown:
+            raise UsageError(
+                f"unknown service {', '.join(repr(n) for n in unknown)}",
+                f"known services: {', '.join(SERVICES)}",
+            )
+        disabled = [n for n in names if n not in self.services]
+        if disabled:
+            raise UsageError(
+                f"service {', '.join(repr(n) for n in disabled)} is not enabled in {CONFIG_FILE}",
+                "add it to [project] services",
+            )
+        return tuple(names)
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The nearest directory at or above ``start`` holding devenv.toml, else ``start`` itself."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / CONFIG_FILE).is_file():
+            return candidate
+    return here
+
+
+def load(root: Path | None = None) -> Config:
+    """Load and validate ``devenv.toml`` under ``root`` (found upward from cwd by default)."""
+    root = find_root(root) if root is None else root.resolve()
+    path = root / CONFIG_FILE
+    raw: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            # tomllib's message already carries "(at line L, column C)".
+            raise ConfigError(
+                f"{path}: not valid TOML: {exc}", "fix the syntax at that line and run again"
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read: {exc}", "check the file's permissions") from None
+    return _validate(root, path if path.is_file() else None, raw)
+
+
+class _Problems:
+    def __init__(self, file: str):
+        self.file = file
+        self.items: list[str] = []
+
+    def add(self, key: str, text: str) -> None:
+        self.items.append(f"{self.file}: {key}: {text}")
+
+
+_SECTIONS: dict[str, set[str]] = {
+    "project": {"name", "services"},
+    "ports": set(DEFAULT_PORTS),
+    "images": {*DEFAULT_IMAGES, "registry"},
+    "auth": {"site_url", "jwt_expiry", "additional_redirect_urls", "enable_signup"},
+    "db": {"migrations", "seeds", "default_seed"},
+    "env": {"schema", "example", "files"},
+}
+
+
+def _str(p: _Problems, table: dict[str, Any], section: str, key: str, default: str) -> str:
+    value = table.get(key, default)
+    if not isinstance(value, str) or not value:
+        p.add(f"{section}.{key}", f"expected a non-empty string, got {value!r}")
+        return default
+    return value
+
+
+def _str_list(
+    p: _Problems, table: dict[str, Any], section: str, key: str, default: tuple[str, ...]
+) -> tuple[str, ...]:
+    value = table.get(key, list(default))
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        p.add(f"{section}.{key}", f"expected a list of strings, got {value!r}")
+        return default
+    return tuple(value)
+
+
+def _validate(root: Path, path: Path | None, raw: dict[str, Any]) -> Config:
+    p = _Problems(str(path or root / CONFIG_FILE))
+    for section, value in raw.items():
+        if section not in _SECTIONS:
+            p.add(section, f"unknown section; known: {', '.join(sorted(_SECTIONS))}")
+        elif not isinstance(value, dict):
+            p.add(section, "expected a table")
+        else:
+            for key in value:
+                if key not in _SECTIONS[section]:
+                    p.add(
+                        f"{section}.{key}",
+                        f"unknown key; known: {', '.join(sorted(_SECTIONS[section]))}",
+                    )
+
+    def table(name: str) -> dict[str, Any]:
+        value = raw.get(name, {})
+        return value if isinstance(value, dict) else {}
+
+    project = table("project")
+    default_name = re.sub(r"[^a-z0-9_-]", "-", root.name.lower()).strip("-_") or "devenv"
+    name = _str(p, project, "project", "name", default_name)
+    if not _NAME_RE.match(name):
+        p.add("project.name", f"{name!r} must be lower-case letters, digits, '-' or '_'")
+        name = default_name
+
+    services = _str_list(p, project, "project", "services", SERVICES)
+    for s in services:
+        if s not in SERVICES:
+            p.add("project.services", f"unknown service {s!r}; known: {', '.join(SERVICES)}")
+    services = tuple(s for s in SERVICES if s in services)  # canonical start order, no dupes
+    for s in services:
+        for need in REQUIRES[s]:
+            if need not in services:
+                p.add("project.services", f"{s!r} needs {need!r}; enable it too")
+
+    ports = dict(DEFAULT_PORTS)
+    for key, value in table("ports").items():
+        if key not in DEFAULT_PORTS:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+            p.add(f"ports.{key}", f"expected a port number 1-65535, got {value!r}")
+        else:
+            ports[key] = value
+    seen: dict[int, str] = {}
+    for svc in services:
+        port = ports[svc]
+        if port in seen:
+            p.add(f"ports.{svc}", f"port {port} is also given to {seen[port]}")
+        seen[port] = svc
+
+    images_t = table("images")
+    images = dict(DEFAULT_IMAGES)
+    for key in DEFAULT_IMAGES:
+        if key in images_t:
+            images[key] = _str(p, images_t, "images", key, DEFAULT_IMAGES[key])
+    registry = images_t.get("registry", "")
+    if not isinstance(registry, str):
+        p.add("images.registry", f"expected a string, got {registry!r}")
+        registry = ""
+
+    auth_t = table("auth")
+    expiry = auth_t.get("jwt_expiry", 3600)
+    if isinstance(expiry, bool) or not isinstance(expiry, int) or expiry <= 0:
+        p.add("auth.jwt_expiry", f"expected a positive number of seconds, got {expiry!r}")
+        expiry = 3600
+    signup = auth_t.get("enable_signup", True)
+    if not isinstance(signup, bool):
+        p.add("auth.enable_signup", f"expected true or false, got {signup!r}")
+        signup = True
+    auth = AuthConfig(
+        site_url=_str(p, auth_t, "auth", "site_url", AuthConfig.site_url),
+        jwt_expiry=expiry,
+        additional_redirect_urls=_str_list(p, auth_t, "auth", "additional_redirect_urls", ()),
+        enable_signup=signup,
+    )
+
+    db_t = table("db")
+    db = DbConfig(
+        migrations=_str(p, db_t, "db", "migrations", DbConfig.migrations),
+        seeds=_str(p, db_t, "db", "seeds", DbConfig.seeds),
+        default_seed=_str(p, db_t, "db", "default_seed", DbConfig.default_seed),
+    )
+    env_t = table("env")
+    env = EnvConfig(
+        schema=_str(p, env_t, "env", "schema", EnvConfig.schema),
+        example=_str(p, env_t, "env", "example", EnvConfig.example),
+        files=_str_list(p, env_t, "env", "files", EnvConfig.files),
+    )
+
+    if p.items:
+        n = len(p.items)
+        raise ConfigError(
+            f"{p.file}: {n} problem{'s' if n > 1 else ''} in the configuration",
+            "fix each line below and run again",
+            p.items,
+        )
+    return Config(
+        root=root,
+        name=name,
+        services=services,
+        ports=ports,
+        images=images,
+        registry=registry,
+        auth=auth,
+        db=db,
+        env=env,
+        source=path,
+    )
