@@ -28,7 +28,9 @@ SERVICES: tuple[str, ...] = ("postgres", "gotrue", "kong", "redis")
 REQUIRES: dict[str, tuple[str, ...]] = {
     "postgres": (),
     "gotrue": ("postgres",),
-    "kong": ("gotrue",),
+    # Kong starts without GoTrue (its /auth/v1 routes then answer 502 with a valid key), so a
+    # stack can run the gateway alone, e.g. where no GoTrue image is available.
+    "kong": (),
     "redis": (),
 }
 
@@ -150,7 +152,9 @@ def load(root: Path | None = None) -> Config:
                 f"{path}: not valid TOML: {exc}", "fix the syntax at that line and run again"
             ) from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read: {exc}", "check the file's permissions") from None
+            raise ConfigError(
+                f"{path}: cannot read: {exc}", "check the file's permissions"
+            ) from None
     return _validate(root, path if path.is_file() else None, raw)
 
 

@@ -76,7 +76,7 @@ class EngineError(DevenvError):
 
 
 class ComposeError(EngineError):
-    """A `docker compose` invocation failed; keeps argv (never secrets: those go via env), rc, stderr."""
+    """A `docker compose` run failed: argv (secrets go via env, never argv), exit code, stderr."""
 
     def __init__(
         self,
@@ -113,7 +113,9 @@ class StackError(DevenvError):
 
 
 class HealthTimeout(StackError):
-    def __init__(self, message: str, hint: str | None = None, *, logs: dict[str, str] | None = None):
+    def __init__(
+        self, message: str, hint: str | None = None, *, logs: dict[str, str] | None = None
+    ):
         super().__init__(message, hint)
         self.logs = logs or {}
 

@@ -1,9 +1,211 @@
-"""Stack commands: up, down, status, logs, restart."""
+"""Stack commands: up, down, status, logs, restart. Parse, call devenv.stack.api, render."""
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
 import typer
+
+if TYPE_CHECKING:
+    from devenv.config import Config
+    from devenv.stack.api import ServiceState, Status
+
+
+class Output(StrEnum):
+    table = "table"
+    json = "json"
+    env = "env"
+
+
+def _config() -> Config:
+    from devenv import config
+
+    return config.load()
 
 
 def register(app: typer.Typer) -> None:
     """Attach the stack commands to the root app."""
+    app.command("up")(up)
+    app.command("down")(down)
+    app.command("status")(status)
+    app.command("logs")(logs)
+    app.command("restart")(restart)
+
+
+def up(
+    services: list[str] = typer.Argument(None, help="Services to start (default: all enabled)."),
+    no_seed: bool = typer.Option(False, "--no-seed", help="Do not load the default seed set."),
+    timeout: float = typer.Option(180.0, "--timeout", help="Overall deadline in seconds."),
+    show_secrets: bool = typer.Option(
+        False, "--show-secrets", help="Print the service_role key, JWT secret and DB password."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the final status as JSON."),
+) -> None:
+    """Start the stack, wait until it is really healthy, and print URLs and keys."""
+    from devenv.stack import api
+
+    cfg = _config()
+    progress = _Progress(enabled=not as_json)
+    try:
+        result = api.up(cfg, services or (), timeout=timeout, on_progress=progress.update)
+    finally:
+        progress.stop()
+    if result.recovered_keys:
+        _err(f"devenv: {cfg.state_dir} was missing; keys recovered from the running stack")
+    extra = _after_up(cfg, seed=not no_seed, quiet=as_json)
+    if as_json:
+        data = result.status.as_dict(show_secrets)
+        data["elapsed_s"] = round(result.elapsed_s, 2)
+        data["phases"] = {k: round(v, 3) for k, v in result.phases.items()}
+        data.update(extra)
+        typer.echo(json.dumps(data, indent=2))
+        return
+    _print_status(result.status, show_secrets)
+    typer.echo(f"\nready in {result.elapsed_s:.1f} s")
+
+
+def _after_up(cfg: Config, *, seed: bool, quiet: bool) -> dict[str, Any]:
+    """Steps other subsystems add after the stack is healthy (migrations, seeds, .env check)."""
+    return {}
+
+
+def down(
+    volumes: bool = typer.Option(
+        False, "--volumes", "-v", help="Also delete the data volumes (Postgres, Redis)."
+    ),
+) -> None:
+    """Stop the stack. Data survives unless --volumes."""
+    from devenv.stack import api
+
+    cfg = _config()
+    removed = api.down(cfg, volumes=volumes)
+    what = "containers and data volumes" if volumes else "containers (data kept)"
+    typer.echo(f"stopped {cfg.name}: removed {len(removed)} {what}")
+
+
+def status(
+    output: Output = typer.Option(Output.table, "--output", "-o", help="table, json or env."),
+    show_secrets: bool = typer.Option(False, "--show-secrets", help="Unmask secrets."),
+) -> None:
+    """Services, health, ports, URLs and keys. `-o env` prints lines for an app's .env."""
+    from devenv.stack import api
+
+    cfg = _config()
+    if output is Output.env:
+        for key, value in api.env_values(cfg).items():
+            typer.echo(f"{key}={value}")
+        return
+    st = api.status(cfg, show_secrets=show_secrets)
+    if output is Output.json:
+        typer.echo(json.dumps(st.as_dict(show_secrets), indent=2))
+        return
+    _print_status(st, show_secrets)
+    if not st.running:
+        raise typer.Exit(1)
+
+
+def logs(
+    service: str = typer.Argument(None, help="One service (default: all)."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep streaming."),
+    tail: int = typer.Option(None, "--tail", "-n", help="Only the last N lines per service."),
+) -> None:
+    """Show service logs."""
+    from devenv.stack import api
+
+    raise typer.Exit(api.logs(_config(), service, follow=follow, tail=tail))
+
+
+def restart(
+    services: list[str] = typer.Argument(None, help="Services to restart (default: all enabled)."),
+    timeout: float = typer.Option(120.0, "--timeout", help="Deadline for healthy, in seconds."),
+) -> None:
+    """Restart services and wait until they are healthy again."""
+    from devenv.stack import api
+
+    st = api.restart(_config(), services or (), timeout=timeout)
+    _print_status(st, False)
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+class _Progress:
+    """A live table (service, state, elapsed) on a terminal; one line per change otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.live: Any = None
+        self.seen: dict[str, str] = {}
+        self.tty = sys.stderr.isatty()
+
+    def update(self, states: Mapping[str, ServiceState], elapsed: float) -> None:
+        if not self.enabled:
+            return
+        if not self.tty:
+            for name, st in states.items():
+                if self.seen.get(name) != st.state:
+                    self.seen[name] = st.state
+                    _err(f"  {name:<10} {st.state:<10} {elapsed:5.1f}s")
+            return
+        from rich.console import Console
+        from rich.live import Live
+        from rich.table import Table
+
+        table = Table(box=None, show_header=True, header_style="bold")
+        table.add_column("service")
+        table.add_column("state")
+        table.add_column("elapsed", justify="right")
+        for name, st in states.items():
+            if self.seen.get(name) != st.state:
+                self.seen[name] = st.state
+            colour = {"healthy": "green", "unhealthy": "red", "exited": "red"}.get(
+                st.state, "yellow"
+            )
+            table.add_row(name, f"[{colour}]{st.state}[/]", f"{elapsed:.1f}s")
+        if self.live is None:
+            self.live = Live(
+                table, console=Console(stderr=True), refresh_per_second=8, transient=True
+            )
+            self.live.start()
+        else:
+            self.live.update(table)
+
+    def stop(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+
+def _print_status(st: Status, show_secrets: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(soft_wrap=True)
+    table = Table(title=f"devenv stack {st.project}", title_justify="left")
+    table.add_column("service")
+    table.add_column("state")
+    table.add_column("url", overflow="fold")
+    table.add_column("startup", justify="right")
+    for s in st.services:
+        ok = s.state == "running" and s.health in ("healthy", "")
+        state = f"{s.state} ({s.health})" if s.health else s.state
+        startup = f"{s.startup_s:.1f}s" if s.startup_s is not None else "-"
+        table.add_row(s.name, f"[{'green' if ok else 'red'}]{state}[/]", s.url, startup)
+    console.print(table)
+    keys = st.as_dict(show_secrets)["keys"]
+    if keys:
+        # Plain lines, never wrapped: people copy these.
+        typer.echo(f"API URL          {st.api_url}")
+        typer.echo(f"anon key         {keys['anon_key']}")
+        typer.echo(f"service_role key {keys['service_role_key']}")
+        typer.echo(f"JWT secret       {keys['jwt_secret']}")
+        if not show_secrets:
+            typer.echo("(secrets masked: --show-secrets, or `devenv status -o env` for .env)")
