@@ -226,7 +226,7 @@ def ensure_keys(cfg: Config, containers: list[Any] | None = None) -> tuple[Keys,
     found: dict[str, str] = {}
     for c in containers if containers is not None else _project_containers(cfg):
         found.update(_env_of(c))
-    jwt_secret = found.get("GOTRUE_JWT_SECRET")
+    jwt_secret = found.get("GOTRUE_JWT_SECRET") or found.get("JWT_SECRET")
     pg_pw = found.get("POSTGRES_PASSWORD")
     if pg_pw:
         fresh = secrets.generate()

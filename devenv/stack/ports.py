@@ -15,6 +15,9 @@ HOST = "127.0.0.1"
 def is_free(port: int, host: str = HOST) -> bool:
     """True if we could bind ``host:port`` now (what the engine's port proxy will need to do)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # As docker-proxy does: connections lingering in TIME_WAIT from a stopped stack do not
+        # block the port; only a live listener does.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError as exc:

@@ -1,0 +1,59 @@
+"""The CLI shell: fast start (heavy imports stay lazy), one error boundary, exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import run_cli
+
+HEAVY = ("docker", "httpx", "psycopg", "rich", "starlette", "uvicorn", "jwt", "psutil")
+
+
+def test_help_and_version_import_nothing_heavy() -> None:
+    code = (
+        "import sys; import devenv.cli as c\n"
+        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"imported at start-up: {out.stdout.strip()}"
+
+
+def test_version(tmp_path: Path) -> None:
+    proc = run_cli("--version", cwd=tmp_path)
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("devenv ")
+
+
+def test_help_lists_the_commands(tmp_path: Path) -> None:
+    proc = run_cli("--help", cwd=tmp_path)
+    assert proc.returncode == 0
+    for cmd in ("up", "down", "status", "logs", "restart"):
+        assert cmd in proc.stdout
+
+
+def test_config_error_is_one_clear_block_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "devenv.toml").write_text("[project\n")
+    proc = run_cli("status", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("devenv: error: ")
+    assert "devenv.toml" in proc.stderr and "line 1" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_service_is_a_usage_error(tmp_path: Path) -> None:
+    proc = run_cli("up", "kafka", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "unknown service 'kafka'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_engine_not_running(tmp_path: Path) -> None:
+    sock = tmp_path / "no-engine.sock"
+    proc = run_cli("status", cwd=tmp_path, env={"DOCKER_HOST": f"unix://{sock}"})
+    assert proc.returncode == 1
+    assert "Docker engine is not running or not reachable" in proc.stderr
+    assert str(sock) in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

@@ -1,0 +1,132 @@
+"""devenv.toml parsing and validation: every problem at once, with file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from devenv import config
+from devenv.errors import ConfigError, UsageError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "devenv.toml").write_text(text)
+    return tmp_path
+
+
+def test_defaults_without_a_file(tmp_path: Path) -> None:
+    root = tmp_path / "My App"
+    root.mkdir()
+    cfg = config.load(root)
+    assert cfg.name == "my-app"
+    assert cfg.services == config.SERVICES
+    assert cfg.ports == config.DEFAULT_PORTS
+    assert cfg.source is None
+
+
+def test_full_file(tmp_path: Path) -> None:
+    cfg = config.load(
+        write(
+            tmp_path,
+            """
+[project]
+name = "shop"
+services = ["redis", "postgres"]
+[ports]
+postgres = 6000
+[images]
+registry = "mirror.internal:5000"
+redis = "redis:7.2"
+[auth]
+jwt_expiry = 60
+""",
+        )
+    )
+    assert cfg.name == "shop"
+    assert cfg.services == ("postgres", "redis")  # canonical start order
+    assert cfg.ports["postgres"] == 6000
+    assert cfg.auth.jwt_expiry == 60
+
+
+def test_malformed_toml_names_file_line_and_column(tmp_path: Path) -> None:
+    write(tmp_path, '[project]\nname = = "x"\nservices = []\n')
+    with pytest.raises(ConfigError) as err:
+        config.load(tmp_path)
+    line = err.value.one_line()
+    assert str(tmp_path / "devenv.toml") in line
+    assert "line 2, column 8" in line
+    assert err.value.exit_code == 2
+
+
+def test_every_problem_reported_at_once(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        """
+[project]
+name = "Bad Name"
+services = ["postgres", "kafka"]
+[ports]
+postgres = 70000
+redis = "six"
+[port]
+x = 1
+[auth]
+jwt_expiry = -5
+colour = "blue"
+""",
+    )
+    with pytest.raises(ConfigError) as err:
+        config.load(tmp_path)
+    problems = "\n".join(err.value.problems)
+    for needle in (
+        "project.name",
+        "'kafka'",
+        "ports.postgres",
+        "ports.redis",
+        "port: unknown section",
+        "auth.jwt_expiry",
+        "auth.colour: unknown key",
+    ):
+        assert needle in problems, needle
+    assert len(err.value.problems) == 7
+    assert all(p.startswith(str(tmp_path / "devenv.toml")) for p in err.value.problems)
+
+
+def test_dependencies_and_duplicate_ports(tmp_path: Path) -> None:
+    write(tmp_path, '[project]\nservices = ["gotrue"]\n[ports]\ngotrue = 54322\n')
+    with pytest.raises(ConfigError) as err:
+        config.load(tmp_path)
+    text = "\n".join(err.value.problems)
+    assert "'gotrue' needs 'postgres'" in text
+    write(tmp_path, "[ports]\nredis = 54322\n")
+    with pytest.raises(ConfigError) as err:
+        config.load(tmp_path)
+    assert "port 54322 is also given to postgres" in "\n".join(err.value.problems)
+
+
+def test_image_override_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = config.load(write(tmp_path, '[images]\nregistry = "mirror:5000/"\nredis = "redis:7.2"\n'))
+    monkeypatch.delenv("DEVENV_IMAGE_REDIS", raising=False)
+    monkeypatch.delenv("DEVENV_IMAGE_POSTGRES", raising=False)
+    assert cfg.image("redis") == "mirror:5000/redis:7.2"
+    assert cfg.image("postgres") == "mirror:5000/postgres:15"
+    monkeypatch.setenv("DEVENV_IMAGE_REDIS", "local/redis:dev")
+    assert cfg.image("redis") == "local/redis:dev"  # the environment wins, verbatim
+
+
+def test_unknown_and_disabled_service_names(tmp_path: Path) -> None:
+    cfg = config.load(write(tmp_path, '[project]\nservices = ["postgres"]\n'))
+    with pytest.raises(UsageError, match="unknown service 'kafka'"):
+        cfg.check_services(["kafka"])
+    with pytest.raises(UsageError, match="not enabled"):
+        cfg.check_services(["redis"])
+    assert cfg.check_services(["postgres"]) == ("postgres",)
+
+
+def test_root_found_upwards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, '[project]\nname = "up"\n')
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    monkeypatch.chdir(deep)
+    assert config.load().name == "up"
