@@ -185,24 +185,30 @@ class _Progress:
 
 
 def _print_status(st: Status, show_secrets: bool) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(soft_wrap=True)
-    table = Table(title=f"devenv stack {st.project}", title_justify="left")
-    table.add_column("service")
-    table.add_column("state")
-    table.add_column("url", overflow="fold")
-    table.add_column("startup", justify="right")
+    # Plain columns with click's styling rather than a rich table: rich's import alone would be a
+    # tenth of a warm `devenv up`, and these lines are meant to be copied.
+    rows = [("service", "state", "url", "startup")]
+    ok_flags = [True]
     for s in st.services:
-        ok = s.state == "running" and s.health in ("healthy", "")
         state = f"{s.state} ({s.health})" if s.health else s.state
         startup = f"{s.startup_s:.1f}s" if s.startup_s is not None else "-"
-        table.add_row(s.name, f"[{'green' if ok else 'red'}]{state}[/]", s.url, startup)
-    console.print(table)
+        rows.append((s.name, state, s.url, startup))
+        ok_flags.append(s.state == "running" and s.health in ("healthy", ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    typer.echo(typer.style(f"devenv stack {st.project}", bold=True))
+    for i, (r, ok) in enumerate(zip(rows, ok_flags, strict=True)):
+        state = r[1].ljust(widths[1])
+        if i == 0:
+            line = "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))
+            typer.echo(typer.style(line.rstrip(), bold=True))
+            continue
+        state = typer.style(state, fg="green" if ok else "red")
+        typer.echo(
+            f"{r[0].ljust(widths[0])}  {state}  {r[2].ljust(widths[2])}  {r[3].rjust(widths[3])}"
+        )
     keys = st.as_dict(show_secrets)["keys"]
     if keys:
-        # Plain lines, never wrapped: people copy these.
+        typer.echo("")
         typer.echo(f"API URL          {st.api_url}")
         typer.echo(f"anon key         {keys['anon_key']}")
         typer.echo(f"service_role key {keys['service_role_key']}")

@@ -27,7 +27,6 @@ from devenv import config as config_mod
 from devenv.config import Config
 from devenv.errors import (
     ComposeError,
-    EngineError,
     HealthTimeout,
     ImageMissing,
     StackError,
@@ -195,10 +194,10 @@ def _project_containers(cfg: Config) -> list[Any]:
     return engine.containers({COMPOSE_PROJECT: cfg.name})
 
 
-def _check_owner(cfg: Config, containers: Iterable[Any]) -> None:
+def _check_owner(cfg: Config, summaries: Iterable[dict[str, Any]]) -> None:
     """Two checkouts with the same project name must not share (and wreck) one stack."""
-    for c in containers:
-        root = c.labels.get(LABEL_ROOT)
+    for c in summaries:
+        root = (c.get("Labels") or {}).get(LABEL_ROOT)
         if root and root != str(cfg.root):
             raise StackError(
                 f"a stack named {cfg.name!r} from {root} already exists",
@@ -215,7 +214,7 @@ def _env_of(container: Any) -> dict[str, str]:
     return out
 
 
-def ensure_keys(cfg: Config, containers: list[Any] | None = None) -> tuple[Keys, str]:
+def ensure_keys(cfg: Config) -> tuple[Keys, str]:
     """Load the keys, or recover them from the stack's containers, or make new ones.
 
     Returns the keys and how they were had: 'loaded', 'recovered' or 'created'.
@@ -224,7 +223,7 @@ def ensure_keys(cfg: Config, containers: list[Any] | None = None) -> tuple[Keys,
     if keys is not None:
         return keys, "loaded"
     found: dict[str, str] = {}
-    for c in containers if containers is not None else _project_containers(cfg):
+    for c in _project_containers(cfg):
         found.update(_env_of(c))
     jwt_secret = found.get("GOTRUE_JWT_SECRET") or found.get("JWT_SECRET")
     pg_pw = found.get("POSTGRES_PASSWORD")
@@ -293,16 +292,14 @@ def ensure_images(cfg: Config, keys: Keys, services: Iterable[str]) -> None:
 
 def _poll_states(cfg: Config, wanted: Iterable[str]) -> dict[str, ServiceState]:
     states = {s: ServiceState(s) for s in wanted}
-    for c in engine.client().containers.list(
-        all=True, sparse=True, filters={"label": f"{COMPOSE_PROJECT}={cfg.name}"}
-    ):
-        svc = (c.attrs.get("Labels") or {}).get(COMPOSE_SERVICE)
+    for c in engine.summaries({COMPOSE_PROJECT: cfg.name}):
+        svc = (c.get("Labels") or {}).get(COMPOSE_SERVICE)
         if svc not in states:
             continue
         st = states[svc]
-        st.container = (c.attrs.get("Names") or [""])[0].lstrip("/")
-        raw_state = c.attrs.get("State", "")
-        text = c.attrs.get("Status", "")
+        st.container = (c.get("Names") or [""])[0].lstrip("/")
+        raw_state = c.get("State", "")
+        text = c.get("Status", "")
         if raw_state == "running":
             if "(healthy)" in text:
                 st.state = st.health = "healthy"
@@ -360,27 +357,35 @@ def _last_logs(cfg: Config, services: Iterable[str], lines: int = 20) -> dict[st
 
 
 def _wait_gateway(cfg: Config, keys: Keys, deadline: float) -> None:
-    """Kong answers /auth/v1/health through to GoTrue with the anon key: the path apps use."""
-    import httpx
+    """Kong answers /auth/v1/health through to GoTrue with the anon key: the path apps use.
 
-    url = f"http://127.0.0.1:{cfg.ports['kong']}/auth/v1/health"
+    One plain GET in a loop: the stdlib's http.client, because importing httpx here would cost
+    more than the request on `up`'s hot path.
+    """
+    import http.client
+
+    port = cfg.ports["kong"]
+    url = f"http://127.0.0.1:{port}/auth/v1/health"
     last = ""
-    with httpx.Client(timeout=2.0) as client:
-        while True:
-            try:
-                r = client.get(url, headers={"apikey": keys.anon_key})
-                if r.status_code == 200:
-                    return
-                last = f"HTTP {r.status_code}"
-            except httpx.HTTPError as exc:
-                last = type(exc).__name__
-            if time.monotonic() > deadline:
-                raise HealthTimeout(
-                    f"the gateway did not answer {url} with 200 in time (last: {last})",
-                    "see `devenv logs kong` and `devenv logs gotrue`",
-                    logs=_last_logs(cfg, ["kong", "gotrue"]),
-                )
-            time.sleep(0.1)
+    while True:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2.0)
+        try:
+            conn.request("GET", "/auth/v1/health", headers={"apikey": keys.anon_key})
+            status = conn.getresponse().status
+            if status == 200:
+                return
+            last = f"HTTP {status}"
+        except OSError as exc:
+            last = type(exc).__name__
+        finally:
+            conn.close()
+        if time.monotonic() > deadline:
+            raise HealthTimeout(
+                f"the gateway did not answer {url} with 200 in time (last: {last})",
+                "see `devenv logs kong` and `devenv logs gotrue`",
+                logs=_last_logs(cfg, ["kong", "gotrue"]),
+            )
+        time.sleep(0.1)
 
 
 def _bootstrap(cfg: Config, keys: Keys) -> None:
@@ -422,14 +427,14 @@ def up(
     chosen = cfg.check_services(list(services)) if services else cfg.services
     wanted = _with_requirements(chosen)
 
-    containers = _project_containers(cfg)  # also proves the engine answers
-    _check_owner(cfg, containers)
-    keys, how = ensure_keys(cfg, containers)
+    summaries = engine.summaries({COMPOSE_PROJECT: cfg.name})  # also proves the engine answers
+    _check_owner(cfg, summaries)
+    keys, how = ensure_keys(cfg)
     kong_changed = render_kong(cfg, keys) if "kong" in wanted else False
     phases["prepare"] = time.monotonic() - t0
 
     t = time.monotonic()
-    ours = _published_ports(containers)
+    ours = _published_ports(summaries)
     ports.check({s: cfg.ports[s] for s in wanted}, ours=ours)
     ensure_images(cfg, keys, wanted)
     phases["checks"] = time.monotonic() - t
@@ -441,18 +446,15 @@ def up(
         _compose_up(cfg, keys, ["postgres"], deadline, on_progress)
         _bootstrap(cfg, keys)
     _compose_up(cfg, keys, list(wanted), deadline, on_progress)
-    if kong_changed and any(c.labels.get(COMPOSE_SERVICE) == "kong" for c in containers):
+    existing = {(c.get("Labels") or {}).get(COMPOSE_SERVICE) for c in summaries}
+    if kong_changed and "kong" in existing:
         _compose(cfg, keys, ["restart", "kong"])  # new keys: Kong reads its config at start
         _compose_up(cfg, keys, ["kong"], deadline, on_progress)
     phases["compose"] = time.monotonic() - t
 
-    disabled = [
-        c.labels.get(COMPOSE_SERVICE)
-        for c in containers
-        if c.labels.get(COMPOSE_SERVICE) not in cfg.services
-    ]
+    disabled = sorted(s for s in existing if s and s not in cfg.services)
     if disabled:
-        _compose(cfg, keys, ["rm", "--stop", "--force", *sorted({d for d in disabled if d})])
+        _compose(cfg, keys, ["rm", "--stop", "--force", *disabled])
 
     if "kong" in wanted and "gotrue" in wanted:
         t = time.monotonic()
@@ -480,16 +482,19 @@ def _with_requirements(services: Iterable[str]) -> tuple[str, ...]:
     return tuple(s for s in config_mod.SERVICES if s in need)
 
 
-def _published_ports(containers: Iterable[Any]) -> set[int]:
-    out: set[int] = set()
-    for c in containers:
-        if c.status != "running":
-            continue
-        for bindings in (c.attrs.get("HostConfig", {}).get("PortBindings") or {}).values():
-            for b in bindings or []:
-                if str(b.get("HostPort", "")).isdigit():
-                    out.add(int(b["HostPort"]))
-    return out
+def _published_ports(summaries: Iterable[dict[str, Any]]) -> set[int]:
+    return {
+        int(port["PublicPort"])
+        for c in summaries
+        if c.get("State") == "running"
+        for port in c.get("Ports") or []
+        if port.get("PublicPort")
+    }
+
+
+def _ready(st: ServiceState) -> bool:
+    # A container with no healthcheck (a user's own image) counts as ready once it runs.
+    return st.state == "healthy" or (st.state == "running" and not st.health)
 
 
 def _compose_up(
@@ -499,8 +504,12 @@ def _compose_up(
     deadline: float,
     on_progress: ProgressFn | None,
 ) -> None:
-    """`docker compose up -d --wait` for ``services``, reporting progress until it returns."""
-    remaining = max(1, int(deadline - time.monotonic()))
+    """`docker compose up --detach` for ``services``, then wait until each is healthy.
+
+    devenv waits itself instead of `up --wait`: it polls the engine every 0.1 s for the progress
+    table anyway, and compose's own wait loop notices health later (it ticks every 0.5 s).
+    Compose still orders the start (postgres healthy before gotrue, via depends_on).
+    """
     argv = [
         *engine.compose_command(),
         "--project-name",
@@ -509,9 +518,6 @@ def _compose_up(
         str(compose_dir() / "compose.yaml"),
         "up",
         "--detach",
-        "--wait",
-        "--wait-timeout",
-        str(remaining + 5),  # our own deadline below decides; compose's is a backstop
         "--pull",
         "never",
         "--quiet-pull",
@@ -523,7 +529,7 @@ def _compose_up(
         argv,
         env=env,
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -536,46 +542,63 @@ def _compose_up(
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
     try:
-        while proc.poll() is None:
+        while True:
+            states = _poll_states(cfg, services)
             if on_progress is not None:
-                with contextlib.suppress(EngineError):
-                    on_progress(_poll_states(cfg, services), time.monotonic() - started)
+                on_progress(states, time.monotonic() - started)
+            done = proc.poll() is not None
+            if done and proc.returncode != 0:
+                reader.join(5)
+                _raise_start_failure(cfg, services, argv, proc.returncode, "".join(stderr_chunks))
+            if done and all(_ready(st) for st in states.values()):
+                return
+            failed = [n for n, st in states.items() if st.state in ("exited", "unhealthy")]
+            if done and failed:
+                _raise_start_failure(cfg, services, argv, 0, "")
             if time.monotonic() > deadline:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                states = _poll_states(cfg, services)
-                bad = [s for s, st in states.items() if st.state != "healthy"] or list(services)
+                _stop(proc)
+                bad = [n for n, st in states.items() if not _ready(st)] or list(services)
                 raise HealthTimeout(
                     f"{', '.join(bad)} did not become healthy within the deadline "
-                    f"(state: {', '.join(states[s].state for s in bad if s in states)})",
+                    f"(state: {', '.join(states[n].state for n in bad if n in states)})",
                     "see the log lines below; raise --timeout if the machine is just slow",
                     logs=_last_logs(cfg, bad),
                 )
-            time.sleep(0.2)
+            if done:
+                time.sleep(0.1)
+            else:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(0.1)
     except BaseException:
-        if proc.poll() is None:  # Ctrl-C: let compose stop cleanly; the next `up` finishes
-            proc.terminate()
-            proc.wait(30)
+        _stop(proc)  # Ctrl-C: let compose stop cleanly; the next `up` finishes the job
         raise
-    reader.join(5)
-    if on_progress is not None:
-        on_progress(_poll_states(cfg, services), time.monotonic() - started)
-    if proc.returncode != 0:
-        stderr = "".join(stderr_chunks)
-        states = _poll_states(cfg, services)
-        bad = [s for s, st in states.items() if st.state not in ("healthy", "running")]
-        err = engine.compose_error(["up", "--wait", *services], argv, proc.returncode, stderr)
-        if bad:
-            raise HealthTimeout(
-                f"{', '.join(bad)} failed to start "
-                f"({', '.join(f'{s}: {states[s].state}' for s in bad)}): {err.message}",
-                "see the log lines below",
-                logs=_last_logs(cfg, bad),
-            )
-        raise err
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _raise_start_failure(
+    cfg: Config, services: list[str], argv: list[str], rc: int, stderr: str
+) -> None:
+    states = _poll_states(cfg, services)
+    bad = [n for n, st in states.items() if not _ready(st)]
+    reason = ""
+    if rc:
+        reason = ": " + engine.compose_error(["up", *services], argv, rc, stderr).message
+    if bad:
+        raise HealthTimeout(
+            f"{', '.join(bad)} failed to start "
+            f"({', '.join(f'{n}: {states[n].state}' for n in bad)}){reason}",
+            "see the log lines below",
+            logs=_last_logs(cfg, bad),
+        )
+    raise engine.compose_error(["up", *services], argv, rc, stderr)
 
 
 def down(cfg: Config, *, volumes: bool = False) -> list[str]:

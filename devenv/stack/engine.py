@@ -167,3 +167,10 @@ def containers(labels: Mapping[str, str], *, all: bool = True) -> list[Any]:
     """Containers carrying every label in ``labels`` (running and stopped by default)."""
     filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
     return list(client().containers.list(all=all, filters=filters))
+
+
+def summaries(labels: Mapping[str, str]) -> list[dict[str, Any]]:
+    """One API call: the list-endpoint summaries (Labels, State, Status, Ports, Names) of the
+    containers carrying ``labels``. Much cheaper than ``containers()``, which inspects each."""
+    filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+    return [c.attrs for c in client().containers.list(all=True, sparse=True, filters=filters)]
