@@ -49,8 +49,13 @@ def test_lifecycle_up_check_down_up_data_survives(project_factory: Any) -> None:
     dsn = api.database_url(cfg)
     with psycopg.connect(dsn, autocommit=True) as conn:
         roles = {r[0] for r in conn.execute("select rolname from pg_roles").fetchall()}
-        assert {"anon", "authenticated", "service_role", "authenticator",
-                "supabase_auth_admin"} <= roles
+        assert {
+            "anon",
+            "authenticated",
+            "service_role",
+            "authenticator",
+            "supabase_auth_admin",
+        } <= roles
         owner = conn.execute(
             "select nspowner::regrole::text from pg_namespace where nspname = 'auth'"
         ).fetchone()
@@ -144,17 +149,26 @@ def test_signup_and_login_through_kong(gotrue: None, project_factory: Any) -> No
     base = f"http://127.0.0.1:{p.cfg.ports['kong']}/auth/v1"
     h = {"apikey": anon}
     with httpx.Client(timeout=10) as http:
-        r = http.post(f"{base}/signup", headers=h,
-                      json={"email": "ada@example.com", "password": "correct-horse-1"})
+        r = http.post(
+            f"{base}/signup",
+            headers=h,
+            json={"email": "ada@example.com", "password": "correct-horse-1"},
+        )
         assert r.status_code == 200, r.text
-        r = http.post(f"{base}/token?grant_type=password", headers=h,
-                      json={"email": "ada@example.com", "password": "correct-horse-1"})
+        r = http.post(
+            f"{base}/token?grant_type=password",
+            headers=h,
+            json={"email": "ada@example.com", "password": "correct-horse-1"},
+        )
         assert r.status_code == 200 and r.json()["access_token"]
     assert p.cli("down").returncode == 0
     assert p.cli("up").returncode == 0
     with httpx.Client(timeout=10) as http:
-        r = http.post(f"{base}/token?grant_type=password", headers=h,
-                      json={"email": "ada@example.com", "password": "correct-horse-1"})
+        r = http.post(
+            f"{base}/token?grant_type=password",
+            headers=h,
+            json={"email": "ada@example.com", "password": "correct-horse-1"},
+        )
         assert r.status_code == 200, "the signed-up user survives down/up"
 
 
@@ -165,8 +179,11 @@ def test_ctrl_c_during_up_leaves_nothing_the_next_up_cannot_finish(project_facto
 
     p: Project = project_factory(["postgres", "redis"])
     proc = subprocess.Popen(
-        [sys.executable, "-m", "devenv", "up"], cwd=p.root,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "devenv", "up"],
+        cwd=p.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
     )
     # Interrupt once containers exist but before postgres is healthy.

@@ -57,3 +57,33 @@ def test_engine_not_running(tmp_path: Path) -> None:
     assert "Docker engine is not running or not reachable" in proc.stderr
     assert str(sock) in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_engine_socket_not_readable(tmp_path: Path) -> None:
+    """A real socket we may not open: as root, drop the capabilities that bypass file modes."""
+    import os
+    import socket
+
+    path = tmp_path / "engine.sock"
+    with socket.socket(socket.AF_UNIX) as srv:
+        srv.bind(str(path))
+        srv.listen()
+        os.chmod(path, 0o600)
+        prefix: list[str] = []
+        if os.geteuid() == 0:
+            os.chown(path, 65534, 65534)  # owned by nobody: root without DAC override is "other"
+            prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+        else:
+            os.chmod(path, 0)
+        proc = subprocess.run(
+            [*prefix, sys.executable, "-m", "devenv", "status"],
+            cwd=tmp_path,
+            env={**os.environ, "DOCKER_HOST": f"unix://{path}"},
+            capture_output=True,
+            text=True,
+        )
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (
+        f"devenv: error: cannot read the Docker socket unix://{path}: permission denied "
+        "(add your user to the `docker` group (then log in again) or run with sudo)"
+    )
