@@ -36,6 +36,7 @@ from devenv.stack.secrets import Keys
 
 LABEL_PROJECT = "dev.devenv.project"
 LABEL_ROOT = "dev.devenv.root"
+LABEL_STACK = "dev.devenv.stack"
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
 
@@ -157,11 +158,19 @@ def urls(cfg: Config, keys: Keys | None, *, show_secrets: bool = False) -> dict[
     }
 
 
+def stack_id(cfg: Config) -> str:
+    """Stable id of one checkout's stack: the same project name in two checkouts differs here."""
+    import hashlib
+
+    return hashlib.sha256(f"{cfg.name}\0{cfg.root}".encode()).hexdigest()[:12]
+
+
 def compose_env(cfg: Config, keys: Keys, *, owner: str = "") -> dict[str, str]:
     """Everything compose.yaml interpolates. Secrets travel here, never in argv."""
     env = {
         "DEVENV_PROJECT": cfg.name,
         "DEVENV_ROOT": str(cfg.root),
+        "DEVENV_STACK_ID": stack_id(cfg),
         "DEVENV_OWNER": owner,
         "DEVENV_POSTGRES_PASSWORD": keys.postgres_password,
         "DEVENV_JWT_SECRET": keys.jwt_secret,

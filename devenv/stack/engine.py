@@ -163,10 +163,23 @@ def _engine_error(where: str, exc: BaseException) -> EngineError:
     )
 
 
-def containers(labels: Mapping[str, str], *, all: bool = True) -> list[Any]:
-    """Containers carrying every label in ``labels`` (running and stopped by default)."""
+def containers(labels: Mapping[str, str]) -> list[Any]:
+    """Fully inspected containers carrying every label in ``labels``, running or not.
+
+    Listed sparsely, then inspected one by one, skipping any removed in between: compose may be
+    recreating containers while we look (a `status` during an `up`), and that is not an error.
+    """
+    from docker.errors import NotFound
+
     filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
-    return list(client().containers.list(all=all, filters=filters))
+    out = []
+    for c in client().containers.list(all=True, sparse=True, filters=filters):
+        try:
+            c.reload()
+        except NotFound:
+            continue
+        out.append(c)
+    return out
 
 
 def summaries(labels: Mapping[str, str]) -> list[dict[str, Any]]:
