@@ -187,25 +187,25 @@ class _Progress:
 def _print_status(st: Status, show_secrets: bool) -> None:
     # Plain columns with click's styling rather than a rich table: rich's import alone would be a
     # tenth of a warm `devenv up`, and these lines are meant to be copied.
-    rows = [("service", "state", "url", "startup")]
+    rows = [("service", "state", "port", "url", "startup")]
     ok_flags = [True]
     for s in st.services:
         state = f"{s.state} ({s.health})" if s.health else s.state
         startup = f"{s.startup_s:.1f}s" if s.startup_s is not None else "-"
-        rows.append((s.name, state, s.url, startup))
+        rows.append((s.name, state, str(s.port), s.url, startup))
         ok_flags.append(s.state == "running" and s.health in ("healthy", ""))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     typer.echo(typer.style(f"devenv stack {st.project}", bold=True))
     for i, (r, ok) in enumerate(zip(rows, ok_flags, strict=True)):
-        state = r[1].ljust(widths[1])
+        cells = [
+            c.rjust(w) if j == 4 else c.ljust(w)
+            for j, (c, w) in enumerate(zip(r, widths, strict=True))
+        ]
         if i == 0:
-            line = "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))
-            typer.echo(typer.style(line.rstrip(), bold=True))
+            typer.echo(typer.style("  ".join(cells).rstrip(), bold=True))
             continue
-        state = typer.style(state, fg="green" if ok else "red")
-        typer.echo(
-            f"{r[0].ljust(widths[0])}  {state}  {r[2].ljust(widths[2])}  {r[3].rjust(widths[3])}"
-        )
+        cells[1] = typer.style(cells[1], fg="green" if ok else "red")
+        typer.echo("  ".join(cells))
     keys = st.as_dict(show_secrets)["keys"]
     if keys:
         typer.echo("")

@@ -326,16 +326,26 @@ def _poll_states(cfg: Config, wanted: Iterable[str]) -> dict[str, ServiceState]:
 
 
 def _inspect_times(container: Any) -> tuple[float | None, float | None, int | None]:
-    """(started, first healthy, exit code) from a container's inspect data."""
+    """(started, first healthy, exit code) from a container's inspect data.
+
+    Docker keeps only the last five health results, so the first success there is the moment
+    the service became healthy only if a failure precedes it, or if it is the very first check
+    after the start; otherwise the time is unknown (None) rather than wrong.
+    """
     state = container.attrs.get("State", {})
     started = _ts(state.get("StartedAt"))
     healthy = None
-    for entry in (state.get("Health") or {}).get("Log") or []:
-        if entry.get("ExitCode") == 0:
-            end = _ts(entry.get("End"))
-            if end is not None and (started is None or end >= started):
-                healthy = end
-                break
+    log = (state.get("Health") or {}).get("Log") or []
+    for i, entry in enumerate(log):
+        if entry.get("ExitCode") != 0:
+            continue
+        end, begin = _ts(entry.get("End")), _ts(entry.get("Start"))
+        if end is None or (started is not None and end < started):
+            continue
+        first_check = started is not None and begin is not None and begin - started < 2.5
+        if i > 0 or first_check:
+            healthy = end
+        break
     code = state.get("ExitCode") if state.get("Status") in ("exited", "dead") else None
     return started, healthy, code
 
@@ -444,7 +454,7 @@ def up(
 
     t = time.monotonic()
     ours = _published_ports(summaries)
-    ports.check({s: cfg.ports[s] for s in wanted}, ours=ours)
+    ports.check({s: cfg.ports[s] for s in wanted}, ours=ours, project=cfg.name)
     ensure_images(cfg, keys, wanted)
     phases["checks"] = time.monotonic() - t
 
