@@ -18,7 +18,8 @@ line and exits with ``exit_code``; a traceback appears only with ``DEVENV_DEBUG=
     ├── SecretsError                         .devenv/ keys unreadable or inconsistent
     ├── DatabaseError                        migrations, seeds, snapshots (devenv.db)
     ├── EnvFileError                 exit 2  .env / .env.schema unreadable or malformed
-    └── MockError                            the Fireworks mock cannot start (bad stub file, ...)
+    ├── MockError                            the Fireworks mock cannot start (bad stub file, ...)
+    └── Interrupted                  exit 130 Ctrl-C; every step is idempotent, so re-run
 
 Messages must never contain a secret value (JWT secret, service_role key, passwords, API keys):
 callers pass names, not values.
@@ -141,3 +142,10 @@ class EnvFileError(DevenvError):
 
 class MockError(DevenvError):
     pass
+
+
+class Interrupted(DevenvError):
+    """Ctrl-C. Raised from the SIGINT handler so it reaches the one error boundary (click would
+    otherwise swallow a KeyboardInterrupt into its own "Aborted!")."""
+
+    exit_code = 130

@@ -61,10 +61,21 @@ def _register_optional() -> None:
 _register_optional()
 
 
+def _on_sigint(signum: int, frame: object) -> None:
+    from devenv.errors import Interrupted
+
+    raise Interrupted("interrupted", "every step is idempotent: run the same command again")
+
+
 def main() -> None:
     """Entry point: run the app inside the single error boundary."""
+    import signal
+
     from devenv.errors import DevenvError
 
+    # Respect an inherited "ignore" (e.g. a background job), as Python itself does.
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _on_sigint)
     debug = os.environ.get("DEVENV_DEBUG") == "1"
     try:
         app(prog_name="devenv")
@@ -75,9 +86,6 @@ def main() -> None:
         for line in exc.details():
             sys.stderr.write(f"  {line}\n")
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        sys.stderr.write("devenv: interrupted; run the same command again to finish\n")
-        sys.exit(130)
     except Exception as exc:  # the boundary: anything unexpected is still one line
         if debug:
             raise

@@ -29,6 +29,7 @@ from devenv.errors import (
     ComposeError,
     HealthTimeout,
     ImageMissing,
+    Interrupted,
     StackError,
 )
 from devenv.stack import engine, ports, secrets
@@ -686,8 +687,8 @@ def logs(
         args.append(service)
     try:
         return _compose(cfg, keys, args, check=False, capture=False).returncode
-    except KeyboardInterrupt:
-        return 0
+    except (KeyboardInterrupt, Interrupted):
+        return 0  # Ctrl-C is how one stops `logs -f`: not an error
 
 
 def _require_keys(cfg: Config) -> Keys:

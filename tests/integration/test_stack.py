@@ -185,6 +185,9 @@ def test_ctrl_c_during_up_leaves_nothing_the_next_up_cannot_finish(project_facto
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # As a terminal would: a CI runner may start us with SIGINT ignored, which children
+        # inherit across exec; restore the default so Python raises KeyboardInterrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     # Interrupt once containers exist but before postgres is healthy.
     end = time.monotonic() + 60
@@ -192,7 +195,10 @@ def test_ctrl_c_during_up_leaves_nothing_the_next_up_cannot_finish(project_facto
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode != 0
+    assert proc.returncode == 130, err
+    assert (
+        "devenv: error: interrupted (every step is idempotent: run the same command again)" in err
+    )
     assert "Traceback" not in err
     finish = p.cli("up")
     assert finish.returncode == 0, finish.stderr
