@@ -1,0 +1,43 @@
+"""`.env` files and their `.env.schema`: parsing the ``@env-spec`` format, reading env files the
+way python-dotenv does, checking them (with every problem at once, and no secret in any output),
+and writing ``.env`` (``init``) and ``.env.example``.
+
+Modules: :mod:`.spec` (schema parser), :mod:`.types` (``@type`` validation), :mod:`.reader`
+(python-dotenv reading and per-file problems), :mod:`.compose` (Docker Compose's env-file
+parser, ported), :mod:`.check` (validation), :mod:`.render` (example, init, diff),
+:mod:`.project` (devenv.toml integration and the entry points below).
+"""
+
+from __future__ import annotations
+
+from devenv.envfile.check import CheckResult, Source, check
+from devenv.envfile.problems import Problem
+from devenv.envfile.project import (
+    check_files,
+    check_project,
+    diff_project,
+    init_plan,
+    write_example,
+)
+from devenv.envfile.render import InitPlan, apply_init, plan_init, render_example
+from devenv.envfile.spec import Schema, SchemaError, load_schema, parse_schema
+
+__all__ = [
+    "CheckResult",
+    "InitPlan",
+    "Problem",
+    "Schema",
+    "SchemaError",
+    "Source",
+    "apply_init",
+    "check",
+    "check_files",
+    "check_project",
+    "diff_project",
+    "init_plan",
+    "load_schema",
+    "parse_schema",
+    "plan_init",
+    "render_example",
+    "write_example",
+]
