@@ -220,8 +220,9 @@ def _against_schema(
             file, line = where[key]
             if not item.is_sensitive:
                 err = f"{err} (got {quote(value)})"
-            kind = item.type.describe()
-            out.append(Problem(file, line, key, "type", f"expected {kind}: {err}"))
+            if item.type.name not in ("string", "enum"):
+                err = f"expected {item.type.name}: {err}"
+            out.append(Problem(file, line, key, "type", err))
     return out
 
 

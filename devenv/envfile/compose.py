@@ -144,6 +144,8 @@ def _key(src: str, pos: int) -> tuple[str, int, bool]:
             pos += 1
     i = pos
     n = len(src)
+    if pos >= n:  # "export" and nothing after it
+        raise _Error("zero length string")
     while i < n:
         c = src[i]
         if c in _SPACE:

@@ -196,6 +196,7 @@ def read_text(
     _duplicates(env)
     _multiline(env)
     _compare_with_compose(env)
+    problems.sort(key=lambda p: p.line)
     return env
 
 

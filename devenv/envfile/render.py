@@ -141,7 +141,7 @@ class InitPlan:
     @property
     def needs_value(self) -> list[str]:
         """Required keys init could find no value for: the user must fill them in."""
-        return [c.key for c in self.writes if c.source == "none" and c.required]
+        return [c.key for c in self.changes if c.source == "none" and c.required]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -208,6 +208,9 @@ def plan_init(
             changes.append(Change(key, "keep", "user", sensitive, None, note))
             continue
         line = f"{key}={format_value(new)}"
+        if key in last and not new:  # present, empty, and nothing to put there
+            changes.append(Change(key, "keep", "none", sensitive, None, "still empty", required))
+            continue
         if key in last:
             i = last[key]
             segments[i] = _replace_statement(segments[i], line)

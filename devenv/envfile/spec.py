@@ -338,7 +338,11 @@ class _Parser:
         its first divider; text blocks after that divider are section headings, kept."""
         if not seen_item:
             for c in comments:
-                self.root.extend(c.decorators)
+                for d in c.decorators:
+                    if self.header_closed and d.name not in ROOT_DECORATORS | IGNORED_ROOT:
+                        self._orphan(d)
+                    else:
+                        self.root.append(d)
             text = tuple(c.text for c in comments if not c.is_decorator)
             if self.header_closed and (text or divider):
                 self.layout.append(Block(text, divider))
@@ -347,15 +351,18 @@ class _Parser:
             return
         for c in comments:
             for d in c.decorators:
-                self.issue(
-                    d.line,
-                    d.col,
-                    f"@{d.name} is attached to no item (a blank line or divider separates it "
-                    "from the next item; decorators must sit directly above their item)",
-                )
+                self._orphan(d)
         text = tuple(c.text for c in comments if not c.is_decorator)
         if text or divider:
             self.layout.append(Block(text, divider))
+
+    def _orphan(self, d: Decorator) -> None:
+        self.issue(
+            d.line,
+            d.col,
+            f"@{d.name} is attached to no item (a blank line or divider separates it from the "
+            "next item; decorators must sit directly above their item)",
+        )
 
     def _comment(self, raw: str, line: int, hash_at: int) -> Comment | None:
         cur = _Cursor(raw, line, hash_at + 1)
@@ -386,6 +393,7 @@ class _Parser:
         descriptions = [c.text for c in comments if not c.is_decorator and c.text]
         for c in comments:
             decorators.extend(c.decorators)
+        value_col = cur.col
         try:
             default, quoted = self._item_value(cur, key)
             cur.skip_ws()
@@ -399,7 +407,7 @@ class _Parser:
                 raise self.fail(cur, "unexpected text after the closing quote")
         except _Stop:
             return None
-        return self._build_item(key, line, default, quoted, decorators, descriptions)
+        return self._build_item(key, line, value_col, default, quoted, decorators, descriptions)
 
     def _item_value(self, cur: _Cursor, key: str) -> tuple[str | None, bool]:
         c = cur.peek()
@@ -553,6 +561,7 @@ class _Parser:
         self,
         key: str,
         line: int,
+        value_col: int,
         default: str | None,
         quoted: bool,
         decorators: list[Decorator],
@@ -606,7 +615,7 @@ class _Parser:
         if item.type.name == "enum" and default is not None:
             err = item.type.validate(default)
             if err:
-                self.issue(line, 1, f"{key}: the default {default!r} {err}")
+                self.issue(line, value_col, f"{key}: the default {err}")
         return item
 
     def _apply(self, item: Item, d: Decorator) -> None:
