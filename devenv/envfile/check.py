@@ -18,7 +18,7 @@ then goes through :func:`~devenv.envfile.problems.redact` with all sensitive val
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -226,7 +226,7 @@ def _against_schema(
     return out
 
 
-def _secrets(files: list[EnvFile], sensitive: Any) -> list[str]:
+def _secrets(files: list[EnvFile], sensitive: Callable[[str], bool]) -> list[str]:
     out: list[str] = []
     for f in files:
         for e in f.entries:

@@ -284,6 +284,8 @@ def _read_for_update(path: Path) -> str:
 
 def write_atomic(path: Path, text: str, *, mode: int | None = None) -> None:
     """Replace ``path`` with ``text`` in one rename; keeps an existing file's mode."""
+    if path.is_symlink():  # update the file the link points at; keep the link
+        path = path.resolve()
     try:
         current = path.stat().st_mode & 0o777
     except FileNotFoundError:

@@ -68,6 +68,28 @@ def test_every_problem_at_once() -> None:
     )
 
 
+def test_bad_files_are_reported_and_the_rest_still_checked() -> None:
+    sources = [src(FIXTURES / "good.env", ".env"), src(FIXTURES / "binary.env", ".env.local")]
+    result = check(SCHEMA, sources, environ={})
+    assert [(p.file, p.line, p.code) for p in result.problems] == [(".env.local", 4, "encoding")]
+    sources = [src(FIXTURES / "crlf.env", ".env"), src(FIXTURES / "bom.env", ".env.local")]
+    result = check(SCHEMA, sources, environ={})
+    codes = [(p.file, p.line, p.key, p.code) for p in result.problems]
+    assert (".env.local", 1, "APP_ENV", "bom") in codes
+    assert all(c[3] in ("bom", "missing") for c in codes)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=400))
+def test_check_never_raises_on_arbitrary_files(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / ".env"
+        p.write_bytes(data)
+        result = check(SCHEMA, [Source(p, ".env")], environ={})
+    json.dumps(result.as_dict())
+    assert all(str(x) for x in result.problems)
+
+
 def test_secret_interpolated_into_a_public_key_is_redacted() -> None:
     s = parse_schema(
         "# @defaultSensitive=false\n# ---\n# @sensitive\nTOKEN=\n# @type=url\nCALLBACK=\n"

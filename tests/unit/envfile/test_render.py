@@ -127,6 +127,22 @@ def test_init_dry_run_plan_hides_secrets_and_lists_what_is_missing(tmp_path: Pat
     assert STACK["REDIS_URL"] in shown
 
 
+def test_init_without_a_schema_writes_what_the_stack_knows(tmp_path: Path) -> None:
+    plan = plan_init(None, tmp_path / ".env", {"B": "2", "A": "x y"}, existing="A=mine\n")
+    assert plan.text == "A=mine\n\n# Added by `devenv env init`\nB=2\n"
+    assert [(c.key, c.action) for c in plan.changes] == [("B", "add"), ("A", "keep")]
+
+
+def test_init_writes_through_a_symlink(tmp_path: Path) -> None:
+    real = tmp_path / "real.env"
+    real.write_text("APP_ENV=test\n")
+    (tmp_path / ".env").symlink_to(real)
+    apply_init(plan_init(SCHEMA, tmp_path / ".env", STACK))
+    assert (tmp_path / ".env").is_symlink()
+    assert dotenv_values(real)["REDIS_URL"] == STACK["REDIS_URL"]
+    assert dotenv_values(real)["APP_ENV"] == "test"
+
+
 def test_init_refuses_to_touch_a_file_it_cannot_read_back(tmp_path: Path) -> None:
     target = tmp_path / ".env"
     target.write_bytes(b"A=1\n\x00\xff")

@@ -266,3 +266,14 @@ def test_parser_raises_only_schema_errors(text: str) -> None:
             item.is_required(None)
             if item.default is not None:
                 item.type.validate(item.default)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=200))
+def test_schema_bytes_raise_only_schema_errors(data: bytes) -> None:
+    from devenv.envfile.spec import decode_schema
+
+    try:
+        parse_schema(decode_schema(data, "b.schema"), "b.schema")
+    except SchemaError as exc:
+        assert exc.exit_code == 2 and exc.issues
