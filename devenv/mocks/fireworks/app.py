@@ -1,0 +1,665 @@
+"""The mock as a plain ASGI application, run by uvicorn (httptools parser, uvloop loop).
+
+Why plain ASGI rather than Starlette's Request/Response: faults need control of the wire that
+response classes hide (a body cut half-way, a connection closed without an answer), and the hot
+path (about 1 ms of budget at the target rate) stays a dict lookup, one orjson parse and one
+orjson dump. Routing is a table keyed on the path below ``/inference/v1`` or ``/v1``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+
+from devenv import __version__
+from devenv.mocks.fireworks import replies, validation
+from devenv.mocks.fireworks.apierrors import (
+    UNAUTHORIZED_BODY,
+    ApiError,
+    bad_request,
+    internal_error,
+    method_not_allowed,
+    not_found,
+    overloaded,
+    rate_limited,
+    unknown_model,
+)
+from devenv.mocks.fireworks.faults import ERROR_KINDS, Faults, Step, parse_plan
+from devenv.mocks.fireworks.journal import Entry, Journal
+from devenv.mocks.fireworks.models import DEFAULT_MODELS, Catalog, ModelInfo
+from devenv.mocks.fireworks.stubs import Stub, StubSet, merge_models
+from devenv.mocks.fireworks.stubs import load as load_stubs
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_PREFIXES = ("/inference/v1", "/v1")
+_JSON = (b"content-type", b"application/json")
+_MODELS_CREATED = 1_700_000_000
+
+
+@dataclass
+class Timing:
+    """Delays, all in milliseconds; changeable at run time through ``/__devenv/config``."""
+
+    latency_ms: int = 0
+    ttft_ms: int = 0
+    chunk_delay_ms: int = 0
+    retry_after_ms: int = 50
+
+
+@dataclass
+class MockConfig:
+    """What the mock is started with. ``keys`` None accepts any non-empty API key."""
+
+    keys: frozenset[str] | None = None
+    stubs_dir: Path | None = None
+    models: tuple[ModelInfo, ...] = DEFAULT_MODELS
+    journal_size: int = 1000
+    journal_body_limit: int = 64 * 1024
+    timing: Timing = field(default_factory=Timing)
+    limits: validation.Limits = field(default_factory=validation.Limits)
+    max_body_bytes: int = 64 * 1024 * 1024
+
+
+class _Drop(Exception):
+    """Raised by a fault to close the connection without an answer."""
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _ms_header(scope: Scope, name: str) -> int | None:
+    value = _header(scope, name.encode())
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise bad_request(f"header {name} must be whole milliseconds, got {value!r}", name)
+    return int(value)
+
+
+async def _send_json(
+    send: Send, status: int, obj: Any, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    body = orjson.dumps(obj)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [_JSON, (b"content-length", b"%d" % len(body)), *(headers or ())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _close_connection(receive: Receive, send: Send) -> bool:
+    """Close the client's connection from inside the app. ASGI has no message for this, so this
+    reaches uvicorn's transport through the bound ``send`` (both its HTTP protocols keep it on
+    the request cycle) and waits until uvicorn has seen the disconnect, so it does not answer a
+    500 in our place. Returns False on a server without that attribute."""
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None or not hasattr(transport, "close"):
+        return False
+    transport.close()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(receive(), timeout=2.0)
+    return True
+
+
+class FireworksMock:
+    """The ASGI app. ``stubs`` may be given pre-loaded (tests, the pytest plugin); otherwise they
+    are read from ``config.stubs_dir``, and a bad file raises MockError here, before serving."""
+
+    def __init__(self, config: MockConfig | None = None, stubs: StubSet | None = None) -> None:
+        self.config = config or MockConfig()
+        self.stubs = stubs if stubs is not None else load_stubs(self.config.stubs_dir)
+        self.catalog = Catalog(merge_models(self.config.models, self.stubs.models))
+        self.journal = Journal(self.config.journal_size, self.config.journal_body_limit)
+        self.faults = Faults()
+        self.timing = Timing(**asdict(self.config.timing))
+        self.started = time.time()
+        self._api: dict[str, tuple[str, Callable[..., Awaitable[None]]]] = {
+            "/chat/completions": ("POST", self._chat),
+            "/completions": ("POST", self._completions),
+            "/embeddings": ("POST", self._embeddings),
+            "/models": ("GET", self._models),
+        }
+        self._control: dict[str, Callable[[Scope, Receive, Send], Awaitable[None]]] = {
+            "/__devenv/health": self._health,
+            "/__devenv/journal": self._journal,
+            "/__devenv/journal/unmatched": self._journal_unmatched,
+            "/__devenv/faults": self._faults,
+            "/__devenv/config": self._config,
+            "/__devenv/stubs": self._stubs,
+            "/__devenv/reset": self._reset,
+        }
+
+    # --- ASGI entry -----------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if path.startswith("/__devenv/"):
+            await self._control_route(path, scope, receive, send)
+            return
+        for prefix in _PREFIXES:
+            if path.startswith(prefix):
+                sub = path[len(prefix) :]
+                break
+        else:
+            sub = None
+        entry = self.journal.start(scope["method"], path)
+        entry.test_id = _header(scope, b"x-devenv-test-id")
+        retry = _header(scope, b"x-stainless-retry-count")
+        entry.retry_count = int(retry) if retry is not None and retry.isdigit() else None
+        t0 = time.perf_counter()
+        try:
+            await self._api_route(sub, path, entry, scope, receive, send)
+        except ApiError as exc:
+            entry.unmatched = True
+            entry.status = exc.status
+            entry.error = exc.message
+            body = UNAUTHORIZED_BODY if exc.status == 401 else exc.body()
+            extra = [(k.encode(), v.encode()) for k, v in exc.headers.items()]
+            await _send_json(send, exc.status, body, [*extra, *self._request_id()])
+        except _Drop:
+            entry.status = 0
+            entry.unmatched = True
+        finally:
+            entry.duration_ms = (time.perf_counter() - t0) * 1000
+
+    def _request_id(self) -> list[tuple[bytes, bytes]]:
+        return [(b"x-request-id", uuid.uuid4().hex.encode())]
+
+    async def _api_route(
+        self, sub: str | None, path: str, entry: Entry, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        method = scope["method"]
+        if sub is None:
+            raise not_found(path)
+        route = self._api.get(sub)
+        if route is None:
+            if sub.startswith("/models/"):
+                route = ("GET", self._model)
+            elif path.startswith("/v1/accounts/") and _ACCOUNT_MODELS.match(sub):
+                route = ("GET", self._account_models)
+            else:
+                raise not_found(path)
+        want, handler = route
+        if method != want:
+            raise method_not_allowed(method, path)
+        self._authorize(scope)
+        await handler(sub, entry, scope, receive, send)
+
+    def _authorize(self, scope: Scope) -> None:
+        auth = _header(scope, b"authorization")
+        key = ""
+        if auth is not None and auth[:7].lower() == "bearer ":
+            key = auth[7:].strip()
+        if not key or (self.config.keys is not None and key not in self.config.keys):
+            raise ApiError(401, "The API key you provided is invalid.", code="UNAUTHORIZED")
+
+    async def _read_body(self, receive: Receive) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Drop
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.config.max_body_bytes:
+                raise ApiError(
+                    413,
+                    f"Request body is larger than {self.config.max_body_bytes} bytes",
+                    code="PAYLOAD_TOO_LARGE",
+                )
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    # --- faults -------------------------------------------------------------------------------
+
+    def _fault_step(self, scope: Scope, path: str, entry: Entry) -> Step | None:
+        plan = _header(scope, b"x-devenv-fault")
+        if plan is not None:
+            try:
+                return self.faults.from_header(
+                    plan, _header(scope, b"x-stainless-retry-count"), entry.test_id
+                )
+            except ValueError as exc:
+                raise bad_request(f"header x-devenv-fault: {exc}", "x-devenv-fault") from None
+        return self.faults.take(path, entry.model, entry.test_id)
+
+    async def _apply_before(
+        self, step: Step | None, entry: Entry, receive: Receive, send: Send
+    ) -> None:
+        if step is None or step.kind == "ok":
+            return
+        entry.fault = str(step)
+        if step.kind in ERROR_KINDS:
+            if step.kind == "rate_limit":
+                raise rate_limited(step.arg if step.arg is not None else self.timing.retry_after_ms)
+            raise internal_error() if step.kind == "error" else overloaded()
+        if step.kind == "latency":
+            await asyncio.sleep((step.arg or 0) / 1000)
+        elif step.kind == "drop":
+            if not await _close_connection(receive, send):
+                # No transport to close: the nearest thing is an answer that never finishes.
+                await send({"type": "http.response.start", "status": 200, "headers": [_JSON]})
+            raise _Drop
+
+    # --- API handlers -------------------------------------------------------------------------
+
+    async def _generation(
+        self,
+        endpoint: str,
+        entry: Entry,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        t0 = time.perf_counter()
+        raw = await self._read_body(receive)
+        body = validation.parse_json(raw)
+        if isinstance(body, dict) and isinstance(body.get("model"), str):
+            entry.model = body["model"]
+        step = self._fault_step(scope, entry.path, entry)
+        await self._apply_before(step, entry, receive, send)
+        if endpoint == "chat.completions":
+            req = validation.chat_request(body, self.catalog, self.config.limits)
+        else:
+            req = validation.completion_request(body, self.catalog, self.config.limits)
+        self.journal.keep_body(entry, validation.sanitised_body(body, req.images), len(raw))
+        entry.request_hash = req.digest
+        stub = self.stubs.find(req, entry.test_id) if self.stubs.stubs else None
+        if stub is not None:
+            entry.stub = stub.name
+            step = await self._stub_faults(stub, step, scope, entry, receive, send)
+        else:
+            entry.unmatched = True
+        ttft = _ms_header(scope, "x-devenv-ttft-ms")
+        delay = _ms_header(scope, "x-devenv-chunk-delay-ms")
+        if self.timing.latency_ms:
+            await asyncio.sleep(self.timing.latency_ms / 1000)
+        chs = replies.choices(req, stub.reply if stub is not None else None)
+        created = int(time.time())
+        headers = [
+            *self._request_id(),
+            (b"x-devenv-request-hash", req.digest.encode()),
+            (b"fireworks-prompt-tokens", b"%d" % replies.prompt_tokens(req)),
+            (b"fireworks-cached-prompt-tokens", b"0"),
+            (b"x-ratelimit-limit-requests", b"6000"),
+            (b"x-ratelimit-remaining-requests", b"5999"),
+            (b"x-ratelimit-over-limit", b"no"),
+        ]
+        if stub is not None:
+            headers.append((b"x-devenv-stub", stub.name.encode()))
+        kind = step.kind if step is not None else "ok"
+        if req.stream:
+            make = (
+                replies.chat_stream if endpoint == "chat.completions" else replies.completion_stream
+            )
+            events = make(req, chs, created)
+            first = self.timing.ttft_ms if ttft is None else ttft
+            gap = self.timing.chunk_delay_ms if delay is None else delay
+            headers.append((b"fireworks-server-time-to-first-token", b"%.3f" % (first / 1000)))
+            entry.status = 200
+            await self._stream(events, first, gap, kind, step, headers, receive, send)
+            return
+        make_body = replies.chat_body if endpoint == "chat.completions" else replies.completion_body
+        payload = orjson.dumps(make_body(req, chs, created))
+        headers.append((b"fireworks-server-processing-time", b"%.4f" % (time.perf_counter() - t0)))
+        entry.status = 200
+        if kind == "malformed":
+            payload = payload[: len(payload) // 2] + b"<<not json"
+        start = {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [_JSON, (b"content-length", b"%d" % len(payload)), *headers],
+        }
+        await send(start)
+        if kind == "cut":
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": payload[: len(payload) // 2],
+                    "more_body": True,
+                }
+            )
+            await _close_connection(receive, send)
+            raise _Drop
+        await send({"type": "http.response.body", "body": payload})
+
+    async def _stub_faults(
+        self,
+        stub: Stub,
+        step: Step | None,
+        scope: Scope,
+        entry: Entry,
+        receive: Receive,
+        send: Send,
+    ) -> Step | None:
+        if stub.fault is not None and step is None:
+            step = self.faults.from_header(
+                stub.fault, _header(scope, b"x-stainless-retry-count"), entry.test_id
+            )
+            await self._apply_before(step, entry, receive, send)
+        if stub.latency_ms:
+            await asyncio.sleep(stub.latency_ms / 1000)
+        if stub.error is not None:
+            raise stub.error
+        return step
+
+    async def _stream(
+        self,
+        events: list[bytes],
+        ttft_ms: int,
+        gap_ms: int,
+        kind: str,
+        step: Step | None,
+        headers: list[tuple[bytes, bytes]],
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/event-stream; charset=utf-8"),
+                    (b"cache-control", b"no-cache"),
+                    *headers,
+                ],
+            }
+        )
+        if kind == "cut":
+            events = events[: step.arg if step is not None and step.arg is not None else 2]
+        elif kind == "malformed":
+            at = step.arg if step is not None and step.arg is not None else 1
+            events = [*events[:at], b'data: {"id": "truncated", "choices": [\n\n', *events[at:]]
+        if kind != "cut":
+            events = [*events, replies.DONE]
+        if ttft_ms:
+            await asyncio.sleep(ttft_ms / 1000)
+        if gap_ms:
+            for i, event in enumerate(events):
+                if i:
+                    await asyncio.sleep(gap_ms / 1000)
+                await send({"type": "http.response.body", "body": event, "more_body": True})
+        else:
+            await send({"type": "http.response.body", "body": b"".join(events), "more_body": True})
+        if kind == "cut":
+            await _close_connection(receive, send)
+            raise _Drop
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _chat(
+        self, sub: str, entry: Entry, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        await self._generation("chat.completions", entry, scope, receive, send)
+
+    async def _completions(
+        self, sub: str, entry: Entry, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        await self._generation("completions", entry, scope, receive, send)
+
+    async def _embeddings(
+        self, sub: str, entry: Entry, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        raw = await self._read_body(receive)
+        body = validation.parse_json(raw)
+        if isinstance(body, dict) and isinstance(body.get("model"), str):
+            entry.model = body["model"]
+        await self._apply_before(self._fault_step(scope, entry.path, entry), entry, receive, send)
+        req = validation.embedding_request(body, self.catalog)
+        self.journal.keep_body(entry, body, len(raw))
+        entry.request_hash = req.digest
+        entry.unmatched = True
+        if self.timing.latency_ms:
+            await asyncio.sleep(self.timing.latency_ms / 1000)
+        entry.status = 200
+        await _send_json(send, 200, replies.embedding_body(req), self._request_id())
+
+    async def _models(
+        self, sub: str, entry: Entry, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        entry.status = 200
+        data = [m.openai_object(_MODELS_CREATED) for m in self.catalog]
+        await _send_json(send, 200, {"object": "list", "data": data}, self._request_id())
+
+    async def _model(
+        self, sub: str, entry: Entry, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        model_id = sub[len("/models/") :]
+        info = self.catalog.get(model_id)
+        if info is None:
+            raise unknown_model(model_id)
+        entry.status = 200
+        await _send_json(send, 200, info.openai_object(_MODELS_CREATED), self._request_id())
+
+    async def _account_models(
+        self, sub: str, entry: Entry, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        m = _ACCOUNT_MODELS.match(sub)
+        assert m is not None
+        account, model_id = m.group(1), m.group(2)
+        if model_id:
+            info = self.catalog.get(f"accounts/{account}/models/{model_id}")
+            if info is None:
+                raise unknown_model(f"accounts/{account}/models/{model_id}")
+            entry.status = 200
+            await _send_json(send, 200, info.control_plane_object(), self._request_id())
+            return
+        prefix = f"accounts/{account}/models/"
+        items = [m.control_plane_object() for m in self.catalog if m.id.startswith(prefix)]
+        entry.status = 200
+        await _send_json(
+            send,
+            200,
+            {"models": items, "nextPageToken": "", "totalSize": len(items)},
+            self._request_id(),
+        )
+
+    # --- control API --------------------------------------------------------------------------
+
+    async def _control_route(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+        handler = self._control.get(path)
+        if handler is None and path.startswith("/__devenv/faults/"):
+            handler = self._fault_rule
+        try:
+            if handler is None:
+                raise not_found(path)
+            await handler(scope, receive, send)
+        except ApiError as exc:
+            await _send_json(send, exc.status, exc.body())
+
+    async def _control_body(self, receive: Receive) -> dict[str, Any]:
+        raw = await self._read_body(receive)
+        if not raw.strip():
+            return {}
+        body = validation.parse_json(raw)
+        if not isinstance(body, dict):
+            raise bad_request("The request body must be a JSON object", None)
+        return body
+
+    @staticmethod
+    def _query(scope: Scope) -> dict[str, str]:
+        qs = scope.get("query_string", b"").decode()
+        return {k: v[-1] for k, v in parse_qs(qs).items()}
+
+    async def _health(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _send_json(
+            send,
+            200,
+            {
+                "status": "ok",
+                "service": "fireworks-mock",
+                "version": __version__,
+                "uptime_s": round(time.time() - self.started, 3),
+                "models": len(self.catalog),
+                "stubs": len(self.stubs.stubs),
+                "journal": {
+                    "entries": len(self.journal),
+                    "size": self.journal.size,
+                    "total": self.journal.total,
+                },
+            },
+        )
+
+    def _journal_list(self, scope: Scope, unmatched: bool | None) -> dict[str, Any]:
+        q = self._query(scope)
+        if unmatched is None and "unmatched" in q:
+            unmatched = q["unmatched"].lower() in ("1", "true", "yes")
+        limit = q.get("limit")
+        if limit is not None and not limit.isdigit():
+            raise bad_request("query parameter limit must be a whole number", "limit")
+        entries = self.journal.entries(
+            path=q.get("path"),
+            test_id=q.get("test_id"),
+            unmatched=unmatched,
+            limit=int(limit) if limit is not None else None,
+        )
+        return {
+            "total": self.journal.total,
+            "size": self.journal.size,
+            "count": len(entries),
+            "entries": [e.as_dict() for e in entries],
+        }
+
+    async def _journal(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        if method == "GET":
+            await _send_json(send, 200, self._journal_list(scope, None))
+        elif method == "DELETE":
+            cleared = self.journal.clear(self._query(scope).get("test_id"))
+            await _send_json(send, 200, {"cleared": cleared})
+        else:
+            raise method_not_allowed(method, scope["path"])
+
+    async def _journal_unmatched(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "GET":
+            raise method_not_allowed(scope["method"], scope["path"])
+        await _send_json(send, 200, self._journal_list(scope, True))
+
+    async def _faults(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        if method == "GET":
+            await _send_json(send, 200, {"rules": [r.as_dict() for r in self.faults.rules()]})
+        elif method == "POST":
+            body = await self._control_body(receive)
+            plan = body.get("plan")
+            if not isinstance(plan, str):
+                raise bad_request("'plan' is required: a fault plan such as \"429,ok\"", "plan")
+            for key in body:
+                if key not in ("plan", "repeat", "path", "model", "test_id"):
+                    raise bad_request(f"unknown field '{key}'", key)
+            for key in ("path", "model", "test_id"):
+                if body.get(key) is not None and not isinstance(body[key], str):
+                    raise bad_request(f"'{key}' must be a string", key)
+            if not isinstance(body.get("repeat", False), bool):
+                raise bad_request("'repeat' must be true or false", "repeat")
+            try:
+                rule = self.faults.add(
+                    plan,
+                    repeat=body.get("repeat", False),
+                    path=body.get("path"),
+                    model=body.get("model"),
+                    test_id=body.get("test_id"),
+                )
+            except ValueError as exc:
+                raise bad_request(str(exc), "plan") from None
+            await _send_json(send, 201, rule.as_dict())
+        elif method == "DELETE":
+            n = len(self.faults.rules())
+            self.faults.clear()
+            await _send_json(send, 200, {"cleared": n})
+        else:
+            raise method_not_allowed(method, scope["path"])
+
+    async def _fault_rule(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "DELETE":
+            raise method_not_allowed(scope["method"], scope["path"])
+        rule_id = scope["path"].rsplit("/", 1)[-1]
+        if not rule_id.isdigit() or not self.faults.remove(int(rule_id)):
+            raise ApiError(404, f"No fault rule {rule_id}", code="NOT_FOUND")
+        await _send_json(send, 200, {"removed": int(rule_id)})
+
+    async def _config(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        if method == "POST":
+            body = await self._control_body(receive)
+            fields = set(asdict(self.timing))
+            for key, value in body.items():
+                if key not in fields:
+                    raise bad_request(
+                        f"unknown field '{key}'; known: {', '.join(sorted(fields))}", key
+                    )
+                if type(value) is not int or value < 0:
+                    raise bad_request(f"'{key}' must be whole milliseconds >= 0", key)
+            for key, value in body.items():
+                setattr(self.timing, key, value)
+        elif method != "GET":
+            raise method_not_allowed(method, scope["path"])
+        await _send_json(
+            send,
+            200,
+            {
+                "timing": asdict(self.timing),
+                "keys": "any" if self.config.keys is None else "configured",
+            },
+        )
+
+    async def _stubs(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _send_json(
+            send,
+            200,
+            {"files": self.stubs.files, "stubs": [s.describe() for s in self.stubs.stubs]},
+        )
+
+    async def _reset(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "POST":
+            raise method_not_allowed(scope["method"], scope["path"])
+        self.journal.clear()
+        self.faults.clear()
+        self.timing = Timing(**asdict(self.config.timing))
+        await _send_json(send, 200, {"reset": True})
+
+
+_ACCOUNT_MODELS = re.compile(r"^/accounts/([^/]+)/models(?:/([^/]+))?$")
+
+
+def create_app(config: MockConfig | None = None) -> FireworksMock:
+    """Build the app; raises MockError (bad stub file, missing stub directory) before serving."""
+    return FireworksMock(config)
+
+
+__all__ = ["FireworksMock", "MockConfig", "Timing", "create_app", "parse_plan"]

@@ -1,0 +1,158 @@
+"""Running the mock: in the foreground (``devenv mock fireworks``, the container) or in a
+background thread (tests, the pytest plugin), always as a real HTTP server on a real socket."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from types import TracebackType
+from typing import Any
+
+from devenv.errors import MockError
+from devenv.mocks.fireworks.app import FireworksMock, MockConfig
+
+
+def _uvicorn_config(app: FireworksMock, host: str, port: int, log_level: str) -> Any:
+    import importlib.util
+
+    import uvicorn
+
+    # uvloop and httptools are what make one worker fast; fall back quietly where they are absent.
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        loop=loop,
+        http=http,
+        lifespan="on",
+        log_level=log_level,
+        access_log=False,
+        server_header=False,
+        date_header=False,
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=5,
+    )
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise MockError(
+            f"the Fireworks mock cannot listen on {host}:{port}: {exc.strerror}",
+            "pick another --port, or stop what holds it",
+        ) from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run(
+    config: MockConfig,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    log_level: str = "warning",
+    announce: Callable[[str], None] | None = None,
+) -> None:
+    """Serve in the foreground until SIGINT/SIGTERM, then return. Stub problems raise MockError
+    before anything listens."""
+    import signal
+
+    import uvicorn
+
+    app = FireworksMock(config)
+    sock = _bind(host, port)
+    bound_host, bound_port = sock.getsockname()[:2]
+    if announce is not None:
+        announce(
+            f"http://[{bound_host}]:{bound_port}"
+            if ":" in bound_host
+            else f"http://{bound_host}:{bound_port}"
+        )
+    server = uvicorn.Server(_uvicorn_config(app, host, bound_port, log_level))
+    # uvicorn re-raises the stop signal once it has shut down; a stop asked for is a clean exit
+    # (exit 0 under `docker stop`), so the handlers it restores ignore that one re-raise.
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = {
+            sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if previous:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+class MockServer:
+    """The mock on a random loopback port in a background thread::
+
+        with MockServer(MockConfig(stubs_dir=...)) as mock:
+            client = OpenAI(base_url=mock.url + "/inference/v1", api_key="k")
+
+    The server stops when the block ends (or on :meth:`stop`).
+    """
+
+    def __init__(
+        self, config: MockConfig | None = None, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        import uvicorn
+
+        self.app = FireworksMock(config)
+        self._sock = _bind(host, port)
+        self.host, self.port = self._sock.getsockname()[:2]
+        self._server = uvicorn.Server(_uvicorn_config(self.app, self.host, self.port, "error"))
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> MockServer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise MockError(
+                    "the Fireworks mock did not start", "run with DEVENV_DEBUG=1 and check the log"
+                )
+            time.sleep(0.005)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._server.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        with contextlib.suppress(OSError):
+            self._sock.close()
+
+    def __enter__(self) -> MockServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def serve(config: MockConfig | None = None) -> Iterator[MockServer]:
+    """Functional form of :class:`MockServer`."""
+    with MockServer(config) as server:
+        yield server
