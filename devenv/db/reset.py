@@ -1,0 +1,250 @@
+"""``devenv db reset``: back to a clean database, all migrations, the default seeds — in place.
+
+The database is emptied rather than dropped, so nothing needs restarting: GoTrue keeps its
+connections and its own migrations (``auth.schema_migrations``). In one transaction, under
+devenv's lock:
+
+- every schema the app made is dropped (all but the system schemas, ``auth`` and schemas owned by
+  ``supabase_*`` service roles), which takes the app's tables, functions, extensions and its
+  triggers on ``auth.users`` with it; ``public`` is recreated with its previous owner and grants;
+- devenv's own bookkeeping (``devenv`` schema) goes too;
+- GoTrue's data is truncated (users, identities, sessions, tokens, audit log...: every table in
+  ``auth`` except ``schema_migrations``), so auth users are reset with the rest.
+
+Then migrations and the seed sets run as ``devenv db migrate`` and ``devenv seed`` would. Sessions
+of other clients on the database are terminated first (they could hold locks on what is dropped),
+except GoTrue's own.
+
+Roles and database-wide settings made by migrations survive (they are cluster objects).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import conninfo, sql
+
+from devenv.db import auth as authmod
+from devenv.db import conn as dbconn
+from devenv.db import migrations, seeds
+from devenv.errors import DatabaseError, UsageError
+
+#: GoTrue connects as this role; its sessions survive a reset.
+SERVICE_ROLES_PREFIX = "supabase_"
+KEEP_SCHEMAS = ("auth",)
+_LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
+
+
+@dataclass
+class CleanResult:
+    dropped_schemas: list[str] = field(default_factory=list)
+    auth_tables_truncated: int = 0
+    auth_users_removed: int = 0
+    sessions_terminated: int = 0
+
+
+@dataclass
+class ResetResult:
+    phases: dict[str, float] = field(default_factory=dict)
+    clean: CleanResult = field(default_factory=CleanResult)
+    migrate: migrations.MigrateResult | None = None
+    seed: seeds.SeedResult | None = None
+
+    @property
+    def total_s(self) -> float:
+        return sum(self.phases.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "phases_s": {k: round(v, 4) for k, v in self.phases.items()},
+            "total_s": round(self.total_s, 4),
+            "dropped_schemas": self.clean.dropped_schemas,
+            "auth_users_removed": self.clean.auth_users_removed,
+            "sessions_terminated": self.clean.sessions_terminated,
+            "migrate": self.migrate.as_dict() if self.migrate else None,
+            "seed": self.seed.as_dict() if self.seed else None,
+        }
+
+
+def check_local(dsn: str) -> None:
+    """A reset destroys data: refuse anything but a database on this machine."""
+    try:
+        host = str(conninfo.conninfo_to_dict(dsn).get("host") or "")
+    except psycopg.ProgrammingError as exc:
+        raise UsageError(f"invalid database URL: {dbconn.first_line(str(exc))}") from None
+    hosts = {h.strip() for h in host.split(",")}
+    if not all(h in _LOCAL_HOSTS or h.startswith("/") for h in hosts):
+        raise UsageError(
+            f"refusing to reset {dbconn.describe(dsn)}: it is not a local database",
+            "reset only works on the local stack; point DEVENV_DATABASE_URL at it",
+        )
+
+
+def _terminate_others(conn: psycopg.Connection[tuple[Any, ...]]) -> int:
+    rows = conn.execute(
+        "SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a"
+        " WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()"
+        " AND a.backend_type = 'client backend'"
+        " AND coalesce(a.usename, '') NOT LIKE %s"
+        # Other devenv steps waiting for the lock go on after the reset instead of failing.
+        " AND coalesce(a.application_name, '') NOT LIKE 'devenv%%'",
+        (SERVICE_ROLES_PREFIX + "%",),
+    ).fetchall()
+    return sum(1 for r in rows if r[0])
+
+
+def _grants(acl_rows: list[tuple[Any, ...]], obj: sql.Composable) -> list[sql.Composed]:
+    out: list[sql.Composed] = []
+    for grantee, privilege, grantable in acl_rows:
+        who = sql.SQL("PUBLIC") if grantee is None else sql.Identifier(str(grantee))
+        stmt = sql.SQL("GRANT {} ON {} TO {}").format(sql.SQL(str(privilege)), obj, who)
+        if grantable:
+            stmt = stmt + sql.SQL(" WITH GRANT OPTION")
+        out.append(stmt)
+    return out
+
+
+def _clean(conn: psycopg.Connection[tuple[Any, ...]]) -> CleanResult:
+    res = CleanResult()
+    with conn.transaction():
+        conn.execute("SET LOCAL lock_timeout = '15s'")
+        schemas = [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT n.nspname FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner"
+                " WHERE n.nspname <> ALL(%s) AND n.nspname <> 'information_schema'"
+                " AND n.nspname NOT LIKE 'pg\\_%%' AND r.rolname NOT LIKE %s"
+                " ORDER BY n.nspname",
+                (list(KEEP_SCHEMAS), SERVICE_ROLES_PREFIX + "%"),
+            ).fetchall()
+        ]
+        public = conn.execute(
+            "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'public'"
+        ).fetchone()
+        public_acl = conn.execute(
+            "SELECT CASE WHEN a.grantee = 0 THEN NULL ELSE a.grantee::regrole::text END,"
+            " a.privilege_type, a.is_grantable"
+            " FROM pg_namespace n, aclexplode(n.nspacl) a"
+            " WHERE n.nspname = 'public' AND a.grantee <> n.nspowner"
+        ).fetchall()
+        if schemas:
+            conn.execute(
+                sql.SQL("DROP SCHEMA {} CASCADE").format(
+                    sql.SQL(", ").join(sql.Identifier(s) for s in schemas)
+                )
+            )
+        res.dropped_schemas = schemas
+        if public is not None:
+            conn.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS public AUTHORIZATION {}").format(
+                    sql.Identifier(str(public[0]))
+                )
+            )
+            conn.execute("COMMENT ON SCHEMA public IS 'standard public schema'")
+            for g in _grants(public_acl, sql.SQL("SCHEMA public")):
+                conn.execute(g)
+        if dbconn.table_exists(conn, "auth.users"):
+            counted = conn.execute("SELECT count(*) FROM auth.users").fetchone()
+            res.auth_users_removed = int(str(counted[0])) if counted else 0
+            tables = [
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " WHERE n.nspname = 'auth' AND c.relkind IN ('r', 'p')"
+                    " AND c.relname <> 'schema_migrations' AND NOT c.relispartition"
+                ).fetchall()
+            ]
+            if tables:
+                conn.execute(
+                    sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
+                        sql.SQL(", ").join(sql.Identifier("auth", t) for t in tables)
+                    )
+                )
+            res.auth_tables_truncated = len(tables)
+    return res
+
+
+def clean(dsn: str, *, allow_remote: bool = False) -> CleanResult:
+    """Empty the database of everything the app and devenv made (see the module docs)."""
+    if not allow_remote:
+        check_local(dsn)
+    with dbconn.connect(dsn) as conn, dbconn.locked(conn):
+        terminated = _terminate_others(conn)
+        res = _run_clean(conn)
+        res.sessions_terminated = terminated
+        return res
+
+
+def _run_clean(conn: psycopg.Connection[tuple[Any, ...]]) -> CleanResult:
+    try:
+        return _clean(conn)
+    except psycopg.errors.LockNotAvailable:
+        raise DatabaseError(
+            f"reset of {dbconn.describe_conn(conn)} waited 15 s for a lock held by another session",
+            "stop the app or tool holding the database (see pg_stat_activity) and run again",
+        ) from None
+    except psycopg.Error as exc:
+        raise DatabaseError(
+            f"reset of {dbconn.describe_conn(conn)} failed: {dbconn.first_line(str(exc))}",
+            "nothing was changed; run again, or recreate the stack with `devenv down -v`",
+        ) from None
+
+
+def reset(
+    dsn: str,
+    migrations_dir: Path,
+    seeds_dir: Path,
+    sets: list[str] | tuple[str, ...] = ("default",),
+    *,
+    auth: authmod.AuthTarget | None = None,
+    allow_remote: bool = False,
+    on_phase: Callable[[str], None] | None = None,
+) -> ResetResult:
+    """Clean, migrate, seed; each phase timed in ``result.phases`` (seconds)."""
+    if not allow_remote:
+        check_local(dsn)
+    result = ResetResult()
+    t = time.perf_counter()
+
+    def phase(name: str) -> None:
+        nonlocal t
+        now = time.perf_counter()
+        result.phases[name] = now - t
+        t = now
+
+    # Seed sets are read before anything is dropped: a broken seed file must not leave an
+    # empty database behind.
+    wanted = [s for s in dict.fromkeys(sets) if s]
+    present = [s for s in wanted if (seeds_dir / s).is_dir()]
+    missing = [s for s in wanted if s not in present]
+    if missing and wanted != ["default"]:
+        raise UsageError(
+            f"no seed set {missing[0]!r} in {seeds_dir}",
+            f"known sets: {', '.join(seeds.available_sets(seeds_dir)) or 'none'}",
+        )
+    parsed = [seeds.read_set(seeds_dir, s) for s in present]
+    for f in migrations.discover(migrations_dir):
+        migrations.statements(f)  # a file that cannot even be split fails before the drop
+    phase("read files")
+    with dbconn.connect(dsn) as conn, dbconn.locked(conn):
+        phase("connect")
+        if on_phase:
+            on_phase("clean")
+        terminated = _terminate_others(conn)
+        result.clean = _run_clean(conn)
+        result.clean.sessions_terminated = terminated
+        phase("clean")
+        if on_phase:
+            on_phase("migrate")
+        result.migrate = migrations.apply_pending(conn, migrations_dir)
+        phase("migrate")
+        if on_phase:
+            on_phase("seed")
+        result.seed = seeds.load_sets(conn, parsed, auth=auth)
+        phase("seed")
+    return result

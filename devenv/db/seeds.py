@@ -1,0 +1,696 @@
+"""Seed sets: named folders under seeds/ holding SQL files, data files and auth users.
+
+Layout of one set, ``seeds/<set>/``, loaded in file-name order::
+
+    auth.users.yaml          users created through GoTrue's admin API (see devenv.db.auth);
+                             always first, so later files can reference their ids
+    10_machines.csv          data file -> COPY into public.machines (header row = columns)
+    20_app.favourites.json   data file -> schema-qualified table app.favourites
+    30_fixups.sql            SQL, run statement by statement
+
+Data files are CSV (with a header), JSON or YAML (a list of objects with the same keys); the table
+is the file name minus an optional ``NN_`` order prefix and the extension. Other files (README,
+generator scripts) are ignored; folders starting with ``_`` or ``.`` are not sets.
+
+A set loads whole or not at all: every file is checked first (tables, columns, users), then the
+rows and SQL go in one transaction together with the set's record in ``devenv.seed_sets`` (name and
+the SHA-256 of its files). Auth users live in GoTrue, outside that transaction: each one created is
+noted at once in ``devenv.seed_users``, deleted again through the API if the transaction fails,
+and re-used (updated in place, keeping its id) by the next run if even that was impossible — so a
+crash at any point leaves a state the next run completes.
+
+An unchanged set is skipped; a changed one is reported and left alone unless ``force`` is given,
+which reloads it: users are updated in place, data-file rows are upserted on the table's primary
+key (rows whose key is not in the file are inserted again only where no unique key stops them),
+and SQL files run again (write them to be re-runnable).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from devenv.db import auth as authmod
+from devenv.db import conn as dbconn
+from devenv.db import migrations
+from devenv.db.sqlsplit import SplitError, Statement, split
+from devenv.errors import DatabaseError, UsageError
+
+DATA_EXT = {".csv": "csv", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
+_TABLE_RE = re.compile(
+    r"^(?:\d+[_-])?(?P<qual>[A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*)?)$"
+)
+_CHUNK = 1 << 20
+
+
+class SeedError(DatabaseError):
+    """A seed file is malformed or its rows were refused; the set was not loaded."""
+
+
+# ------------------------------------------------------------------------------------------
+# Reading a set from disk.
+
+
+@dataclass
+class DataFile:
+    path: Path
+    schema: str
+    table: str
+    kind: str  # csv | json | yaml
+    columns: list[str]
+    rows: list[dict[str, Any]] | None = None  # json/yaml only
+    csv_offset: int = 0  # bytes to skip (a UTF-8 BOM) before the header
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+
+@dataclass
+class SqlFile:
+    path: Path
+    statements: list[Statement]
+
+
+@dataclass
+class SeedSet:
+    name: str
+    directory: Path
+    hash: str
+    users: list[authmod.SeedUser] = field(default_factory=list)
+    users_file: Path | None = None
+    files: list[DataFile | SqlFile] = field(default_factory=list)
+
+
+def available_sets(seeds_dir: Path) -> list[str]:
+    if not seeds_dir.is_dir():
+        return []
+    return sorted(
+        p.name for p in seeds_dir.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))
+    )
+
+
+def _set_files(directory: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in directory.iterdir()
+        if p.is_file() and (p.suffix in DATA_EXT or p.suffix == ".sql")
+    )
+
+
+def _hash(directory: Path, files: list[Path]) -> str:
+    h = hashlib.sha256()
+    for p in files:
+        h.update(p.name.encode() + b"\0")
+        with p.open("rb") as f:
+            while chunk := f.read(_CHUNK):
+                h.update(chunk.replace(b"\r\n", b"\n"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _table_of(path: Path) -> tuple[str, str]:
+    m = _TABLE_RE.match(path.name[: -len(path.suffix)])
+    if not m:
+        raise SeedError(
+            f"{path}: cannot tell the table from the file name",
+            "name data files [NN_]table.ext or [NN_]schema.table.ext, e.g. 10_machines.csv",
+        )
+    schema, _, table = m.group("qual").rpartition(".")
+    return schema or "public", table
+
+
+def _load_structured(path: Path, kind: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SeedError(f"{path}: not UTF-8 text (byte {exc.start})", "save it as UTF-8") from None
+    if kind == "json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SeedError(
+                f"{path}:{exc.lineno}: not valid JSON: {exc.msg}", "fix the file"
+            ) from None
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SeedError(f"{path}{line}: not valid YAML: {problem}", "fix the file") from None
+
+
+def _read_data_file(path: Path) -> DataFile:
+    kind = DATA_EXT[path.suffix]
+    schema, table = _table_of(path)
+    if kind == "csv":
+        with path.open("rb") as f:
+            head = f.read(3)
+        offset = 3 if head == b"\xef\xbb\xbf" else 0
+        try:
+            with path.open(encoding="utf-8", newline="") as f:
+                f.seek(offset)
+                header = next(csv.reader(f), None)
+        except UnicodeDecodeError as exc:
+            raise SeedError(
+                f"{path}: not UTF-8 text (byte {exc.start})", "save it as UTF-8"
+            ) from None
+        except csv.Error as exc:
+            raise SeedError(f"{path}:1: unreadable CSV header: {exc}", "fix the file") from None
+        if not header or not any(h.strip() for h in header):
+            raise SeedError(
+                f"{path}:1: no header row",
+                "the first line must name the columns, e.g. id,name,price_cents",
+            )
+        cols = [h.strip() for h in header]
+        blank = [i + 1 for i, c in enumerate(cols) if not c]
+        if blank:
+            raise SeedError(f"{path}:1: header column {blank[0]} is empty", "name every column")
+        _no_duplicates(path, cols)
+        return DataFile(path, schema, table, kind, cols, csv_offset=offset)
+    data = _load_structured(path, kind)
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise SeedError(
+            f"{path}: expected a list of objects (one per row)",
+            'e.g. [{"id": 1, "name": "lathe"}, ...]',
+        )
+    cols = list(data[0]) if data else []
+    expected = set(cols)
+    for i, row in enumerate(data, 1):
+        if set(row) != expected:
+            missing = sorted(expected - set(row))
+            extra = sorted(set(row) - expected)
+            what = (
+                f"lacks {', '.join(map(repr, missing))}"
+                if missing
+                else f"has extra {', '.join(map(repr, extra))}"
+            )
+            raise SeedError(
+                f"{path}: row {i}{_yaml_line(path, kind, i)} {what} (row 1 has"
+                f" {', '.join(map(repr, cols))})",
+                "give every row the same keys; use null for NULL",
+            )
+    return DataFile(path, schema, table, kind, [str(c) for c in cols], rows=data)
+
+
+def _no_duplicates(path: Path, cols: list[str]) -> None:
+    seen: set[str] = set()
+    for c in cols:
+        if c in seen:
+            raise SeedError(f"{path}:1: column {c!r} appears twice in the header", "remove one")
+        seen.add(c)
+
+
+def _yaml_line(path: Path, kind: str, row: int) -> str:
+    """`` (line N)`` for YAML rows (1-based), found only when an error needs it."""
+    if kind != "yaml":
+        return ""
+    import yaml
+
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8-sig"))
+    except yaml.YAMLError:
+        return ""
+    if isinstance(node, yaml.SequenceNode) and 0 < row <= len(node.value):
+        return f" (line {node.value[row - 1].start_mark.line + 1})"
+    return ""
+
+
+def read_set(seeds_dir: Path, name: str) -> SeedSet:
+    """Read and check one set's files (no database needed)."""
+    directory = seeds_dir / name
+    if not directory.is_dir() or name.startswith(("_", ".")):
+        known = available_sets(seeds_dir)
+        raise UsageError(
+            f"no seed set {name!r} in {seeds_dir}",
+            f"known sets: {', '.join(known)}" if known else f"create {directory}/ with seed files",
+        )
+    paths = _set_files(directory)
+    s = SeedSet(name, directory, _hash(directory, paths))
+    for p in paths:
+        if p.suffix == ".sql":
+            try:
+                stmts = split(migrations.read_sql(p))
+            except SplitError as exc:
+                raise SeedError(f"{p}:{exc.line}: {exc}", "close it and run again") from None
+            except migrations.MigrationError as exc:
+                raise SeedError(exc.message, exc.hint) from None
+            s.files.append(SqlFile(p, stmts))
+            continue
+        if _table_of(p) == ("auth", "users"):
+            if s.users_file is not None:
+                raise SeedError(
+                    f"{p}: a second auth users file (first: {s.users_file.name})",
+                    "keep the set's users in one file",
+                )
+            s.users_file = p
+            s.users = authmod.parse_users(p, _load_structured(p, DATA_EXT[p.suffix]))
+            continue
+        s.files.append(_read_data_file(p))
+    return s
+
+
+# ------------------------------------------------------------------------------------------
+# Results.
+
+
+@dataclass
+class SetResult:
+    name: str
+    status: str  # loaded | reloaded | unchanged | changed
+    hash: str
+    previous_hash: str | None = None
+    files: int = 0
+    rows: int = 0
+    users: int = 0
+    duration_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "hash": self.hash,
+            "previous_hash": self.previous_hash,
+            "files": self.files,
+            "rows": self.rows,
+            "users": self.users,
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+@dataclass
+class SeedResult:
+    sets: list[SetResult] = field(default_factory=list)
+
+    @property
+    def changed(self) -> list[SetResult]:
+        return [s for s in self.sets if s.status == "changed"]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sets": [s.as_dict() for s in self.sets]}
+
+
+# ------------------------------------------------------------------------------------------
+# Loading.
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+@dataclass
+class _Column:
+    name: str
+    generated: bool
+    identity: str  # '' | 'a' (always) | 'd' (by default)
+
+
+def _columns(conn: Conn, df: DataFile) -> dict[str, _Column]:
+    rel = conn.execute(
+        "SELECT c.oid, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND c.relname = %s",
+        (df.schema, df.table),
+    ).fetchone()
+    if rel is None:
+        raise SeedError(
+            f"{df.path}: table {df.qualified} does not exist",
+            "create it in a migration (and run `devenv db migrate`), or rename the file",
+        )
+    if rel[1] not in ("r", "p"):
+        raise SeedError(
+            f"{df.path}: {df.qualified} is not a table (relkind {rel[1]!r})",
+            "seed the underlying table",
+        )
+    rows = conn.execute(
+        "SELECT attname, attgenerated <> '', attidentity FROM pg_attribute"
+        " WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        (rel[0],),
+    ).fetchall()
+    return {str(r[0]): _Column(str(r[0]), bool(r[1]), str(r[2] or "")) for r in rows}
+
+
+def _check_columns(conn: Conn, df: DataFile) -> dict[str, _Column]:
+    cols = _columns(conn, df)
+    for c in df.columns:
+        if c not in cols:
+            raise SeedError(
+                f"{df.path}: column {c!r} does not exist in table {df.qualified}",
+                f"its columns: {', '.join(cols)}",
+            )
+        if cols[c].generated:
+            raise SeedError(
+                f"{df.path}: column {c!r} of {df.qualified} is generated and cannot be loaded",
+                "drop it from the file",
+            )
+    return cols
+
+
+def _primary_key(conn: Conn, df: DataFile) -> list[str]:
+    rows = conn.execute(
+        "SELECT a.attname FROM pg_index i"
+        " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
+        " WHERE i.indrelid = %s::regclass AND i.indisprimary",
+        (sql.Identifier(df.schema, df.table).as_string(conn),),
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+_COPY_LINE = re.compile(r"\bline (\d+)(?:, column ([^:]+))?")
+_KEY = re.compile(r"Key \((?P<cols>.+?)\)=\((?P<vals>.*)\)")
+
+
+def _rows_of(df: DataFile) -> Iterator[dict[str, str]]:
+    if df.rows is not None:
+        for r in df.rows:
+            yield {k: "" if v is None else str(v) for k, v in r.items()}
+        return
+    with df.path.open(encoding="utf-8", newline="") as f:
+        f.seek(df.csv_offset)
+        reader = csv.reader(f)
+        next(reader, None)
+        for values in reader:
+            yield dict(zip(df.columns, values, strict=False))
+
+
+def _find_row(df: DataFile, detail: str) -> int | None:
+    """The 1-based data row whose key matches ``Key (a, b)=(1, 2)`` in a server detail."""
+    m = _KEY.search(detail)
+    if not m:
+        return None
+    cols = [c.strip().strip('"') for c in m.group("cols").split(",")]
+    vals = [v.strip() for v in m.group("vals").split(",")]
+    if len(cols) != len(vals) or not all(c in df.columns for c in cols):
+        return None
+    for i, row in enumerate(_rows_of(df), 1):
+        if all(row.get(c, "").strip() == v for c, v in zip(cols, vals, strict=True)):
+            return i
+    return None
+
+
+def _copy_error(exc: psycopg.Error, df: DataFile, set_name: str) -> SeedError:
+    diag = exc.diag
+    primary = diag.message_primary or dbconn.first_line(str(exc))
+    where = str(df.path)
+    m = _COPY_LINE.search(diag.context or "")
+    row: int | None = None
+    if m:
+        line = int(m.group(1))
+        row = line - 1 if df.kind == "csv" else line
+    elif diag.message_detail:
+        row = _find_row(df, diag.message_detail)
+    if row is not None and row > 0:
+        suffix = f" (line {row + 1})" if df.kind == "csv" else _yaml_line(df.path, df.kind, row)
+        where += f": row {row}{suffix}"
+    col = m.group(2) if m and m.group(2) else diag.column_name
+    text = f"{where}: {primary}"
+    if col:
+        text += f" (column {col})"
+    if diag.message_detail:
+        text += f" ({dbconn.first_line(diag.message_detail)})"
+    return SeedError(
+        text, f"seed set {set_name!r} was rolled back, nothing loaded; fix the row and run again"
+    )
+
+
+def _to_copy_value(v: Any) -> Any:
+    if isinstance(v, dict | list):
+        return json.dumps(v)
+    return v
+
+
+def _copy_into(conn: Conn, df: DataFile, target: sql.Composable) -> int:
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in df.columns)
+    with conn.cursor() as cur:
+        if df.kind == "csv":
+            stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, HEADER true)").format(target, cols)
+            with cur.copy(stmt) as copy, df.path.open("rb") as f:
+                f.seek(df.csv_offset)
+                while chunk := f.read(_CHUNK):
+                    copy.write(chunk)
+        else:
+            assert df.rows is not None
+            stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(target, cols)
+            with cur.copy(stmt) as copy:
+                for r in df.rows:
+                    copy.write_row([_to_copy_value(r[c]) for c in df.columns])
+        return max(cur.rowcount, 0)
+
+
+def _load_data(conn: Conn, df: DataFile, cols: dict[str, _Column], upsert: bool) -> int:
+    table = sql.Identifier(df.schema, df.table)
+    if not upsert:
+        n = _copy_into(conn, df, table)
+    else:
+        stage = sql.Identifier("_devenv_seed_stage")
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(stage))
+        conn.execute(
+            sql.SQL("CREATE TEMP TABLE {} AS SELECT {} FROM {} WITH NO DATA").format(
+                stage, sql.SQL(", ").join(sql.Identifier(c) for c in df.columns), table
+            )
+        )
+        _copy_into(conn, df, stage)
+        pk = _primary_key(conn, df)
+        names = sql.SQL(", ").join(sql.Identifier(c) for c in df.columns)
+        overriding = (
+            sql.SQL(" OVERRIDING SYSTEM VALUE")
+            if any(cols[c].identity == "a" for c in df.columns)
+            else sql.SQL("")
+        )
+        conflict: sql.Composable
+        if pk and all(c in df.columns for c in pk):
+            rest = [c for c in df.columns if c not in pk]
+            action = (
+                sql.SQL("DO UPDATE SET ")
+                + sql.SQL(", ").join(
+                    sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
+                    for c in rest
+                )
+                if rest
+                else sql.SQL("DO NOTHING")
+            )
+            conflict = (
+                sql.SQL("(")
+                + sql.SQL(", ").join(sql.Identifier(c) for c in pk)
+                + sql.SQL(") ")
+                + action
+            )
+        else:
+            conflict = sql.SQL("DO NOTHING")
+        cur = conn.execute(
+            sql.SQL("INSERT INTO {} ({}){} SELECT {} FROM {} ON CONFLICT {}").format(
+                table, names, overriding, names, stage, conflict
+            )
+        )
+        n = max(cur.rowcount, 0)
+        conn.execute(sql.SQL("DROP TABLE {}").format(stage))
+    _bump_sequences(conn, df)
+    return n
+
+
+def _bump_sequences(conn: Conn, df: DataFile) -> None:
+    """Rows loaded with explicit ids leave identity/serial sequences behind; move them past the
+    largest id so the app's own inserts do not collide with seeded rows."""
+    qualified = sql.Identifier(df.schema, df.table).as_string(conn)
+    for c in df.columns:
+        row = conn.execute("SELECT pg_get_serial_sequence(%s, %s)", (qualified, c)).fetchone()
+        if not row or not row[0]:
+            continue
+        conn.execute(
+            sql.SQL(
+                "SELECT setval(%s, GREATEST((SELECT max({c}) FROM {t}), 1),"
+                " (SELECT max({c}) FROM {t}) IS NOT NULL)"
+            ).format(c=sql.Identifier(c), t=sql.Identifier(df.schema, df.table)),
+            (row[0],),
+        )
+
+
+def _recorded(conn: Conn, name: str) -> str | None:
+    row = conn.execute("SELECT hash FROM devenv.seed_sets WHERE name = %s", (name,)).fetchone()
+    return str(row[0]) if row else None
+
+
+def _ensure_users(
+    conn: Conn, s: SeedSet, auth: authmod.AuthTarget | None, created: list[str]
+) -> int:
+    if not s.users:
+        return 0
+    if auth is None:
+        raise SeedError(
+            f"seed set {s.name!r} has auth users ({s.users_file}) but GoTrue is not available",
+            "enable and start the gotrue service (`devenv up`), or move the users file out",
+        )
+    known = {
+        str(r[0]): str(r[1])
+        for r in conn.execute(
+            "SELECT email, user_id FROM devenv.seed_users WHERE seed_set = %s", (s.name,)
+        ).fetchall()
+    }
+    with authmod.GoTrueAdmin(auth) as admin:
+        for u in s.users:
+            uid = known.get(u.email)
+            if uid and (u.id is None or u.id == uid) and admin.update(uid, u):
+                continue
+            if uid:
+                # The recorded user is gone or must change id: forget it and create it afresh.
+                if u.id and u.id != uid:
+                    admin.delete(uid)
+                conn.execute(
+                    "DELETE FROM devenv.seed_users WHERE seed_set = %s AND email = %s",
+                    (s.name, u.email),
+                )
+            new_id = admin.create(u)
+            # Noted before anything else happens, so a crash from here on is recoverable.
+            conn.execute(
+                "INSERT INTO devenv.seed_users (seed_set, email, user_id) VALUES (%s, %s, %s)",
+                (s.name, u.email, new_id),
+            )
+            created.append(new_id)
+    return len(s.users)
+
+
+def _undo_users(conn: Conn, s: SeedSet, auth: authmod.AuthTarget | None, ids: list[str]) -> None:
+    if not ids or auth is None:
+        return
+    try:
+        with authmod.GoTrueAdmin(auth) as admin:
+            for uid in ids:
+                if admin.delete(uid) and not conn.broken:
+                    conn.execute(
+                        "DELETE FROM devenv.seed_users WHERE seed_set = %s AND user_id = %s",
+                        (s.name, uid),
+                    )
+    except (DatabaseError, psycopg.Error):
+        # Best effort: whatever stays is recorded in devenv.seed_users and re-used next run.
+        pass
+
+
+def _load_set(
+    conn: Conn,
+    s: SeedSet,
+    *,
+    force: bool,
+    auth: authmod.AuthTarget | None,
+    on_progress: Callable[[str], None] | None,
+) -> SetResult:
+    t0 = time.perf_counter()
+    previous = _recorded(conn, s.name)
+    result = SetResult(s.name, "loaded", s.hash, previous)
+    if previous is not None and not force:
+        result.status = "unchanged" if previous == s.hash else "changed"
+        return result
+    upsert = previous is not None
+    data_cols = {
+        id(f): _check_columns(conn, f) for f in s.files if isinstance(f, DataFile)
+    }  # every table and column checked before anything is written
+    created: list[str] = []
+    try:
+        result.users = _ensure_users(conn, s, auth, created)
+        with conn.transaction():
+            for f in s.files:
+                if on_progress:
+                    on_progress(f"{s.name}/{f.path.name}")
+                if isinstance(f, SqlFile):
+                    migrations.run_statements(
+                        conn,
+                        f.path,
+                        f.statements,
+                        SeedError,
+                        f"seed set {s.name!r} was rolled back, nothing loaded; fix the file and"
+                        " run again",
+                    )
+                else:
+                    try:
+                        result.rows += _load_data(conn, f, data_cols[id(f)], upsert)
+                    except psycopg.Error as exc:
+                        if conn.broken:
+                            raise
+                        raise _copy_error(exc, f, s.name) from None
+                result.files += 1
+            conn.execute(
+                "INSERT INTO devenv.seed_sets (name, hash, files, rows, users)"
+                " VALUES (%s, %s, %s, %s, %s)"
+                " ON CONFLICT (name) DO UPDATE SET hash = EXCLUDED.hash, loaded_at = now(),"
+                " files = EXCLUDED.files, rows = EXCLUDED.rows, users = EXCLUDED.users",
+                (s.name, s.hash, result.files, result.rows, result.users),
+            )
+    except psycopg.OperationalError as exc:
+        if conn.broken:
+            raise DatabaseError(
+                f"lost the connection to Postgres while loading seed set {s.name!r}:"
+                f" {dbconn.first_line(str(exc))}",
+                "nothing from the set was kept; run `devenv seed` again once Postgres is back",
+            ) from None
+        _undo_users(conn, s, auth, created)
+        raise SeedError(
+            f"seed set {s.name!r}: {dbconn.first_line(str(exc))}",
+            "the set was rolled back; fix it and run again",
+        ) from None
+    except psycopg.Error as exc:
+        # Raised by COMMIT (deferred constraints): no row to point at, but the set is named.
+        _undo_users(conn, s, auth, created)
+        raise SeedError(
+            f"seed set {s.name!r}: {exc.diag.message_primary or dbconn.first_line(str(exc))}"
+            + (f" ({exc.diag.message_detail})" if exc.diag.message_detail else ""),
+            "the set was rolled back, nothing loaded; fix it and run again",
+        ) from None
+    except BaseException:
+        if not conn.broken:
+            _undo_users(conn, s, auth, created)
+        raise
+    result.status = "reloaded" if upsert else "loaded"
+    result.duration_s = time.perf_counter() - t0
+    return result
+
+
+def load_sets(
+    conn: Conn,
+    parsed: list[SeedSet],
+    *,
+    force: bool = False,
+    auth: authmod.AuthTarget | None = None,
+    on_progress: Callable[[str], None] | None = None,
+) -> SeedResult:
+    """The body of :func:`seed`: sets from :func:`read_set`, on a connection holding the lock."""
+    dbconn.ensure_schema(conn)
+    out = SeedResult()
+    for s in parsed:
+        out.sets.append(_load_set(conn, s, force=force, auth=auth, on_progress=on_progress))
+    return out
+
+
+def seed(
+    dsn: str,
+    seeds_dir: Path,
+    sets: list[str] | tuple[str, ...],
+    *,
+    force: bool = False,
+    auth: authmod.AuthTarget | None = None,
+    lock_timeout: float = 600.0,
+    on_progress: Callable[[str], None] | None = None,
+) -> SeedResult:
+    """Load the named seed sets, each whole or not at all (see the module docs)."""
+    if not sets:
+        raise UsageError("no seed set named", "e.g. `devenv seed default`")
+    # Read every file before connecting: a typo fails fast, without touching the database.
+    parsed = [read_set(seeds_dir, n) for n in dict.fromkeys(sets)]
+    with dbconn.connect(dsn) as conn, dbconn.locked(conn, timeout=lock_timeout):
+        return load_sets(conn, parsed, force=force, auth=auth, on_progress=on_progress)
+
+
+def describe_rows(rows: int) -> str:
+    return f"{rows:,} row{'s' if rows != 1 else ''}"
+
+
+__all__ = ["SeedError", "SeedResult", "SeedSet", "SetResult", "read_set", "seed"]
