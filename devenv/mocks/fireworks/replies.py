@@ -409,9 +409,10 @@ def choices(req: GenRequest, stub: StubReply | None) -> list[Choice]:
             elif req.json_mode:
                 content, finish = _limit(_json_text(req.schema, seed), req.max_tokens, [])
             else:
-                content, finish = _limit(
-                    generated_text(random.Random(seed)), req.max_tokens, req.stop
-                )
+                text = generated_text(random.Random(seed))
+                if req.endpoint == "completions":
+                    text = " " + text  # a continuation of the prompt
+                content, finish = _limit(text, req.max_tokens, req.stop)
         if stub is not None and stub.finish_reason:
             finish = stub.finish_reason
         tokens = count_tokens(content or "") + sum(

@@ -148,6 +148,10 @@ _NOT_HASHED = frozenset(
         "service_tier",
         "return_token_ids",
         "max_completion_tokens",
+        "echo",
+        "logprobs",
+        "top_logprobs",
+        "raw_output",
     }
 )
 

@@ -1,0 +1,283 @@
+"""Fireworks mock throughput: non-streaming chat completions on loopback, one worker.
+
+Baseline (the ceiling): a minimal server of the same stack (uvicorn + httptools + uvloop, a
+plain ASGI app) returning a fixed body of the same size, measured in the same run. The load
+generator is a separate process, bounded in connections and time, loopback only: wrk (Debian
+package `wrk`) when installed, else a small asyncio HTTP/1.1 keep-alive client in a subprocess.
+With two or more CPUs the server is pinned to one CPU and the load generator to another.
+
+Target: >= 1,500 requests/s with p99 < 10 ms for the mock.
+
+    python bench/bench_fireworks.py [--seconds 10] [--connections 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+MODEL = "accounts/fireworks/models/llama-v3p1-8b-instruct"
+REQUEST = {
+    "model": MODEL,
+    "messages": [
+        {"role": "system", "content": "You identify machines from descriptions."},
+        {"role": "user", "content": "A blue pump with a 3-phase motor and a brass impeller."},
+    ],
+    "max_tokens": 64,
+    "temperature": 0.2,
+}
+TARGET_RPS = 1500
+TARGET_P99_MS = 10.0
+
+
+# --- the ceiling server -------------------------------------------------------------------------
+
+
+def serve_ceiling(port: int, body_size: int) -> None:
+    import uvicorn
+
+    body = json.dumps({"pad": "x" * max(0, body_size - 11)}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        date_header=False,
+    )
+
+
+# --- the fallback load generator ----------------------------------------------------------------
+
+
+async def _load(host: str, port: int, path: str, conns: int, seconds: float) -> dict[str, Any]:
+    payload = json.dumps(REQUEST).encode()
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer bench\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+    ).encode() + payload
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection(host, port)
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - t0)
+            if not head.startswith(b"HTTP/1.1 200"):
+                errors += 1
+        writer.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(conns)))
+    elapsed = time.perf_counter() - t0
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / elapsed,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+        "errors": errors,
+    }
+
+
+def _py_load(port: int, path: str, conns: int, seconds: float) -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    print(json.dumps(asyncio.run(_load("127.0.0.1", port, path, conns, seconds))))
+
+
+# --- driver -------------------------------------------------------------------------------------
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    assert m, text
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def _wrk(port: int, path: str, conns: int, seconds: float, cpu: int | None) -> dict[str, Any]:
+    lua = (
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(json.dumps(REQUEST))}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        'wrk.headers["Authorization"] = "Bearer bench"\n'
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(lua)
+    argv = ["wrk", "-t1", f"-c{conns}", f"-d{int(seconds)}s", "--latency", "-s", f.name]
+    argv.append(f"http://127.0.0.1:{port}{path}")
+    if cpu is not None:
+        argv = ["taskset", "-c", str(cpu), *argv]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30, check=True)
+    os.unlink(f.name)
+    text = out.stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", text).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", text).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    errors = int(non2xx.group(1)) if non2xx else 0
+    sock_err = re.search(r"Socket errors: (.*)", text)
+    if sock_err:
+        errors += sum(int(n) for n in re.findall(r"\d+", sock_err.group(1)))
+    return {"requests": requests, "rps": rps, "p50_ms": p50, "p99_ms": p99, "errors": errors}
+
+
+def _load_run(port: int, path: str, conns: int, seconds: float, cpu: int | None) -> dict[str, Any]:
+    if shutil.which("wrk"):
+        return _wrk(port, path, conns, seconds, cpu) | {"tool": "wrk"}
+    argv = [sys.executable, __file__, "--load", str(port), path, str(conns), str(seconds)]
+    if cpu is not None:
+        argv = ["taskset", "-c", str(cpu), *argv]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30, check=True)
+    return json.loads(out.stdout) | {"tool": "python asyncio client"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(port: int, path: str, timeout: float = 15.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}{path}", timeout=1.0)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise SystemExit(f"server on port {port} did not come up")
+
+
+def _start(argv: list[str], cpu: int | None) -> subprocess.Popen[bytes]:
+    if cpu is not None and shutil.which("taskset"):
+        argv = ["taskset", "-c", str(cpu), *argv]
+    return subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--connections", type=int, default=8)
+    args = ap.parse_args()
+    seconds = min(max(args.seconds, 2.0), 60.0)
+    conns = min(max(args.connections, 1), 64)
+
+    import httpx
+
+    cpus = os.cpu_count() or 1
+    server_cpu, load_cpu = (0, 1) if cpus >= 2 and shutil.which("taskset") else (None, None)
+    path = "/inference/v1/chat/completions"
+    stubs = REPO / "fixtures" / "fireworks"
+    results: dict[str, dict[str, Any]] = {}
+
+    mock_port = _free_port()
+    mock_argv = [sys.executable, "-m", "devenv", "mock", "fireworks", "--port", str(mock_port)]
+    mock_argv += ["--stubs", str(stubs)] if stubs.is_dir() else []
+    mock = _start(mock_argv, server_cpu)
+    try:
+        _wait(mock_port, "/__devenv/health")
+        first = httpx.post(
+            f"http://127.0.0.1:{mock_port}{path}",
+            json=REQUEST,
+            headers={"Authorization": "Bearer bench"},
+        )
+        assert first.status_code == 200 and first.json()["object"] == "chat.completion", first.text
+        body_size = len(first.content)
+        _load_run(mock_port, path, conns, 2, load_cpu)  # warm-up
+        results["fireworks mock"] = _load_run(mock_port, path, conns, seconds, load_cpu)
+        health = httpx.get(f"http://127.0.0.1:{mock_port}/__devenv/health").json()
+    finally:
+        mock.terminate()
+        mock.wait(10)
+
+    ceiling_port = _free_port()
+    ceiling = _start(
+        [sys.executable, __file__, "--serve-ceiling", str(ceiling_port), str(body_size)],
+        server_cpu,
+    )
+    try:
+        _wait(ceiling_port, "/")
+        _load_run(ceiling_port, path, conns, 2, load_cpu)
+        results["ceiling: fixed body, same stack"] = _load_run(
+            ceiling_port, path, conns, seconds, load_cpu
+        )
+    finally:
+        ceiling.terminate()
+        ceiling.wait(10)
+
+    base = results["ceiling: fixed body, same stack"]
+    tool = base["tool"]
+    print(
+        f"\nNon-streaming chat completions, {conns} keep-alive connections, {seconds:g} s, "
+        f"loopback, load by {tool}; server pinned to CPU {server_cpu}, load to CPU {load_cpu}; "
+        f"response body {body_size} bytes"
+    )
+    print(
+        f"{'server':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
+        f"{'req/s vs ceiling':>17}"
+    )
+    for name, r in results.items():
+        print(
+            f"{name:34} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['errors']:7d} "
+            f"{r['rps'] / base['rps']:17.2f}"
+        )
+    m = results["fireworks mock"]
+    ok = m["rps"] >= TARGET_RPS and m["p99_ms"] < TARGET_P99_MS and m["errors"] == 0
+    print(
+        f"target >= {TARGET_RPS} req/s and p99 < {TARGET_P99_MS:g} ms: "
+        f"{'met' if ok else 'NOT met'}; "
+        f"journal after the run: {health['journal']['entries']} entries kept of "
+        f"{health['journal']['total']} requests (ring of {health['journal']['size']})"
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve-ceiling":
+        serve_ceiling(int(sys.argv[2]), int(sys.argv[3]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--load":
+        _py_load(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
+    else:
+        main()
