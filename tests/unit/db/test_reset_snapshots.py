@@ -182,3 +182,22 @@ def test_save_while_a_client_keeps_reconnecting(db: Db) -> None:
         stop.set()
         t.join(10)
     snapshots.delete(db.dsn, "busy")
+
+
+def test_prepare_migrates_then_seeds_and_only_warns_on_changed_sets(
+    db: Db, project: tuple[Path, Path]
+) -> None:
+    from devenv.db import prepare
+
+    m, s = project
+    first = prepare.prepare(db.dsn, m, s, ["default", "absent"])
+    assert len(first.migrate.applied) == 2
+    assert first.seed is not None and first.seed.sets[0].status == "loaded"
+    (s / "default" / "items.csv").write_text("id,name\n1,one\n")
+    again = prepare.prepare(db.dsn, m, s, ["default"])
+    assert again.migrate.applied == []
+    assert again.warnings() == [
+        "seed set 'default' changed since it was loaded; reload it with"
+        " `devenv seed default --force` or `devenv db reset`"
+    ]
+    assert db.scalar("select count(*) from items") == 2
