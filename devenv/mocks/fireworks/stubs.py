@@ -362,7 +362,11 @@ def _parse_file(path: Path) -> tuple[list[Stub], list[ModelInfo]]:
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark is not None else None
-            raise _Problem(line, f"not valid YAML: {exc.problem or exc.context}") from None
+            what = f"not valid YAML: {exc.problem or exc.context}"
+            ctx = exc.context_mark
+            if exc.context and ctx is not None and ctx.line + 1 != line:
+                what += f" ({exc.context} at line {ctx.line + 1})"
+            raise _Problem(line, what) from None
         except yaml.YAMLError as exc:
             raise _Problem(None, f"not valid YAML: {exc}") from None
     if doc is None:
