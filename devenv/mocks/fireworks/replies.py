@@ -160,27 +160,27 @@ class StubReply:
 
 
 def _sentence(rng: random.Random, words: int) -> str:
-    chosen = [rng.choice(_WORDS) for _ in range(words)]
-    chosen[0] = chosen[0].capitalize()
-    return " ".join(chosen) + "."
+    chosen = rng.choices(_WORDS, k=words)
+    return chosen[0].capitalize() + " " + " ".join(chosen[1:]) + "."
 
 
 def generated_text(rng: random.Random) -> str:
     return " ".join(_sentence(rng, rng.randint(6, 14)) for _ in range(rng.randint(1, 3)))
 
 
-def _limit(text: str, max_tokens: int | None, stop: list[str]) -> tuple[str, str]:
-    """Apply stop sequences, then the token limit. Returns (text, finish_reason)."""
+def _limit(text: str, max_tokens: int | None, stop: list[str]) -> tuple[str, str, int]:
+    """Apply stop sequences, then the token limit. Returns (text, finish_reason, tokens)."""
     finish = "stop"
     if stop:
         cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=-1)
         if cut >= 0:
             text = text[:cut]
-    if max_tokens is not None:
+    tokens = count_tokens(text)
+    if max_tokens is not None and tokens > max_tokens:
         for k, m in enumerate(_TOKEN.finditer(text)):
             if k == max_tokens:
-                return text[: m.start()].rstrip(), "length"
-    return text, finish
+                return text[: m.start()].rstrip(), "length", max_tokens
+    return text, finish, tokens
 
 
 # --- JSON Schema instances --------------------------------------------------------------------
@@ -393,13 +393,14 @@ def choices(req: GenRequest, stub: StubReply | None) -> list[Choice]:
         calls: list[ToolCall] | None = None
         content: str | None
         finish = "stop"
+        tokens = 0
         if stub is not None and stub.tool_calls:
             calls = [
                 ToolCall(_call_id(f"{seed}:{k}"), n, a) for k, (n, a) in enumerate(stub.tool_calls)
             ]
             content, finish = stub.content, "tool_calls"
         elif stub is not None:
-            content, finish = _limit(stub.content or "", req.max_tokens, req.stop)
+            content, finish, tokens = _limit(stub.content or "", req.max_tokens, req.stop)
         else:
             tool = _pick_tool(req) if req.endpoint == "chat.completions" else None
             if tool is not None:
@@ -407,17 +408,16 @@ def choices(req: GenRequest, stub: StubReply | None) -> list[Choice]:
                 calls = [ToolCall(_call_id(seed), tool.name, args)]
                 content, finish = None, "tool_calls"
             elif req.json_mode:
-                content, finish = _limit(_json_text(req.schema, seed), req.max_tokens, [])
+                content, finish, tokens = _limit(_json_text(req.schema, seed), req.max_tokens, [])
             else:
                 text = generated_text(random.Random(seed))
                 if req.endpoint == "completions":
                     text = " " + text  # a continuation of the prompt
-                content, finish = _limit(text, req.max_tokens, req.stop)
+                content, finish, tokens = _limit(text, req.max_tokens, req.stop)
         if stub is not None and stub.finish_reason:
             finish = stub.finish_reason
-        tokens = count_tokens(content or "") + sum(
-            count_tokens(c.arguments) + 1 for c in calls or ()
-        )
+        if calls:
+            tokens = count_tokens(content or "") + sum(count_tokens(c.arguments) + 1 for c in calls)
         out.append(Choice(index, content, calls, finish, tokens))
     return out
 
