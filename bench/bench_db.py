@@ -245,11 +245,16 @@ def bench_snapshots(cluster: localpg.LocalCluster, mb: int, rounds: int) -> None
         ],
     )
     best_bare = min(m["bare WAL_LOG"], m["bare FILE_COPY"])
-    print(
-        f"  devenv's default strategy: {snapshots.DEFAULT_STRATEGY}; restore / fastest bare"
-        f" clone = {ours / best_bare:.2f}x (target <= 1.5x:"
-        f" {'met' if ours / best_bare <= 1.5 else 'NOT met'})"
-    )
+    for label, base in (
+        ("bare CREATE DATABASE ... TEMPLATE (server default, WAL_LOG)", m["bare WAL_LOG"]),
+        ("the fastest bare clone", best_bare),
+    ):
+        ratio = ours / base
+        print(
+            f"  restore ({snapshots.DEFAULT_STRATEGY}) / {label} = {ratio:.2f}x"
+            f" (target <= 1.5x: {'met' if ratio <= 1.5 else 'NOT met'})"
+        )
+    print("  a restore also drops the old database (~80 ms here), which a bare clone does not")
     snapshots.delete(dsn, "bench")
 
 
