@@ -301,11 +301,11 @@ class _Gen:
         if "exclusiveMaximum" in schema and not isinstance(schema["exclusiveMaximum"], bool):
             hi = min(hi, math.ceil(schema["exclusiveMaximum"]) - 1)
         lo, hi = math.ceil(lo), math.floor(hi)
-        value = self.rng.randint(lo, max(lo, hi))
         step = schema.get("multipleOf")
         if isinstance(step, int) and step > 0:
-            value = -(-lo // step) * step
-        return value
+            first = -(-lo // step) * step
+            return int(first + step * self.rng.randint(0, max(0, (hi - first) // step)))
+        return self.rng.randint(lo, max(lo, hi))
 
     def _number(self, schema: dict[str, Any]) -> float | int:
         if "multipleOf" in schema:
