@@ -44,21 +44,16 @@ def _root(
 _stack.register(app)
 
 
-def _register_optional() -> None:
-    # Command groups owned by other subsystems register themselves here as they land.
-    import importlib
+def _register_groups() -> None:
+    # Each module only defines commands; the heavy work is imported inside them, so registering
+    # every group keeps `devenv --help` fast.
+    from devenv.cli import db, env, mock
 
-    for module in ("devenv.cli.db", "devenv.cli.env", "devenv.cli.mock"):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
+    for mod in (db, env, mock):
         mod.register(app)
 
 
-_register_optional()
+_register_groups()
 
 
 def _on_sigint(signum: int, frame: object) -> None:
@@ -77,6 +72,12 @@ def main() -> None:
     if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
         signal.signal(signal.SIGINT, _on_sigint)
     debug = os.environ.get("DEVENV_DEBUG") == "1"
+    if not debug:
+        # Libraries' own warnings (psycopg: "error ignored terminating <Copy>" after a lost
+        # connection) would print beside the one line the boundary writes; DEVENV_DEBUG shows them.
+        import logging
+
+        logging.getLogger().addHandler(logging.NullHandler())
     try:
         app(prog_name="devenv")
     except DevenvError as exc:

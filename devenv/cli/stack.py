@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -56,21 +57,27 @@ def up(
         progress.stop()
     if result.recovered_keys:
         _err(f"devenv: {cfg.state_dir} was missing; keys recovered from the running stack")
-    extra = _after_up(cfg, seed=not no_seed, quiet=as_json)
+    from devenv.stack.prepare import after_up
+
+    running = [s.name for s in result.status.services if s.state == "running"]
+    t0 = time.perf_counter()
+    done = after_up(cfg, running, seed=not no_seed)
+    data_s = time.perf_counter() - t0
+    for w in done.warnings():
+        _err(f"devenv: warning: {w}")
     if as_json:
         data = result.status.as_dict(show_secrets)
         data["elapsed_s"] = round(result.elapsed_s, 2)
         data["phases"] = {k: round(v, 3) for k, v in result.phases.items()}
-        data.update(extra)
+        data["phases"]["data"] = round(data_s, 3)
+        data.update(done.as_dict())
         typer.echo(json.dumps(data, indent=2))
         return
     _print_status(result.status, show_secrets)
-    typer.echo(f"\nready in {result.elapsed_s:.1f} s")
-
-
-def _after_up(cfg: Config, *, seed: bool, quiet: bool) -> dict[str, Any]:
-    """Steps other subsystems add after the stack is healthy (migrations, seeds, .env check)."""
-    return {}
+    typer.echo("")
+    for line in done.summary():
+        typer.echo(line)
+    typer.echo(f"ready in {result.elapsed_s + data_s:.1f} s")
 
 
 def down(
