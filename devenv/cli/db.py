@@ -344,6 +344,8 @@ def shell() -> None:
             "--file",
             str(api.compose_dir() / "compose.yaml"),
             "exec",
+            # No terminal (a script piped in): no TTY, or the engine refuses the exec.
+            *([] if sys.stdin.isatty() else ["-T"]),
             "postgres",
             "psql",
             "-U",

@@ -5,9 +5,12 @@ next run cannot finish."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -246,3 +249,26 @@ def test_seed_with_a_bad_row_names_file_and_row_and_keeps_the_data(project_facto
     assert len(lines) == 1 and "10_machines.csv" in lines[0], proc.stderr
     assert query(p, "select count(*) from public.machines") == [(3,)]
     assert query(p, "select count(*) from public.machines where id >= 200") == [(0,)]
+
+
+def test_db_shell_without_a_local_psql_runs_psql_in_the_container(
+    project_factory: Any, tmp_path: Path
+) -> None:
+    p = data_project(project_factory)
+    assert p.cli("up").returncode == 0
+    bin_dir = tmp_path / "bin"  # docker only: no psql on PATH
+    bin_dir.mkdir()
+    docker = shutil.which("docker")
+    assert docker
+    (bin_dir / "docker").symlink_to(docker)
+    proc = subprocess.run(
+        [sys.executable, "-m", "devenv", "db", "shell"],
+        cwd=p.root,
+        env={**os.environ, "PATH": str(bin_dir)},
+        input="select count(*) || ' machines' from public.machines;\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "3 machines" in proc.stdout
