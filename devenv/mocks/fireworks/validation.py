@@ -231,6 +231,26 @@ def parse_json(raw: bytes) -> Any:
         raise bad_request(f"The request body is not valid JSON: {exc}", None) from None
 
 
+def _normalised(
+    body: dict[str, Any],
+    endpoint: str,
+    fields: dict[str, Any],
+    n: int,
+    max_tokens: int | None,
+    stop: list[str],
+    schema: dict[str, Any] | None,
+    json_mode: bool,
+) -> dict[str, Any]:
+    """What a generation request's reply is keyed on: the body without transport-only fields,
+    with the parsed values in place of the raw ones (so equivalent spellings hash alike)."""
+    normalised = {k: v for k, v in body.items() if k not in _NOT_HASHED}
+    normalised.update(fields)
+    normalised.update(max_tokens=max_tokens, stop=stop, n=n, endpoint=endpoint)
+    if "response_format" in normalised:
+        normalised["response_format"] = {"schema": schema, "json": json_mode}
+    return normalised
+
+
 def digest_of(normalised: dict[str, Any]) -> str:
     # Sorted keys: the same request from any client, in any key order, in any process.
     return hashlib.sha256(orjson.dumps(normalised, option=orjson.OPT_SORT_KEYS)).hexdigest()
@@ -699,14 +719,16 @@ def chat_request(body: Any, catalog: Catalog, limits: Limits) -> GenRequest:
             last_user = _text_of(m["content"])
             break
     all_text = "\n".join(_text_of(m["content"]) for m in norm_messages)
-    normalised = {k: v for k, v in body.items() if k not in _NOT_HASHED}
-    normalised["messages"] = norm_messages
-    normalised["max_tokens"] = max_tokens
-    normalised["stop"] = stop
-    normalised["n"] = n
-    normalised["endpoint"] = "chat.completions"
-    if "response_format" in normalised:
-        normalised["response_format"] = {"schema": schema, "json": json_mode}
+    normalised = _normalised(
+        body,
+        "chat.completions",
+        {"messages": norm_messages},
+        n,
+        max_tokens,
+        stop,
+        schema,
+        json_mode,
+    )
     req = GenRequest(
         endpoint="chat.completions",
         model=model,
@@ -775,16 +797,10 @@ def completion_request(body: Any, catalog: Catalog, limits: Limits) -> GenReques
     stream = bool(_bool(body, "stream"))
     echo = bool(_bool(body, "echo"))
     schema, json_mode = _response_format(body)
-    normalised = {k: v for k, v in body.items() if k not in _NOT_HASHED}
-    normalised["prompt"] = prompts
+    fields: dict[str, Any] = {"prompt": prompts}
     if images:
-        normalised["images"] = [im.sha256 for im in images]
-    normalised["max_tokens"] = max_tokens
-    normalised["stop"] = stop
-    normalised["n"] = n
-    normalised["endpoint"] = "completions"
-    if "response_format" in normalised:
-        normalised["response_format"] = {"schema": schema, "json": json_mode}
+        fields["images"] = [im.sha256 for im in images]
+    normalised = _normalised(body, "completions", fields, n, max_tokens, stop, schema, json_mode)
     req = GenRequest(
         endpoint="completions",
         model=model,
