@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devenv import __version__
 from devenv.errors import ConfigError, UsageError
 
 CONFIG_FILE = "devenv.toml"
 
 #: Every service the stack knows, in start order. compose/compose.yaml defines each of them.
-SERVICES: tuple[str, ...] = ("postgres", "gotrue", "kong", "redis")
+SERVICES: tuple[str, ...] = ("postgres", "gotrue", "kong", "redis", "fireworks")
 
 #: What each service needs running beside it (checked when services are enabled in devenv.toml).
 REQUIRES: dict[str, tuple[str, ...]] = {
@@ -32,6 +33,7 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     # stack can run the gateway alone, e.g. where no GoTrue image is available.
     "kong": (),
     "redis": (),
+    "fireworks": (),
 }
 
 #: Host ports, fixed and documented (README). Supabase CLI's neighbourhood, so teams recognise them.
@@ -40,14 +42,17 @@ DEFAULT_PORTS: dict[str, int] = {
     "postgres": 54322,
     "gotrue": 54326,
     "redis": 54379,
+    "fireworks": 54380,
 }
 
-#: Official images. GoTrue is pinned; the stack was checked against this release.
+#: Official images. GoTrue is pinned; the stack was checked against this release. The Fireworks
+#: mock is this package, so its image is devenv's own, built locally when missing (never pulled).
 DEFAULT_IMAGES: dict[str, str] = {
     "postgres": "postgres:15",
-    "gotrue": "supabase/gotrue:v2.180.0",
+    "gotrue": "supabase/gotrue:v2.196.0",
     "kong": "kong:2.8.1",
     "redis": "redis:7",
+    "fireworks": f"devenv-fireworks:{__version__}",
 }
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")

@@ -42,7 +42,13 @@ COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
 
 #: Container port each service publishes (the host side comes from devenv.toml).
-CONTAINER_PORTS = {"postgres": 5432, "gotrue": 9999, "kong": 8000, "redis": 6379}
+CONTAINER_PORTS = {"postgres": 5432, "gotrue": 9999, "kong": 8000, "redis": 6379, "fireworks": 8000}
+
+#: Where a project keeps its Fireworks stub files (mounted read-only into the mock).
+FIREWORKS_STUBS = "fixtures/fireworks"
+#: The key `status -o env` hands apps for the mock. Not a secret: the mock accepts any non-empty
+#: key unless DEVENV_FIREWORKS_KEYS narrows it, so a developer's real key works as well.
+FIREWORKS_LOCAL_KEY = "fw-devenv-local"
 
 
 def compose_dir() -> Path:
@@ -156,7 +162,16 @@ def urls(cfg: Config, keys: Keys | None, *, show_secrets: bool = False) -> dict[
         "gotrue": f"http://127.0.0.1:{p['gotrue']}",
         "kong": f"http://127.0.0.1:{p['kong']}",
         "redis": f"redis://127.0.0.1:{p['redis']}/0",
+        # The OpenAI-compatible base the `openai` SDK takes; the `fireworks-ai` SDK takes the
+        # same URL without /inference/v1 (the mock serves /v1 too).
+        "fireworks": f"http://127.0.0.1:{p['fireworks']}/inference/v1",
     }
+
+
+def fireworks_stubs(cfg: Config) -> Path:
+    """The project's stub folder, or the empty one shipped beside compose.yaml."""
+    own = cfg.path(FIREWORKS_STUBS)
+    return own if own.is_dir() else compose_dir() / "fireworks" / "stubs"
 
 
 def stack_id(cfg: Config) -> str:
@@ -181,6 +196,8 @@ def compose_env(cfg: Config, keys: Keys, *, owner: str = "") -> dict[str, str]:
         "DEVENV_DISABLE_SIGNUP": "false" if cfg.auth.enable_signup else "true",
         "DEVENV_API_URL": f"http://127.0.0.1:{cfg.ports['kong']}",
         "DEVENV_KONG_CONFIG": str(cfg.state_dir / "kong.yml"),
+        "DEVENV_FIREWORKS_STUBS": str(fireworks_stubs(cfg)),
+        "DEVENV_FIREWORKS_KEYS": os.environ.get("DEVENV_FIREWORKS_KEYS", ""),
     }
     for service in config_mod.SERVICES:
         env[f"DEVENV_IMAGE_{service.upper()}"] = cfg.image(service)
@@ -279,6 +296,11 @@ def ensure_images(cfg: Config, keys: Keys, services: Iterable[str]) -> None:
             c.images.get(image)
         except ImageNotFound:
             missing[svc] = image
+    if "fireworks" in missing:
+        # devenv's own image: on no registry, so it is built from the installed package.
+        from devenv.stack import fireworks_image
+
+        fireworks_image.build(missing.pop("fireworks"))
     if not missing:
         return
     proc = _compose(cfg, keys, ["pull", "--quiet", *missing], check=False)
@@ -720,6 +742,9 @@ def env_values(cfg: Config) -> dict[str, str]:
         out["DATABASE_URL"] = u["postgres"]
     if "redis" in running:
         out["REDIS_URL"] = u["redis"]
+    if "fireworks" in running:
+        out["FIREWORKS_BASE_URL"] = u["fireworks"]
+        out["FIREWORKS_API_KEY"] = FIREWORKS_LOCAL_KEY
     return out
 
 

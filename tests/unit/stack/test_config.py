@@ -130,3 +130,20 @@ def test_root_found_upwards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     deep.mkdir(parents=True)
     monkeypatch.chdir(deep)
     assert config.load().name == "up"
+
+
+def test_fireworks_is_a_service_with_devenvs_own_image(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from devenv import __version__
+
+    monkeypatch.delenv("DEVENV_IMAGE_FIREWORKS", raising=False)
+    cfg = config.load(
+        write(tmp_path, '[project]\nservices = ["fireworks"]\n[ports]\nfireworks = 6100\n')
+    )
+    assert cfg.services == ("fireworks",)
+    assert cfg.ports["fireworks"] == 6100
+    assert cfg.image("fireworks") == f"devenv-fireworks:{__version__}"
+    assert config.DEFAULT_PORTS["fireworks"] not in {
+        p for s, p in config.DEFAULT_PORTS.items() if s != "fireworks"
+    }

@@ -1,0 +1,131 @@
+"""The Fireworks mock as the stack's `fireworks` service, called with the real SDKs at the URL and
+key `devenv status -o env` gives an app."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import fireworks
+import httpx
+import openai
+import pytest
+
+from tests.conftest import unavailable
+from tests.integration.conftest import Project
+
+pytestmark = pytest.mark.engine
+
+CHAT = "accounts/fireworks/models/llama-v3p1-8b-instruct"
+STUBS = """\
+stubs:
+  - name: which-machine
+    match:
+      endpoint: chat.completions
+      content_regex: "(?i)which machine"
+    reply:
+      content: "A lathe, from the project's own stub."
+"""
+
+
+@pytest.fixture(scope="module")
+def fireworks_image(engine: None) -> str:
+    from devenv import config
+    from devenv.stack import engine as eng
+
+    # A folder with no devenv.toml: the default image, or DEVENV_IMAGE_FIREWORKS.
+    image = config.load(Path(os.environ.get("TMPDIR", "/tmp"))).image("fireworks")
+    try:
+        eng.client().images.get(image)
+    except Exception:
+        unavailable(f"Fireworks mock image {image} is missing; run the README's test command")
+    return image
+
+
+def env_of(p: Project) -> dict[str, str]:
+    proc = p.cli("status", "-o", "env")
+    assert proc.returncode == 0, proc.stderr
+    return dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+
+
+def test_fireworks_service_answers_both_sdks_with_stubs_and_the_same_reply_after_restart(
+    project_factory: Any, fireworks_image: str
+) -> None:
+    p: Project = project_factory(["fireworks"])
+    (p.root / "fixtures" / "fireworks").mkdir(parents=True)
+    (p.root / "fixtures" / "fireworks" / "stubs.yaml").write_text(STUBS)
+    up = p.cli("up")
+    assert up.returncode == 0, up.stderr
+    assert "fireworks" in up.stdout and "/inference/v1" in up.stdout
+
+    env = env_of(p)
+    base, key = env["FIREWORKS_BASE_URL"], env["FIREWORKS_API_KEY"]
+    assert base == f"http://127.0.0.1:{p.cfg.ports['fireworks']}/inference/v1"
+    messages = [{"role": "user", "content": "Describe a milling machine in one line."}]
+    with openai.OpenAI(base_url=base, api_key=key, max_retries=0) as oai:
+        stubbed = oai.chat.completions.create(
+            model=CHAT, messages=[{"role": "user", "content": "Which machine is this?"}]
+        )
+        assert stubbed.choices[0].message.content == "A lathe, from the project's own stub."
+        first = oai.chat.completions.create(model=CHAT, messages=messages)  # type: ignore[arg-type]
+    assert first.choices[0].message.content
+    # The fireworks-ai SDK takes the host and posts under /v1: the same mock, the same reply.
+    with fireworks.Fireworks(
+        base_url=base.removesuffix("/inference/v1"), api_key=key, account_id="fireworks"
+    ) as fw:
+        same = fw.chat.completions.create(model=CHAT, messages=messages)  # type: ignore[arg-type]
+    assert same.choices[0].message.content == first.choices[0].message.content
+
+    restarted = p.cli("restart", "fireworks")
+    assert restarted.returncode == 0, restarted.stderr
+    with openai.OpenAI(base_url=base, api_key=key, max_retries=0) as oai:
+        again = oai.chat.completions.create(model=CHAT, messages=messages)  # type: ignore[arg-type]
+        assert again.choices[0].message.content == first.choices[0].message.content
+    # A key is still required, as Fireworks requires one.
+    no_key = httpx.get(f"{base}/models", timeout=10)
+    assert no_key.status_code == 401
+    assert no_key.json()["error"]["code"] == "UNAUTHORIZED"
+
+
+def test_missing_fireworks_image_is_built_by_up(project_factory: Any, fireworks_image: str) -> None:
+    from devenv.stack import engine as eng
+
+    tag = f"devenv-it-fireworks:{uuid.uuid4().hex[:8]}"
+    p: Project = project_factory(["fireworks"])
+    try:
+        up = p.cli("up", env={"DEVENV_IMAGE_FIREWORKS": tag}, timeout=600)
+        assert up.returncode == 0, up.stderr
+        eng.client().images.get(tag)
+        env = env_of(p)
+        with openai.OpenAI(
+            base_url=env["FIREWORKS_BASE_URL"], api_key=env["FIREWORKS_API_KEY"], max_retries=0
+        ) as oai:
+            assert any(m.id == CHAT for m in oai.models.list())
+    finally:
+        p.cli("down", env={"DEVENV_IMAGE_FIREWORKS": tag})
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, check=False)
+
+
+def test_fireworks_image_that_cannot_be_built_is_one_line_and_starts_nothing(
+    project_factory: Any, fireworks_image: str
+) -> None:
+    p: Project = project_factory(["postgres", "fireworks"])
+    bad_base = f"devenv-no-such-base:{uuid.uuid4().hex[:8]}"
+    proc = p.cli(
+        "up",
+        env={
+            "DEVENV_IMAGE_FIREWORKS": f"devenv-it-fireworks:{uuid.uuid4().hex[:8]}",
+            "DEVENV_FIREWORKS_BASE_IMAGE": bad_base,
+        },
+    )
+    assert proc.returncode == 1
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert bad_base in lines[0] and "DEVENV_FIREWORKS_BASE_IMAGE" in lines[0]
+    assert "Traceback" not in proc.stderr
+    status = p.cli("status", "-o", "json")
+    assert json.loads(status.stdout)["running"] is False
