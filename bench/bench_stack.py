@@ -54,7 +54,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
 
-    services = ["postgres", "kong", "redis"]
+    services = ["postgres", "kong", "redis", "fireworks"]
     if not os.environ.get("DEVENV_HERMETIC_GOTRUE_UNAVAILABLE"):
         services.insert(1, "gotrue")
     root = Path(tempfile.mkdtemp(prefix="devenv-bench-"))
