@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -15,7 +16,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import unavailable
+from tests.conftest import REPO, unavailable
 from tests.integration.conftest import Project
 
 pytestmark = pytest.mark.engine
@@ -85,6 +86,16 @@ def test_fireworks_service_answers_both_sdks_with_stubs_and_the_same_reply_after
     with openai.OpenAI(base_url=base, api_key=key, max_retries=0) as oai:
         again = oai.chat.completions.create(model=CHAT, messages=messages)  # type: ignore[arg-type]
         assert again.choices[0].message.content == first.choices[0].message.content
+    # `devenv env init` points the app at the mock, over the schema's default (the real API).
+    shutil.copy(REPO / ".env.schema", p.root / ".env.schema")
+    init = p.cli("env", "init")
+    assert init.returncode == 0, init.stderr
+    written = dict(
+        ln.split("=", 1) for ln in (p.root / ".env").read_text().splitlines() if "=" in ln
+    )
+    assert written["FIREWORKS_BASE_URL"] == base
+    assert written["FIREWORKS_API_KEY"] == key
+
     # A key is still required, as Fireworks requires one.
     no_key = httpx.get(f"{base}/models", timeout=10)
     assert no_key.status_code == 401
