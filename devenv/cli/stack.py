@@ -214,7 +214,8 @@ def _print_status(st: Status, show_secrets: bool) -> None:
         cells[1] = typer.style(cells[1], fg="green" if ok else "red")
         typer.echo("  ".join(cells))
     keys = st.as_dict(show_secrets)["keys"]
-    if keys:
+    # The API URL and JWTs only mean something with the gateway or auth in the stack.
+    if keys and {s.name for s in st.services} & {"kong", "gotrue"}:
         typer.echo("")
         typer.echo(f"API URL          {st.api_url}")
         typer.echo(f"anon key         {keys['anon_key']}")

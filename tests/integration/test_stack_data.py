@@ -57,6 +57,7 @@ def test_up_applies_migrations_then_default_seed_and_is_idempotent(project_facto
     assert first.returncode == 0, first.stderr
     assert "migrations: applied 2 (001_machines.sql, 002_year.sql)" in first.stdout
     assert "seed default: loaded 3 rows" in first.stdout
+    assert "anon key" not in first.stdout  # no gateway or auth here: no API keys to show
     assert query(p, "select count(*), min(year) from public.machines") == [(3, 1981)]
 
     again = p.cli("up", "--json")
