@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from devenv.db.auth import AuthTarget
 
 LOCK_FILE = "lock"
+#: Touched by `down` as it begins: a starting `up` sees it and stops (see health.wait_containers).
+DOWN_MARK = "down"
 
 
 class Stack:
@@ -67,6 +69,7 @@ class Stack:
         self._keys: Keys | None = None
         self._keys_how = ""
         self._started = False
+        self._up_began = 0.0
         self.runner.env = project.compose_env(cfg, None, self.env, owner=owner)
         #: Called with a line when a command waits (for the project lock); the CLI prints it.
         self.on_wait: Callable[[str], None] | None = None
@@ -227,6 +230,7 @@ class Stack:
         chosen = self.cfg.check_services(list(services)) if services else self.cfg.services
         wanted = project.with_requirements(chosen)
         with self._lock("start"):
+            self._up_began = time.time()
             result = self._up(wanted, deadline, on_progress)
         self._started = True
         if data:
@@ -302,8 +306,19 @@ class Stack:
             ["up", "--detach", "--pull", "never", "--quiet-pull", *services]
         )
         health.wait_containers(
-            self.runner, services, deadline, started=started, on_progress=on_progress
+            self.runner,
+            services,
+            deadline,
+            started=started,
+            on_progress=on_progress,
+            taken_down=self._down_since_up_began,
         )
+
+    def _down_since_up_began(self) -> bool:
+        try:
+            return (self.cfg.state_dir / DOWN_MARK).stat().st_mtime >= self._up_began
+        except OSError:
+            return False
 
     def bootstrap(self) -> None:
         """Re-run the role/schema bootstrap inside postgres (over its socket, which needs no
@@ -317,6 +332,9 @@ class Stack:
         """Stop and remove the stack's containers and network; volumes (data) only with
         ``volumes``. Needs no keys. Returns the names of the containers removed."""
         containers = self.runner.ps()
+        if containers:
+            secrets.ensure_state_dir(self.cfg.state_dir)
+            (self.cfg.state_dir / DOWN_MARK).write_text(f"down by pid {os.getpid()}\n")
         args = ["down", "--remove-orphans", "--timeout", "10"]
         if volumes:
             args.append("--volumes")
