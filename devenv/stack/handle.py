@@ -414,10 +414,11 @@ class Stack:
         self.require_keys()
         return self.runner.exec("postgres", ["psql", "-U", "postgres", "-d", dbname], tty=tty)
 
-    def env_values(self) -> dict[str, str]:
+    def env_values(self, *, public_aliases: bool = False) -> dict[str, str]:
         """The running stack's values an app's .env needs (URLs, ports, keys). Secrets
         included: this is what `status -o env` and `env init` write, never what default output
-        shows."""
+        shows. With ``public_aliases``, also the framework-prefixed names of the public ones
+        (see project.with_public_aliases)."""
         st = self.status(show_secrets=True)
         running = set(st.running_services)
         if not running:
@@ -448,7 +449,7 @@ class Stack:
         if "fireworks" in running:
             out["FIREWORKS_BASE_URL"] = u["fireworks"]
             out["FIREWORKS_API_KEY"] = project.FIREWORKS_LOCAL_KEY
-        return out
+        return project.with_public_aliases(out) if public_aliases else out
 
     # ------------------------------------------------------------------------------------------
     # Helpers.

@@ -29,6 +29,25 @@ FIREWORKS_STUBS = "fixtures/fireworks"
 FIREWORKS_LOCAL_KEY = "fw-devenv-local"
 
 
+#: Prefixes front-end frameworks require before they hand a variable to browser or app code
+#: (Next.js, Expo, Vite, SvelteKit, Create React App, Nuxt).
+PUBLIC_PREFIXES = ("NEXT_PUBLIC_", "EXPO_PUBLIC_", "VITE_", "PUBLIC_", "REACT_APP_", "NUXT_PUBLIC_")
+#: Values that may be shipped to a browser: the API URL and the anon key, never the service_role
+#: key, the JWT secret or a database URL.
+PUBLIC_KEYS = ("SUPABASE_URL", "SUPABASE_ANON_KEY")
+
+
+def with_public_aliases(values: dict[str, str]) -> dict[str, str]:
+    """``values`` plus the framework-prefixed names of its public keys
+    (``NEXT_PUBLIC_SUPABASE_URL``, ``EXPO_PUBLIC_SUPABASE_ANON_KEY``, ...)."""
+    out = dict(values)
+    for key in PUBLIC_KEYS:
+        if key in values:
+            for prefix in PUBLIC_PREFIXES:
+                out[prefix + key] = values[key]
+    return out
+
+
 def compose_dir() -> Path:
     """compose/ as shipped: inside the wheel (devenv/_data/compose) or the source checkout."""
     here = Path(__file__).resolve().parent.parent

@@ -243,3 +243,14 @@ def test_parse_inspect_reads_structured_health() -> None:
     exited = compose.parse_inspect({"State": {"Status": "exited", "ExitCode": 3}})
     assert (exited.state, exited.exit_code, exited.health) == ("exited", 3, "")
     assert compose.parse_timestamp("0001-01-01T00:00:00Z") is None
+
+
+def test_public_aliases_only_for_public_values() -> None:
+    from devenv.stack.project import with_public_aliases
+
+    out = with_public_aliases(
+        {"SUPABASE_URL": "http://x", "SUPABASE_ANON_KEY": "a", "SUPABASE_SERVICE_ROLE_KEY": "s"}
+    )
+    assert out["NEXT_PUBLIC_SUPABASE_URL"] == "http://x" == out["VITE_SUPABASE_URL"]
+    assert out["EXPO_PUBLIC_SUPABASE_ANON_KEY"] == "a" == out["PUBLIC_SUPABASE_ANON_KEY"]
+    assert not any(k.endswith("SERVICE_ROLE_KEY") and k != "SUPABASE_SERVICE_ROLE_KEY" for k in out)
