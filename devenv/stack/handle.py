@@ -335,6 +335,7 @@ class Stack:
         if containers:
             secrets.ensure_state_dir(self.cfg.state_dir)
             (self.cfg.state_dir / DOWN_MARK).write_text(f"down by pid {os.getpid()}\n")
+            self._let_postgres_finish_initialising(containers)
         args = ["down", "--remove-orphans", "--timeout", "10"]
         if volumes:
             args.append("--volumes")
@@ -347,6 +348,23 @@ class Stack:
                 v.remove(force=True)
         self._started = False
         return [c.name for c in containers]
+
+    def _let_postgres_finish_initialising(
+        self, containers: list[ContainerState], limit_s: float = 30.0
+    ) -> None:
+        """A Postgres stopped during its first start (initdb, then the bootstrap) leaves a data
+        volume that looks initialised but lacks the roles and settings the stack needs, and the
+        next `up` cannot repair it. So `down` lets a starting Postgres get healthy first
+        (bounded); a running `up` has already seen the down mark and stopped waiting."""
+        pg = next((c for c in containers if c.service == "postgres"), None)
+        if pg is None or pg.state != "running" or pg.health != "starting":
+            return
+        end = time.monotonic() + limit_s
+        while time.monotonic() < end:
+            pg = next((c for c in self.runner.ps() if c.service == "postgres"), None)
+            if pg is None or pg.state != "running" or pg.health != "starting":
+                return
+            time.sleep(health.POLL_S)
 
     def status(self, *, show_secrets: bool = False) -> Status:
         """Services with state, health, port, URL and startup time; keys (recovered from the
