@@ -18,6 +18,7 @@ LABEL_PROJECT = "dev.devenv.project"
 LABEL_ROOT = "dev.devenv.root"
 LABEL_STACK = "dev.devenv.stack"
 LABEL_OWNER = "dev.devenv.owner"
+LABEL_CONFIG = "dev.devenv.config"
 
 #: Container port each service publishes (the host side comes from devenv.toml).
 CONTAINER_PORTS = {"postgres": 5432, "gotrue": 9999, "kong": 8000, "redis": 6379, "fireworks": 8000}
@@ -117,7 +118,18 @@ def compose_env(cfg: Config, keys: Keys | None, env: Environ, *, owner: str = ""
     for service in config_mod.SERVICES:
         out[f"DEVENV_IMAGE_{service.upper()}"] = cfg.image(service)
         out[f"DEVENV_PORT_{service.upper()}"] = str(cfg.ports[service])
+    if keys is not None:
+        out["DEVENV_CONFIG_HASH"] = config_hash(out)
     return out
+
+
+def config_hash(env: dict[str, str]) -> str:
+    """What the containers are made from: compose.yaml and the values it interpolates (secrets
+    only as part of a SHA-256 input, never readable from the digest)."""
+    h = hashlib.sha256(compose_file().read_bytes())
+    for k in sorted(env):
+        h.update(f"\0{k}={env[k]}".encode())
+    return h.hexdigest()[:16]
 
 
 def with_requirements(services: tuple[str, ...] | list[str]) -> tuple[str, ...]:
