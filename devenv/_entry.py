@@ -34,13 +34,14 @@ def _cache_file() -> Path:
 
 def render_help() -> str:
     """The top-level help exactly as the Typer app prints it."""
-    import click
     import typer
 
     from devenv.cli import app
 
     cmd = typer.main.get_command(app)
-    with click.Context(cmd, info_name="devenv", **cmd.context_settings) as ctx:
+    # The command's own context class (Typer vendors its click): the same one `devenv --help`
+    # builds, with the same settings (-h, --help).
+    with cmd.context_class(cmd, info_name="devenv", **cmd.context_settings) as ctx:
         return cmd.get_help(ctx) + "\n"
 
 
