@@ -252,17 +252,29 @@ class Stack:
         keys, how = self.ensure_keys(existing)
         kong_changed = self._render_kong(keys) if "kong" in wanted else False
         phases["prepare"] = time.monotonic() - t0
-        if not kong_changed and self._already_up(existing, wanted):
-            # Everything wanted runs healthy, made from this very configuration: compose would
-            # change nothing, and asking it costs more than the rest of `up` together.
-            self._wait_gateway(wanted, keys, deadline, phases)
-            return UpResult(
-                status=self.status(),
-                elapsed_s=time.monotonic() - t0,
-                phases=phases,
-                keys_how=how,
-            )
+        # Everything wanted runs healthy, made from this very configuration: compose would
+        # change nothing, and asking it costs more than the rest of `up` together.
+        if kong_changed or not self._already_up(existing, wanted):
+            self._converge(existing, wanted, how, kong_changed, deadline, on_progress, phases)
+        self._wait_gateway(wanted, keys, deadline, phases)
+        return UpResult(
+            status=self.status(),
+            elapsed_s=time.monotonic() - t0,
+            phases=phases,
+            keys_how=how,
+        )
 
+    def _converge(
+        self,
+        existing: list[ContainerState],
+        wanted: tuple[str, ...],
+        how: str,
+        kong_changed: bool,
+        deadline: float,
+        on_progress: ProgressFn | None,
+        phases: dict[str, float],
+    ) -> None:
+        """Checks, then compose: make the running stack what the configuration says."""
         t = time.monotonic()
         published = {p for c in existing if c.state == "running" for p in c.ports}
         ports.check(
@@ -292,14 +304,6 @@ class Stack:
         disabled = sorted(s for s in had if s and s not in self.cfg.services)
         if disabled:
             self.runner.run(["rm", "--stop", "--force", *disabled])
-
-        self._wait_gateway(wanted, keys, deadline, phases)
-        return UpResult(
-            status=self.status(),
-            elapsed_s=time.monotonic() - t0,
-            phases=phases,
-            keys_how=how,
-        )
 
     def _already_up(self, existing: list[ContainerState], wanted: tuple[str, ...]) -> bool:
         digest = self.runner.env.get("DEVENV_CONFIG_HASH")
