@@ -21,7 +21,14 @@ LABEL_OWNER = "dev.devenv.owner"
 LABEL_CONFIG = "dev.devenv.config"
 
 #: Container port each service publishes (the host side comes from devenv.toml).
-CONTAINER_PORTS = {"postgres": 5432, "gotrue": 9999, "kong": 8000, "redis": 6379, "fireworks": 8000}
+CONTAINER_PORTS = {
+    "postgres": 5432,
+    "gotrue": 9999,
+    "kong": 8000,
+    "redis": 6379,
+    "fireworks": 8000,
+    "mail": 8025,
+}
 
 #: Where a project keeps its Fireworks stub files (mounted read-only into the mock).
 FIREWORKS_STUBS = "fixtures/fireworks"
@@ -89,6 +96,8 @@ def urls(cfg: Config, keys: Keys | None, *, show_secrets: bool = False) -> dict[
         # The OpenAI-compatible base the `openai` SDK takes; the `fireworks-ai` SDK takes the
         # same URL without /inference/v1 (the mock serves /v1 too).
         "fireworks": f"http://127.0.0.1:{p['fireworks']}/inference/v1",
+        # The mail catcher's web UI (its REST API under /api/v1).
+        "mail": f"http://127.0.0.1:{p['mail']}",
     }
 
 
@@ -107,6 +116,9 @@ def compose_env(cfg: Config, keys: Keys | None, env: Environ, *, owner: str = ""
         "DEVENV_SITE_URL": cfg.auth.site_url,
         "DEVENV_REDIRECT_URLS": ",".join(cfg.auth.additional_redirect_urls),
         "DEVENV_DISABLE_SIGNUP": "false" if cfg.auth.enable_signup else "true",
+        "DEVENV_MAILER_AUTOCONFIRM": "false" if cfg.auth.enable_confirmations else "true",
+        # GoTrue's SMTP host: the mail catcher, or none (GoTrue's no-op mailer) when it is off.
+        "DEVENV_SMTP_HOST": "mail" if "mail" in cfg.services else "",
         "DEVENV_API_URL": f"http://127.0.0.1:{cfg.ports['kong']}",
         "DEVENV_KONG_CONFIG": str(cfg.state_dir / "kong.yml"),
         "DEVENV_FIREWORKS_STUBS": str(fireworks_stubs(cfg)),
