@@ -499,6 +499,9 @@ class Stack:
         if "fireworks" in running:
             out["FIREWORKS_BASE_URL"] = u["fireworks"]
             out["FIREWORKS_API_KEY"] = project.FIREWORKS_LOCAL_KEY
+        if "mail" in running:
+            # For an app's e2e tests (`supabase status` shows the same catcher as "Mailpit URL").
+            out["MAILPIT_URL"] = u["mail"]
         return project.with_public_aliases(out) if public_aliases else out
 
     # ------------------------------------------------------------------------------------------

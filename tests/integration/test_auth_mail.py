@@ -251,6 +251,8 @@ def test_mail_catcher_alone_catches_and_devenv_mail_reads(mail_image: None, tmp_
         port = p.cfg.ports["mail"]
         assert mail["health"] == "healthy" and mail["url"] == f"http://127.0.0.1:{port}"
         assert json.loads(p.cli("mail", "list", "--json").stdout) == []
+        env = p.cli("status", "-o", "env").stdout.splitlines()
+        assert f"MAILPIT_URL=http://127.0.0.1:{port}" in env
 
         (container,) = api._project_containers(p.cfg)
         note = (
