@@ -27,6 +27,7 @@ from devenv.errors import StackError
 
 if TYPE_CHECKING:
     from devenv.config import Config
+    from devenv.environ import Environ
 
 
 class MailError(StackError):
@@ -202,16 +203,13 @@ class Mailbox:
         self._request("DELETE", "/api/v1/messages")
 
 
-def mailbox_url(cfg: Config) -> str:
+def mailbox_url(cfg: Config, env: Environ) -> str:
     """The project's mail catcher URL: ``DEVENV_MAIL_URL`` if set (a catcher elsewhere, e.g. a CI
     service container), else the stack's; an error if the ``mail`` service is off."""
-    import os
-
     from devenv.config import CONFIG_FILE
 
-    override = os.environ.get("DEVENV_MAIL_URL")
-    if override:
-        return override
+    if env.mail_url:
+        return env.mail_url
     if "mail" not in cfg.services:
         raise MailError(
             f"the mail service is not enabled in {cfg.root / CONFIG_FILE}",
@@ -220,6 +218,6 @@ def mailbox_url(cfg: Config) -> str:
     return f"http://127.0.0.1:{cfg.ports['mail']}"
 
 
-def mailbox(cfg: Config) -> Mailbox:
+def mailbox(cfg: Config, env: Environ) -> Mailbox:
     """A client for the project's mail catcher."""
-    return Mailbox(mailbox_url(cfg))
+    return Mailbox(mailbox_url(cfg, env))

@@ -29,28 +29,30 @@ def register(app: typer.Typer) -> None:
     app.add_typer(mail_app, name="mail")
 
 
-def _mailbox() -> Mailbox:
-    from devenv import config
+def _mailbox(ctx: typer.Context) -> Mailbox:
+    from devenv.cli.context import stack
     from devenv.mail import mailbox
 
-    return mailbox(config.load())
+    handle = stack(ctx)
+    return mailbox(handle.cfg, handle.env)
 
 
 @mail_app.callback()
 def _default(ctx: typer.Context) -> None:
     """Messages in the local mail catcher. Without a subcommand: `devenv mail list`."""
     if ctx.invoked_subcommand is None:
-        list_messages(to=None, limit=20, as_json=False)
+        list_messages(ctx, to=None, limit=20, as_json=False)
 
 
 @mail_app.command("list")
 def list_messages(
+    ctx: typer.Context,
     to: str | None = typer.Option(None, "--to", help="Only messages to this address."),
     limit: int = typer.Option(20, "--limit", "-n", min=1, max=1000, help="How many, newest first."),
     as_json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
 ) -> None:
     """The newest messages: time, recipient, subject and id (for `devenv mail show ID`)."""
-    with _mailbox() as box:
+    with _mailbox(ctx) as box:
         messages = box.list(to=to, limit=limit)
     if as_json:
         typer.echo(json.dumps([m.as_dict() for m in messages], indent=2))
@@ -67,6 +69,7 @@ def list_messages(
 
 @mail_app.command("show")
 def show(
+    ctx: typer.Context,
     message_id: str | None = typer.Argument(
         None, metavar="[ID]", help="A message id (default: newest)."
     ),
@@ -85,7 +88,7 @@ def show(
 
     if message_id and to:
         raise UsageError("give a message ID or --to ADDRESS, not both", "see `devenv mail --help`")
-    with _mailbox() as box:
+    with _mailbox(ctx) as box:
         msg = box.get(message_id) if message_id else box.latest(to=to, wait=wait)
     if link:
         found = msg.auth_link()
@@ -120,8 +123,8 @@ def _render(msg: Message) -> None:
 
 
 @mail_app.command("clear")
-def clear() -> None:
+def clear(ctx: typer.Context) -> None:
     """Delete every message in the catcher."""
-    with _mailbox() as box:
+    with _mailbox(ctx) as box:
         box.clear()
     typer.echo(f"deleted every message in the catcher ({box.url})")

@@ -16,7 +16,7 @@ import jwt
 import pytest
 
 from devenv import config
-from devenv.stack import api
+from devenv.stack.engine import Engine
 from tests.conftest import unavailable
 from tests.integration.conftest import Project, destroy, make_project
 
@@ -29,11 +29,9 @@ PASSWORD = "correct-horse-1"
 def mail_image(engine: None) -> None:
     from docker.errors import ImageNotFound
 
-    from devenv.stack import engine as eng
-
     image = config.load(Path("/")).image("mail")
     try:
-        eng.client().images.get(image)
+        Engine().client.images.get(image)
     except ImageNotFound:
         unavailable(f"image {image} for mail is missing; run tests/hermetic/setup")
 
@@ -229,8 +227,8 @@ def test_seeded_user_with_a_taken_id_gets_the_specific_hint(stack: Project) -> N
 
 
 def test_gotrue_healthcheck_is_healthy_on_the_hermetic_image(stack: Project) -> None:
-    (gotrue,) = [c for c in api._project_containers(stack.cfg) if c.name.endswith("gotrue-1")]
-    gotrue.reload()
+    (state,) = [c for c in stack.containers() if c.service == "gotrue"]
+    gotrue = Engine().client.containers.get(state.id)
     health = gotrue.attrs["State"]["Health"]
     assert health["Status"] == "healthy"
     assert health["Log"] and all(entry["ExitCode"] == 0 for entry in health["Log"][-3:])
@@ -254,7 +252,7 @@ def test_mail_catcher_alone_catches_and_devenv_mail_reads(mail_image: None, tmp_
         env = p.cli("status", "-o", "env").stdout.splitlines()
         assert f"MAILPIT_URL=http://127.0.0.1:{port}" in env
 
-        (container,) = api._project_containers(p.cfg)
+        (container,) = p.containers()
         note = (
             "From: app@example.com\r\nTo: dev@example.com\r\nSubject: Hello\r\n"
             "Content-Type: text/plain\r\n\r\nOpen http://127.0.0.1:3000/welcome?x=1 now.\r\n"

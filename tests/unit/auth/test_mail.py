@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from devenv import config
+from devenv import config, environ
 from devenv.mail import Mailbox, MailError, Message, links_in, mailbox_url
 
 # The shape of GoTrue v2.196.0's default confirmation mail as Mailpit hands it over: the HTML
@@ -53,18 +53,15 @@ def test_as_dict_full_has_links_and_text() -> None:
     assert full["links"] == [LINK] and full["text"] == TEXT and "html" not in full
 
 
-def test_mailbox_url_from_ports_override_and_off(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("DEVENV_MAIL_URL", raising=False)
+def test_mailbox_url_from_ports_override_and_off(tmp_path: Path) -> None:
+    none = environ.read({})
     (tmp_path / "devenv.toml").write_text("[ports]\nmail = 60001\n")
-    assert mailbox_url(config.load(tmp_path)) == "http://127.0.0.1:60001"
-    monkeypatch.setenv("DEVENV_MAIL_URL", "http://mail.ci:8025")
-    assert mailbox_url(config.load(tmp_path)) == "http://mail.ci:8025"
-    monkeypatch.delenv("DEVENV_MAIL_URL")
+    assert mailbox_url(config.load(tmp_path, none), none) == "http://127.0.0.1:60001"
+    ci = environ.read({"DEVENV_MAIL_URL": "http://mail.ci:8025"})
+    assert mailbox_url(config.load(tmp_path, ci), ci) == "http://mail.ci:8025"
     (tmp_path / "devenv.toml").write_text('[project]\nservices = ["postgres"]\n')
     with pytest.raises(MailError) as err:
-        mailbox_url(config.load(tmp_path))
+        mailbox_url(config.load(tmp_path, none), none)
     assert "mail service is not enabled" in err.value.one_line()
     assert str(tmp_path / "devenv.toml") in err.value.one_line()
 
