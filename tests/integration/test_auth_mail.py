@@ -231,7 +231,8 @@ def test_gotrue_healthcheck_is_healthy_on_the_hermetic_image(stack: Project) -> 
     gotrue = Engine().client.containers.get(state.id)
     health = gotrue.attrs["State"]["Health"]
     assert health["Status"] == "healthy"
-    assert health["Log"] and all(entry["ExitCode"] == 0 for entry in health["Log"][-3:])
+    # Docker keeps the last five checks; the newest passed (earlier ones may predate the start).
+    assert health["Log"] and health["Log"][-1]["ExitCode"] == 0
     # The same command by hand, in the container: a GET that GoTrue answers 200.
     test = gotrue.attrs["Config"]["Healthcheck"]["Test"]
     assert "--spider" not in test
