@@ -289,3 +289,38 @@ def test_mail_catcher_alone_catches_and_devenv_mail_reads(mail_image: None, tmp_
     gone = p.cli("mail", "list")
     assert gone.returncode == 1
     assert "cannot reach the mail catcher" in gone.stderr and "devenv status" in gone.stderr
+
+
+@pytest.mark.parametrize(
+    ("toml", "smtp_host", "autoconfirm"),
+    [
+        ("", "mail", "true"),
+        ('[project]\nservices = ["postgres", "gotrue", "kong"]\n', "", "true"),
+        ("[auth]\nenable_confirmations = true\n", "mail", "false"),
+    ],
+)
+def test_compose_reads_the_auth_settings_devenv_passes(
+    engine: None, tmp_path: Path, toml: str, smtp_host: str, autoconfirm: str
+) -> None:
+    """What compose itself makes of devenv.toml: GoTrue's SMTP host is the catcher, or empty when
+    the mail service is off (GoTrue's no-op mailer), and confirmations flip autoconfirm."""
+    from devenv import environ
+    from devenv.stack import project, secrets
+    from devenv.stack.compose import find_compose
+
+    (tmp_path / "devenv.toml").write_text(toml)
+    cfg = config.load(tmp_path)
+    env = project.compose_env(cfg, secrets.generate(), environ.read({}))
+    proc = subprocess.run(
+        [*find_compose(), "--project-name", "h10m-config", "--file", str(project.compose_file()),
+         "config", "--format", "json"],
+        env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    gotrue = json.loads(proc.stdout)["services"]["gotrue"]["environment"]
+    assert gotrue["GOTRUE_SMTP_HOST"] == smtp_host
+    assert gotrue["GOTRUE_MAILER_AUTOCONFIRM"] == autoconfirm
+    api_url = f"http://127.0.0.1:{cfg.ports['kong']}"
+    assert gotrue["API_EXTERNAL_URL"] == api_url
+    assert gotrue["GOTRUE_JWT_ISSUER"] == f"{api_url}/auth/v1"
+    assert gotrue["GOTRUE_MAILER_URLPATHS_RECOVERY"] == "/auth/v1/verify"
