@@ -62,9 +62,10 @@ _register_groups()
 
 
 def _on_sigint(signum: int, frame: object) -> None:
-    from devenv.errors import Interrupted
+    from devenv import interrupt
 
-    raise Interrupted("interrupted", "every step is idempotent: run the same command again")
+    interrupt.note()  # kept even where Python swallows the exception below (see interrupt)
+    interrupt.check()
 
 
 def main() -> None:
@@ -84,7 +85,14 @@ def main() -> None:
 
         logging.getLogger().addHandler(logging.NullHandler())
     try:
-        app(prog_name="devenv")
+        try:
+            app(prog_name="devenv")
+        except SystemExit as done:
+            from devenv import interrupt
+
+            if done.code in (0, None) and interrupt.seen():
+                interrupt.check()  # a Ctrl-C Python swallowed still ends the command as one
+            raise
     except DevenvError as exc:
         if debug:
             raise

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from devenv import config as config_mod
 from devenv import environ as environ_mod
+from devenv import interrupt
 from devenv.config import Config
 from devenv.environ import Environ
 from devenv.errors import SecretsError, StackError
@@ -233,6 +234,7 @@ class Stack:
             self._up_began = time.time()
             result = self._up(wanted, deadline, on_progress)
         self._started = True
+        interrupt.check()  # a Ctrl-C swallowed during the last poll stops before the data step
         if data:
             from devenv.stack.prepare import after_up
 

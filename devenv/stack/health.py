@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from devenv import interrupt
 from devenv.errors import HealthTimeout, StackError
 from devenv.stack.compose import Runner, Started, compose_error
 from devenv.stack.model import ProgressFn, ServiceState
@@ -123,6 +124,7 @@ def wait_containers(
     t0 = time.monotonic()
     try:
         while True:
+            interrupt.check()
             check = strategy.check()
             if taken_down is not None and taken_down():
                 raise _taken_down(runner)
@@ -208,6 +210,7 @@ def _raise_start_failure(
 def wait_http(check: HttpOk, deadline: float, *, logs_of: Sequence[str], runner: Runner) -> None:
     last = ""
     while True:
+        interrupt.check()
         res = check.check()
         if res.ready:
             return

@@ -264,3 +264,19 @@ def test_public_aliases_only_for_public_values() -> None:
     assert out["NEXT_PUBLIC_SUPABASE_URL"] == "http://x" == out["VITE_SUPABASE_URL"]
     assert out["EXPO_PUBLIC_SUPABASE_ANON_KEY"] == "a" == out["PUBLIC_SUPABASE_ANON_KEY"]
     assert not any(k.endswith("SERVICE_ROLE_KEY") and k != "SUPABASE_SERVICE_ROLE_KEY" for k in out)
+
+
+def test_a_swallowed_interrupt_still_stops_the_wait(tmp_path: Path) -> None:
+    """Python drops an exception raised in a weakref callback (an import's module lock): the
+    SIGINT handler's flag makes the next poll raise it again."""
+    from devenv import interrupt
+    from devenv.errors import Interrupted
+
+    st, runner = make(tmp_path)
+    interrupt.note()
+    try:
+        with pytest.raises(Interrupted):
+            st.up(data=False, timeout=5)
+        assert runner.started[0].stopped
+    finally:
+        interrupt._seen.clear()
