@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import string
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -252,12 +251,13 @@ class Stack:
         existing = self.runner.ps()  # also proves the engine answers
         self._check_owner(existing)
         keys, how = self.ensure_keys(existing)
-        kong_changed = self._render_kong(keys) if "kong" in wanted else False
+        # Older versions kept the gateway config (with the service_role key) in a file.
+        (self.cfg.state_dir / "kong.yml").unlink(missing_ok=True)
         phases["prepare"] = time.monotonic() - t0
         # Everything wanted runs healthy, made from this very configuration: compose would
         # change nothing, and asking it costs more than the rest of `up` together.
-        if kong_changed or not self._already_up(existing, wanted):
-            self._converge(existing, wanted, how, kong_changed, deadline, on_progress, phases)
+        if not self._already_up(existing, wanted):
+            self._converge(existing, wanted, how, deadline, on_progress, phases)
         self._wait_gateway(wanted, keys, deadline, phases)
         return UpResult(
             status=self.status(),
@@ -271,7 +271,6 @@ class Stack:
         existing: list[ContainerState],
         wanted: tuple[str, ...],
         how: str,
-        kong_changed: bool,
         deadline: float,
         on_progress: ProgressFn | None,
         phases: dict[str, float],
@@ -296,11 +295,9 @@ class Stack:
             # before GoTrue tries to log in with them.
             self._compose_up(["postgres"], deadline, on_progress)
             self.bootstrap()
+        # New keys change Kong's config string, so compose recreates Kong itself.
         self._compose_up(list(wanted), deadline, on_progress)
         had = {c.service for c in existing}
-        if kong_changed and "kong" in had:
-            self.runner.run(["restart", "kong"])  # new keys: Kong reads its config at start
-            self._compose_up(["kong"], deadline, on_progress)
         phases["compose"] = time.monotonic() - t
 
         disabled = sorted(s for s in had if s and s not in self.cfg.services)
@@ -519,25 +516,6 @@ class Stack:
                     f"run `devenv down` there, or give this checkout another [project] name in "
                     f"{self.cfg.root / config_mod.CONFIG_FILE}",
                 )
-
-    def _render_kong(self, keys: Keys) -> bool:
-        """Render compose/kong/kong.yml with the keys into .devenv/kong.yml; True if changed."""
-        template = (project.compose_dir() / "kong" / "kong.yml").read_text(encoding="utf-8")
-        text = string.Template(template).substitute(
-            SUPABASE_ANON_KEY=keys.anon_key, SUPABASE_SERVICE_KEY=keys.service_role_key
-        )
-        target = self.cfg.state_dir / "kong.yml"
-        try:
-            if target.read_text(encoding="utf-8") == text:
-                return False
-        except FileNotFoundError:
-            pass
-        secrets.ensure_state_dir(self.cfg.state_dir)
-        secrets.write_private(target, text)
-        # Kong's container runs as an unprivileged user and must read the bind-mounted file;
-        # .devenv/ itself stays 0700, so no other local user can reach it.
-        os.chmod(target, 0o644)
-        return True
 
     def _volume_exists(self, name: str) -> bool:
         return self.engine.volume_exists(f"{self.cfg.name}_{name}")

@@ -120,19 +120,35 @@ def compose_env(cfg: Config, keys: Keys | None, env: Environ, *, owner: str = ""
         # GoTrue's SMTP host: the mail catcher, or none (GoTrue's no-op mailer) when it is off.
         "DEVENV_SMTP_HOST": "mail" if "mail" in cfg.services else "",
         "DEVENV_API_URL": f"http://127.0.0.1:{cfg.ports['kong']}",
-        "DEVENV_KONG_CONFIG": str(cfg.state_dir / "kong.yml"),
         "DEVENV_FIREWORKS_STUBS": str(fireworks_stubs(cfg)),
         "DEVENV_FIREWORKS_KEYS": env.fireworks_keys,
     }
     if keys is not None:
         out["DEVENV_POSTGRES_PASSWORD"] = keys.postgres_password
         out["DEVENV_JWT_SECRET"] = keys.jwt_secret
+        out["DEVENV_KONG_CONFIG"] = kong_config(keys)
     for service in config_mod.SERVICES:
         out[f"DEVENV_IMAGE_{service.upper()}"] = cfg.image(service)
         out[f"DEVENV_PORT_{service.upper()}"] = str(cfg.ports[service])
     if keys is not None:
         out["DEVENV_CONFIG_HASH"] = config_hash(out)
     return out
+
+
+def kong_config(keys: Keys) -> str:
+    """compose/kong/kong.yml with the project's keys, as one line of JSON for
+    KONG_DECLARATIVE_CONFIG_STRING (Kong parses a config string as JSON first, then YAML)."""
+    import json
+    import string
+
+    import yaml
+
+    template = (compose_dir() / "kong" / "kong.yml").read_text(encoding="utf-8")
+    text = string.Template(template).substitute(
+        SUPABASE_ANON_KEY=keys.anon_key, SUPABASE_SERVICE_KEY=keys.service_role_key
+    )
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return json.dumps(yaml.load(text, Loader=loader), separators=(",", ":"))
 
 
 def config_hash(env: dict[str, str]) -> str:
