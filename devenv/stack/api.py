@@ -32,6 +32,7 @@ from devenv.errors import (
     Interrupted,
     StackError,
 )
+from devenv.mocks.upstash import token_for as upstash_token
 from devenv.stack import engine, ports, secrets
 from devenv.stack.secrets import Keys
 
@@ -42,7 +43,15 @@ COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
 
 #: Container port each service publishes (the host side comes from devenv.toml).
-CONTAINER_PORTS = {"postgres": 5432, "gotrue": 9999, "kong": 8000, "redis": 6379, "fireworks": 8000}
+CONTAINER_PORTS = {
+    "postgres": 5432,
+    "gotrue": 9999,
+    "kong": 8000,
+    "redis": 6379,
+    "fireworks": 8000,
+    "pooler": 6543,
+    "upstash": 8000,
+}
 
 #: Where a project keeps its Fireworks stub files (mounted read-only into the mock).
 FIREWORKS_STUBS = "fixtures/fireworks"
@@ -165,6 +174,9 @@ def urls(cfg: Config, keys: Keys | None, *, show_secrets: bool = False) -> dict[
         # The OpenAI-compatible base the `openai` SDK takes; the `fireworks-ai` SDK takes the
         # same URL without /inference/v1 (the mock serves /v1 too).
         "fireworks": f"http://127.0.0.1:{p['fireworks']}/inference/v1",
+        # PgBouncer in transaction mode, as Supabase's pooler (port 6543 there).
+        "pooler": f"postgresql://postgres:{pw}@127.0.0.1:{p['pooler']}/postgres",
+        "upstash": f"http://127.0.0.1:{p['upstash']}",
     }
 
 
@@ -198,6 +210,7 @@ def compose_env(cfg: Config, keys: Keys, *, owner: str = "") -> dict[str, str]:
         "DEVENV_KONG_CONFIG": str(cfg.state_dir / "kong.yml"),
         "DEVENV_FIREWORKS_STUBS": str(fireworks_stubs(cfg)),
         "DEVENV_FIREWORKS_KEYS": os.environ.get("DEVENV_FIREWORKS_KEYS", ""),
+        "DEVENV_UPSTASH_TOKEN": upstash_token(keys.jwt_secret),
     }
     for service in config_mod.SERVICES:
         env[f"DEVENV_IMAGE_{service.upper()}"] = cfg.image(service)
@@ -296,11 +309,15 @@ def ensure_images(cfg: Config, keys: Keys, services: Iterable[str]) -> None:
             c.images.get(image)
         except ImageNotFound:
             missing[svc] = image
-    if "fireworks" in missing:
-        # devenv's own image: on no registry, so it is built from the installed package.
+    own = [s for s in ("fireworks", "upstash") if s in missing]
+    if own:
+        # devenv's own image (the upstash service runs it too): on no registry, so it is built
+        # from the installed package.
         from devenv.stack import fireworks_image
 
-        fireworks_image.build(missing.pop("fireworks"))
+        fireworks_image.build(missing[own[0]])
+        for svc in own:
+            missing.pop(svc)
     if not missing:
         return
     proc = _compose(cfg, keys, ["pull", "--quiet", *missing], check=False)
@@ -745,6 +762,13 @@ def env_values(cfg: Config) -> dict[str, str]:
     if "fireworks" in running:
         out["FIREWORKS_BASE_URL"] = u["fireworks"]
         out["FIREWORKS_API_KEY"] = FIREWORKS_LOCAL_KEY
+    if "pooler" in running:
+        out["DATABASE_POOLED_URL"] = u["pooler"]
+        # Prisma's form: it must not use named prepared statements through a pooler.
+        out["DATABASE_POOLED_PRISMA_URL"] = f"{u['pooler']}?pgbouncer=true"
+    if "upstash" in running:
+        out["UPSTASH_REDIS_REST_URL"] = u["upstash"]
+        out["UPSTASH_REDIS_REST_TOKEN"] = upstash_token(keys.jwt_secret)
     return out
 
 
