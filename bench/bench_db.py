@@ -36,7 +36,8 @@ import psycopg
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from devenv.db import localpg, migrations, reset, seeds, snapshots  # noqa: E402
+from devenv.db import migrations, reset, seeds, snapshots  # noqa: E402
+from tests.support import localpg  # noqa: E402
 
 
 def timed(fn: Callable[[], object]) -> float:

@@ -32,7 +32,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from devenv import config  # noqa: E402
-from devenv.stack import api, ports  # noqa: E402
+from devenv.stack import ports  # noqa: E402
+from devenv.stack.handle import Stack  # noqa: E402
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -88,10 +89,11 @@ def main() -> None:
             "'", '"'
         )
     )
-    cfg = config.load(root)
+    handle = Stack.load(root)
+    cfg = handle.cfg
     try:
-        api.up(cfg, timeout=300)
-        env = api.env_values(cfg)
+        handle.up(seed=False, timeout=300)
+        env = handle.env_values()
 
         # 1. Redis GET.
         key, value = "bench:key", "v" * 100
@@ -172,7 +174,7 @@ def main() -> None:
             "connect + SELECT 1 + close, direct  [baseline]",
         )
     finally:
-        api.down(cfg, volumes=True)
+        handle.down(volumes=True)
 
 
 if __name__ == "__main__":

@@ -10,14 +10,15 @@ taken from the directory.
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from devenv import __version__
+from devenv import environ as environ_mod
 from devenv.errors import ConfigError, UsageError
 
 CONFIG_FILE = "devenv.toml"
@@ -117,6 +118,8 @@ class Config:
     db: DbConfig = field(default_factory=DbConfig)
     env: EnvConfig = field(default_factory=EnvConfig)
     source: Path | None = None
+    #: DEVENV_IMAGE_<SERVICE> overrides, resolved once when the config is made (see devenv.environ).
+    image_overrides: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def state_dir(self) -> Path:
@@ -133,7 +136,7 @@ class Config:
         override, which is taken verbatim (it is how CI and air-gapped machines pin exact images).
         """
         service = IMAGE_OF.get(service, service)
-        override = os.environ.get(f"DEVENV_IMAGE_{service.upper()}")
+        override = self.image_overrides.get(service)
         if override:
             return override
         image = self.images.get(service, DEFAULT_IMAGES.get(service, ""))
@@ -167,9 +170,13 @@ def find_root(start: Path | None = None) -> Path:
     return here
 
 
-def load(root: Path | None = None) -> Config:
-    """Load and validate ``devenv.toml`` under ``root`` (found upward from cwd by default)."""
+def load(root: Path | None = None, env: environ_mod.Environ | None = None) -> Config:
+    """Load and validate ``devenv.toml`` under ``root`` (found upward from cwd by default).
+
+    ``env`` is the invocation's DEVENV_* settings (read from the process environment when not
+    given); image overrides are resolved here, once."""
     root = find_root(root) if root is None else root.resolve()
+    env = environ_mod.read() if env is None else env
     path = root / CONFIG_FILE
     raw: dict[str, Any] = {}
     if path.is_file():
@@ -184,7 +191,38 @@ def load(root: Path | None = None) -> Config:
             raise ConfigError(
                 f"{path}: cannot read: {exc}", "check the file's permissions"
             ) from None
-    return _validate(root, path if path.is_file() else None, raw)
+    cfg = _validate(root, path if path.is_file() else None, raw)
+    return replace(cfg, image_overrides=dict(env.images))
+
+
+def in_memory(
+    root: Path,
+    *,
+    name: str,
+    services: Iterable[str] = SERVICES,
+    ports: Mapping[str, int] | None = None,
+    free_ports: bool = False,
+    env: environ_mod.Environ | None = None,
+    **sections: Mapping[str, Any],
+) -> Config:
+    """A validated Config built without a devenv.toml (ephemeral stacks, the pytest plugin).
+
+    ``sections`` are devenv.toml tables by name (``db={"seeds": "seeds"}``), validated exactly as
+    the file would be. With ``free_ports`` every service gets a port the kernel says is free now
+    (distinct from each other), so parallel stacks never collide on a fixed port.
+    """
+    raw: dict[str, Any] = {k: dict(v) for k, v in sections.items()}
+    raw["project"] = {"name": name, "services": list(services)}
+    chosen = dict(ports or {})
+    if free_ports:
+        from devenv.stack.ports import free_ports as pick
+
+        for svc, port in zip(SERVICES, pick(len(SERVICES)), strict=True):
+            chosen.setdefault(svc, port)
+    raw["ports"] = {**dict(raw.get("ports", {})), **chosen}
+    cfg = _validate(root.resolve(), None, raw)
+    env = environ_mod.read() if env is None else env
+    return replace(cfg, image_overrides=dict(env.images))
 
 
 class _Problems:

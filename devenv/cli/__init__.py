@@ -14,6 +14,7 @@ import typer
 
 from devenv import __version__
 from devenv.cli import stack as _stack
+from devenv.cli.context import Invocation
 
 app = typer.Typer(
     name="devenv",
@@ -34,11 +35,14 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
     """Local Supabase-style development stacks."""
+    # One Stack handle per invocation, made on first use (see devenv.cli.context).
+    ctx.obj = Invocation()
 
 
 _stack.register(app)

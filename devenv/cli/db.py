@@ -1,23 +1,25 @@
 """`devenv db ...` and `devenv seed`: parse, call devenv.db, render.
 
-The database and GoTrue of the project's running stack come from devenv.stack.api;
-DEVENV_DATABASE_URL (and DEVENV_GOTRUE_URL with DEVENV_SERVICE_ROLE_KEY) point the commands at
-another Postgres/GoTrue instead, e.g. a CI service container.
+Which Postgres and GoTrue they talk to is the Stack handle's answer (``database_url``,
+``auth_target``), the same one ``devenv up``'s data step uses: the running stack's, or
+DEVENV_DATABASE_URL (and DEVENV_GOTRUE_URL with DEVENV_SERVICE_ROLE_KEY), e.g. a CI service
+container.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
+from devenv.cli.context import stack
+
 if TYPE_CHECKING:
-    from devenv.config import Config
     from devenv.db.auth import AuthTarget
+    from devenv.stack.handle import Stack
 
 
 def register(app: typer.Typer) -> None:
@@ -45,36 +47,9 @@ def register(app: typer.Typer) -> None:
 # Where things are.
 
 
-def _config() -> Config:
-    from devenv import config
-
-    return config.load()
-
-
-def _dsn(cfg: Config) -> str:
-    env = os.environ.get("DEVENV_DATABASE_URL")
-    if env:
-        return env
-    from devenv.stack import api
-
-    return api.database_url(cfg)
-
-
-def _auth(cfg: Config) -> AuthTarget | None:
-    from devenv.db.auth import AuthTarget
-
-    url, key = os.environ.get("DEVENV_GOTRUE_URL"), os.environ.get("DEVENV_SERVICE_ROLE_KEY")
-    if url and key:
-        return AuthTarget(url, key)
-    if "gotrue" not in cfg.services or os.environ.get("DEVENV_DATABASE_URL"):
-        return None
-    from devenv.errors import StackError
-    from devenv.stack import api
-
-    try:
-        return AuthTarget.from_env_values(api.env_values(cfg))
-    except StackError:
-        return None
+def _auth(handle: Stack, seeds_dir: Path, sets: list[str]) -> AuthTarget | None:
+    """GoTrue only when a set has auth users: seeding plain data needs no running GoTrue."""
+    return handle.auth_target() if _needs_auth(seeds_dir, sets) else None
 
 
 def _needs_auth(seeds_dir: Path, sets: list[str]) -> bool:
@@ -98,14 +73,16 @@ def _err(text: str) -> None:
 
 
 def migrate(
+    ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Apply pending migrations, each file in its own transaction."""
     from devenv.db import migrations
 
-    cfg = _config()
+    handle = stack(ctx)
+    cfg = handle.cfg
     res = migrations.migrate(
-        _dsn(cfg),
+        handle.database_url(),
         cfg.path(cfg.db.migrations),
         on_wait=lambda pid: _err(
             f"devenv: waiting for another migration run (server pid {pid}) to finish"
@@ -123,12 +100,13 @@ def migrate(
 
 
 def new(
+    ctx: typer.Context,
     name: str = typer.Argument(..., help="What the migration does, e.g. add_favourites."),
 ) -> None:
     """Create an empty, timestamped migration file."""
     from devenv.db import migrations
 
-    cfg = _config()
+    cfg = stack(ctx).cfg
     path = migrations.new_migration(cfg.path(cfg.db.migrations), name)
     try:
         shown: Path = path.relative_to(cfg.root)
@@ -138,13 +116,15 @@ def new(
 
 
 def status(
+    ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
 ) -> None:
     """Applied, pending, changed and missing migrations (exit 1 if any changed or missing)."""
     from devenv.db import migrations
 
-    cfg = _config()
-    st = migrations.status(_dsn(cfg), cfg.path(cfg.db.migrations))
+    handle = stack(ctx)
+    cfg = handle.cfg
+    st = migrations.status(handle.database_url(), cfg.path(cfg.db.migrations))
     if as_json:
         _echo_json(st.as_dict())
     else:
@@ -172,6 +152,7 @@ def status(
 
 
 def seed(
+    ctx: typer.Context,
     sets: list[str] = typer.Argument(None, help="Seed sets to load (default: [db] default_seed)."),
     force: bool = typer.Option(False, "--force", help="Reload sets even if loaded before."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -179,11 +160,12 @@ def seed(
     """Load seed sets: SQL files, data files and auth users, each set whole or not at all."""
     from devenv.db import seeds
 
-    cfg = _config()
+    handle = stack(ctx)
+    cfg = handle.cfg
     names = list(sets or [cfg.db.default_seed])
     seeds_dir = cfg.path(cfg.db.seeds)
-    auth = _auth(cfg) if _needs_auth(seeds_dir, names) else None
-    res = seeds.seed(_dsn(cfg), seeds_dir, names, force=force, auth=auth)
+    auth = _auth(handle, seeds_dir, names)
+    res = seeds.seed(handle.database_url(), seeds_dir, names, force=force, auth=auth)
     if as_json:
         _echo_json(res.as_dict())
     else:
@@ -208,17 +190,21 @@ def seed(
 
 
 def reset(
+    ctx: typer.Context,
     no_seed: bool = typer.Option(False, "--no-seed", help="Do not load the default seed set."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Empty the database (app schemas and auth users), re-apply migrations, load default seeds."""
     from devenv.db import reset as reset_mod
 
-    cfg = _config()
+    handle = stack(ctx)
+    cfg = handle.cfg
     sets = [] if no_seed else [cfg.db.default_seed]
     seeds_dir = cfg.path(cfg.db.seeds)
-    auth = _auth(cfg) if sets and _needs_auth(seeds_dir, sets) else None
-    res = reset_mod.reset(_dsn(cfg), cfg.path(cfg.db.migrations), seeds_dir, sets, auth=auth)
+    auth = _auth(handle, seeds_dir, sets)
+    res = reset_mod.reset(
+        handle.database_url(), cfg.path(cfg.db.migrations), seeds_dir, sets, auth=auth
+    )
     if as_json:
         _echo_json(res.as_dict())
         return
@@ -238,45 +224,49 @@ def reset(
 
 
 def snapshot_save(
+    ctx: typer.Context,
     name: str = typer.Argument(..., help="Snapshot name."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Save the database as a template database NAME."""
     from devenv.db import snapshots
 
-    res = snapshots.save(_dsn(_config()), name)
+    res = snapshots.save(stack(ctx).database_url(), name)
     _render_snapshot(res.as_dict(), as_json)
 
 
 def snapshot_restore(
+    ctx: typer.Context,
     name: str = typer.Argument(..., help="Snapshot name."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Replace the database with a clone of snapshot NAME (other sessions are disconnected)."""
     from devenv.db import snapshots
 
-    res = snapshots.restore(_dsn(_config()), name)
+    res = snapshots.restore(stack(ctx).database_url(), name)
     _render_snapshot(res.as_dict(), as_json)
 
 
 def snapshot_delete(
+    ctx: typer.Context,
     name: str = typer.Argument(..., help="Snapshot name."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Delete snapshot NAME."""
     from devenv.db import snapshots
 
-    res = snapshots.delete(_dsn(_config()), name)
+    res = snapshots.delete(stack(ctx).database_url(), name)
     _render_snapshot(res.as_dict(), as_json)
 
 
 def snapshot_list(
+    ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print the snapshots as JSON."),
 ) -> None:
     """List snapshots."""
     from devenv.db import snapshots
 
-    snaps = snapshots.list_snapshots(_dsn(_config()))
+    snaps = snapshots.list_snapshots(stack(ctx).database_url())
     if as_json:
         _echo_json({"snapshots": [s.as_dict() for s in snaps]})
         return
@@ -300,64 +290,46 @@ def _render_snapshot(d: dict[str, Any], as_json: bool) -> None:
 # Shell.
 
 
-def shell() -> None:
+def shell(ctx: typer.Context) -> None:
     """Open psql on the stack's database (inside the container when no local psql exists)."""
+    import os
     import shutil
     import signal
     import subprocess
 
     from psycopg import conninfo
 
-    cfg = _config()
-    dsn = _dsn(cfg)
+    handle = stack(ctx)
+    dsn = handle.database_url()
     params = conninfo.conninfo_to_dict(dsn)
     psql = shutil.which("psql")
-    if psql:
-        # The password travels in the environment, never in argv (visible in `ps`).
-        env = {**os.environ}
-        for key, var in (
-            ("host", "PGHOST"),
-            ("port", "PGPORT"),
-            ("user", "PGUSER"),
-            ("dbname", "PGDATABASE"),
-            ("password", "PGPASSWORD"),
-        ):
-            if params.get(key):
-                env[var] = str(params[key])
-        argv = [psql]
-    else:
+    if not psql:
         from devenv.errors import StackError
-        from devenv.stack import api, engine, secrets
 
-        if os.environ.get("DEVENV_DATABASE_URL"):
+        if handle.env.external_database:
             raise StackError(
                 "psql is not installed and DEVENV_DATABASE_URL points outside the stack",
                 "install the PostgreSQL client (e.g. apt-get install postgresql-client)",
             )
-        keys = secrets.load(cfg.state_dir)
-        if keys is None:
-            raise StackError(f"the stack {cfg.name!r} has no keys", "start it with `devenv up`")
-        argv = [
-            *engine.compose_command(),
-            "--project-name",
-            cfg.name,
-            "--file",
-            str(api.compose_dir() / "compose.yaml"),
-            "exec",
-            # No terminal (a script piped in): no TTY, or the engine refuses the exec.
-            *([] if sys.stdin.isatty() else ["-T"]),
-            "postgres",
-            "psql",
-            "-U",
-            "postgres",
-            "-d",
-            str(params.get("dbname") or "postgres"),
-        ]
-        env = {**os.environ, **api.compose_env(cfg, keys)}
+    # The password travels in the environment, never in argv (visible in `ps`).
+    env = {**os.environ}
+    for key, var in (
+        ("host", "PGHOST"),
+        ("port", "PGPORT"),
+        ("user", "PGUSER"),
+        ("dbname", "PGDATABASE"),
+        ("password", "PGPASSWORD"),
+    ):
+        if params.get(key):
+            env[var] = str(params[key])
     # psql handles Ctrl-C itself (cancels the query); devenv must not die under it.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        rc = subprocess.call(argv, env=env)
+        if psql:
+            rc = subprocess.call([psql], env=env)
+        else:
+            # Inside the container, over its socket: no password needed at all.
+            rc = handle.psql(str(params.get("dbname") or "postgres"), tty=sys.stdin.isatty())
     finally:
         signal.signal(signal.SIGINT, previous)
     raise typer.Exit(rc)

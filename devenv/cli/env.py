@@ -97,6 +97,7 @@ def check(
 
 @env_app.command("init")
 def init(
+    ctx: typer.Context,
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; write nothing."),
     no_stack: bool = typer.Option(
         False, "--no-stack", help="Do not ask the running stack; use the schema's defaults only."
@@ -106,22 +107,23 @@ def init(
     """Write .env from the schema's defaults and the running stack's URLs and keys, never
     overwriting a value you set."""
     from devenv import envfile
+    from devenv.cli.context import stack as stack_of
     from devenv.envfile.problems import redact
     from devenv.errors import EngineError, StackError
 
-    cfg = _config()
+    handle = stack_of(ctx)
+    cfg = handle.cfg
     stack: dict[str, str] = {}
     if not no_stack:
-        from devenv.stack import api
-
         try:
-            stack = api.env_values(cfg)
+            stack = handle.env_values()
         except (StackError, EngineError) as exc:
-            raise type(exc)(
-                exc.message,
+            # Same error, one more way out: nothing it carries is dropped.
+            exc.hint = (
                 f"{exc.hint + '; ' if exc.hint else ''}or pass --no-stack to write the schema's "
-                "defaults only",
-            ) from None
+                "defaults only"
+            )
+            raise
     plan = envfile.init_plan(cfg, stack)
     written = False if dry_run else envfile.apply_init(plan)
     secrets = [v for c in plan.changes if c.sensitive and c.value for v in (c.value,)]

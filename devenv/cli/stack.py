@@ -1,31 +1,25 @@
-"""Stack commands: up, down, status, logs, restart. Parse, call devenv.stack.api, render."""
+"""Stack commands: up, down, status, logs, restart. Parse, call the Stack handle, render."""
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import typer
 
+from devenv.cli.context import stack
+
 if TYPE_CHECKING:
-    from devenv.config import Config
-    from devenv.stack.api import ServiceState, Status
+    from devenv.stack.model import ServiceState, Status
 
 
 class Output(StrEnum):
     table = "table"
     json = "json"
     env = "env"
-
-
-def _config() -> Config:
-    from devenv import config
-
-    return config.load()
 
 
 def register(app: typer.Typer) -> None:
@@ -38,6 +32,7 @@ def register(app: typer.Typer) -> None:
 
 
 def up(
+    ctx: typer.Context,
     services: list[str] = typer.Argument(None, help="Services to start (default: all enabled)."),
     no_seed: bool = typer.Option(False, "--no-seed", help="Do not load the default seed set."),
     timeout: float = typer.Option(180.0, "--timeout", help="Overall deadline in seconds."),
@@ -47,66 +42,59 @@ def up(
     as_json: bool = typer.Option(False, "--json", help="Print the final status as JSON."),
 ) -> None:
     """Start the stack, wait until it is really healthy, and print URLs and keys."""
-    from devenv.stack import api
-
-    cfg = _config()
+    st = stack(ctx)
     progress = _Progress(enabled=not as_json)
     try:
-        result = api.up(cfg, services or (), timeout=timeout, on_progress=progress.update)
+        result = st.up(
+            services or (), seed=not no_seed, timeout=timeout, on_progress=progress.update
+        )
     finally:
         progress.stop()
     if result.recovered_keys:
-        _err(f"devenv: {cfg.state_dir} was missing; keys recovered from the running stack")
-    from devenv.stack.prepare import after_up
-
-    running = [s.name for s in result.status.services if s.state == "running"]
-    t0 = time.perf_counter()
-    done = after_up(cfg, running, seed=not no_seed)
-    data_s = time.perf_counter() - t0
-    for w in done.warnings():
+        _err(f"devenv: {st.cfg.state_dir} was missing; keys recovered from the running stack")
+    after = result.after
+    for w in after.warnings() if after else []:
         _err(f"devenv: warning: {w}")
     if as_json:
-        data = result.status.as_dict(show_secrets)
-        data["elapsed_s"] = round(result.elapsed_s, 2)
-        data["phases"] = {k: round(v, 3) for k, v in result.phases.items()}
-        data["phases"]["data"] = round(data_s, 3)
-        data.update(done.as_dict())
-        typer.echo(json.dumps(data, indent=2))
+        typer.echo(json.dumps(result.as_dict(show_secrets), indent=2))
         return
     _print_status(result.status, show_secrets)
     typer.echo("")
-    for line in done.summary():
+    for line in after.summary() if after else []:
         typer.echo(line)
-    typer.echo(f"ready in {result.elapsed_s + data_s:.1f} s")
+    typer.echo(f"ready in {result.elapsed_s:.1f} s")
 
 
 def down(
+    ctx: typer.Context,
     volumes: bool = typer.Option(
         False, "--volumes", "-v", help="Also delete the data volumes (Postgres, Redis)."
     ),
 ) -> None:
     """Stop the stack. Data survives unless --volumes."""
-    from devenv.stack import api
-
-    cfg = _config()
-    removed = api.down(cfg, volumes=volumes)
+    handle = stack(ctx)
+    removed = handle.down(volumes=volumes)
     what = "containers and data volumes" if volumes else "containers (data kept)"
-    typer.echo(f"stopped {cfg.name}: removed {len(removed)} {what}")
+    typer.echo(f"stopped {handle.cfg.name}: removed {len(removed)} {what}")
 
 
 def status(
+    ctx: typer.Context,
     output: Output = typer.Option(Output.table, "--output", "-o", help="table, json or env."),
     show_secrets: bool = typer.Option(False, "--show-secrets", help="Unmask secrets."),
 ) -> None:
     """Services, health, ports, URLs and keys. `-o env` prints lines for an app's .env."""
-    from devenv.stack import api
-
-    cfg = _config()
+    handle = stack(ctx)
     if output is Output.env:
-        for key, value in api.env_values(cfg).items():
+        values = handle.env_values()
+    else:
+        st = handle.status(show_secrets=show_secrets)
+    if handle.keys_how == "recovered":
+        _err(f"devenv: {handle.cfg.state_dir} was missing; keys recovered from the running stack")
+    if output is Output.env:
+        for key, value in values.items():
             typer.echo(f"{key}={value}")
         return
-    st = api.status(cfg, show_secrets=show_secrets)
     if output is Output.json:
         typer.echo(json.dumps(st.as_dict(show_secrets), indent=2))
         return
@@ -116,24 +104,22 @@ def status(
 
 
 def logs(
+    ctx: typer.Context,
     service: str = typer.Argument(None, help="One service (default: all)."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep streaming."),
     tail: int = typer.Option(None, "--tail", "-n", help="Only the last N lines per service."),
 ) -> None:
     """Show service logs."""
-    from devenv.stack import api
-
-    raise typer.Exit(api.logs(_config(), service, follow=follow, tail=tail))
+    raise typer.Exit(stack(ctx).logs(service, follow=follow, tail=tail))
 
 
 def restart(
+    ctx: typer.Context,
     services: list[str] = typer.Argument(None, help="Services to restart (default: all enabled)."),
     timeout: float = typer.Option(120.0, "--timeout", help="Deadline for healthy, in seconds."),
 ) -> None:
     """Restart services and wait until they are healthy again."""
-    from devenv.stack import api
-
-    st = api.restart(_config(), services or (), timeout=timeout)
+    st = stack(ctx).restart(services or (), timeout=timeout)
     _print_status(st, False)
 
 

@@ -6,10 +6,11 @@ this group later. Heavy imports (psycopg) happen inside the commands.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
+
+from devenv.cli.context import stack
 
 test_app = typer.Typer(
     name="test",
@@ -27,6 +28,7 @@ def register(app: typer.Typer) -> None:
 
 @test_app.command("db")
 def db(
+    ctx: typer.Context,
     paths: list[Path] = typer.Argument(
         None,
         help="Test files or folders. Default: tests/db, or supabase/tests/database in an "
@@ -39,19 +41,14 @@ def db(
     Exit 0 when all pass, 1 when any fails. DEVENV_DATABASE_URL points it at another database."""
     import json
 
-    from devenv import config
     from devenv.db import pgtap
     from devenv.errors import UsageError
 
     if output not in ("tap", "json"):
         raise UsageError(f"--output {output!r} is not a format", "use tap or json")
-    cfg = config.load()
-    dsn = os.environ.get("DEVENV_DATABASE_URL")
-    if not dsn:
-        from devenv.stack import api
-
-        dsn = api.database_url(cfg)
-    result = pgtap.run(dsn, cfg.root, list(paths) if paths else None)
+    handle = stack(ctx)
+    dsn = handle.database_url()  # DEVENV_DATABASE_URL, else the stack's Postgres
+    result = pgtap.run(dsn, handle.cfg.root, list(paths) if paths else None)
     if junit is not None:
         try:
             junit.write_text(pgtap.junit(result), encoding="utf-8")

@@ -37,7 +37,7 @@ class AuthTarget:
 
     @classmethod
     def from_env_values(cls, values: dict[str, str]) -> AuthTarget | None:
-        """From ``devenv.stack.api.env_values``: GoTrue's own port if published, else Kong's."""
+        """From ``Stack.env_values``: GoTrue's own port if published, else Kong's."""
         key = values.get("SUPABASE_SERVICE_ROLE_KEY")
         if not key:
             return None

@@ -1,7 +1,7 @@
 """Connections, the advisory lock, and turning server errors into one clear line.
 
 Every entry point takes a superuser DSN (the running stack's comes from
-``devenv.stack.api.database_url``); nothing here reads a Config.
+``Stack.database_url``); nothing here reads a Config.
 """
 
 from __future__ import annotations

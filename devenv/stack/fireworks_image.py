@@ -14,7 +14,6 @@ Run as ``python -m devenv.stack.fireworks_image TAG`` to build outside ``devenv 
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -22,13 +21,15 @@ import tempfile
 from pathlib import Path
 
 from devenv import __version__
+from devenv import environ as environ_mod
 from devenv.errors import ImageMissing
+from devenv.stack.engine import Engine
 
-BASE_ENV = "DEVENV_FIREWORKS_BASE_IMAGE"
+BASE_ENV = environ_mod.FIREWORKS_BASE_IMAGE
 
 
-def base_image() -> str:
-    return os.environ.get(BASE_ENV) or f"python:{sys.version_info[0]}.{sys.version_info[1]}-slim"
+def base_image(env: environ_mod.Environ) -> str:
+    return env.fireworks_base_image or f"python:{sys.version_info[0]}.{sys.version_info[1]}-slim"
 
 
 def package_source() -> str:
@@ -62,14 +63,14 @@ def make_context(dest: Path, compose_dir: Path) -> Path:
     return dest
 
 
-def build(tag: str) -> None:
+def build(tag: str, engine: Engine, env: environ_mod.Environ) -> None:
     """Build and tag the mock's image. Raises ImageMissing with the reason and what to do."""
     from docker.errors import APIError, BuildError, ImageNotFound
 
-    from devenv.stack import api, engine
+    from devenv.stack.project import compose_dir
 
-    client = engine.client()
-    base = base_image()
+    client = engine.client
+    base = base_image(env)
     try:
         client.images.get(base)
     except ImageNotFound:
@@ -83,7 +84,7 @@ def build(tag: str) -> None:
                 f" {sys.version_info[0]}.{sys.version_info[1]} and pip",
             ) from None
     with tempfile.TemporaryDirectory(prefix="devenv-fireworks-") as tmp:
-        ctx = make_context(Path(tmp), api.compose_dir())
+        ctx = make_context(Path(tmp), compose_dir())
         try:
             client.images.build(
                 path=str(ctx),
@@ -115,7 +116,7 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("usage: python -m devenv.stack.fireworks_image TAG\n")
         return 2
     try:
-        build(argv[0])
+        build(argv[0], Engine(), environ_mod.read())
     except DevenvError as exc:
         sys.stderr.write(f"devenv: error: {exc.one_line()}\n")
         return exc.exit_code

@@ -8,8 +8,12 @@ import socket
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from devenv.errors import PortInUse
+
+if TYPE_CHECKING:
+    from devenv.stack.engine import Engine
 
 HOST = "127.0.0.1"
 
@@ -31,9 +35,20 @@ def is_free(port: int, host: str = HOST) -> bool:
 
 def free_port(host: str = HOST) -> int:
     """A port the kernel says is free right now (for ephemeral stacks and tests)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    return free_ports(1, host)[0]
+
+
+def free_ports(n: int, host: str = HOST) -> list[int]:
+    """``n`` distinct ports the kernel says are free right now: all sockets are held open
+    together while asking, so the kernel cannot hand out the same port twice."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind((host, 0))
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def suggest(start: int, taken: Iterable[int] = ()) -> int:
@@ -51,7 +66,7 @@ class Holder:
     orphan_proxy: bool = False  # a docker-proxy with no container: one being torn down
 
 
-def holder(port: int) -> Holder | None:
+def holder(port: int, engine: Engine | None = None) -> Holder | None:
     """Who listens on ``port``, or None if it cannot be seen."""
     try:
         import psutil
@@ -62,25 +77,25 @@ def holder(port: int) -> Holder | None:
                     break
                 name = psutil.Process(conn.pid).name()
                 if name == "docker-proxy":
-                    return _container_on(port) or Holder(
+                    return _container_on(port, engine) or Holder(
                         f"a Docker port proxy (pid {conn.pid}) with no container",
                         orphan_proxy=True,
                     )
                 return Holder(f"process {name} (pid {conn.pid})")
     except Exception:  # best effort: no permission to see other users' sockets, psutil missing
         pass
-    return _container_on(port)
+    return _container_on(port, engine)
 
 
-def _container_on(port: int) -> Holder | None:
+def _container_on(port: int, engine: Engine | None) -> Holder | None:
+    if engine is None:
+        return None
     try:
-        from devenv.stack.engine import client
-
-        for c in client().containers.list(all=True, sparse=True):
-            for binding in c.attrs.get("Ports") or []:
+        for c in engine.summaries():
+            for binding in c.get("Ports") or []:
                 if binding.get("PublicPort") == port:
-                    project = (c.attrs.get("Labels") or {}).get("com.docker.compose.project")
-                    name = (c.attrs.get("Names") or ["?"])[0].lstrip("/")
+                    project = (c.get("Labels") or {}).get("com.docker.compose.project")
+                    name = (c.get("Names") or ["?"])[0].lstrip("/")
                     where = f" (compose project {project})" if project else ""
                     return Holder(f"Docker container {name}{where}", project=project)
     except Exception:
@@ -88,25 +103,46 @@ def _container_on(port: int) -> Holder | None:
     return None
 
 
-def check(wanted: Mapping[str, int], *, ours: Iterable[int] = (), project: str = "") -> None:
+#: How long a Docker port proxy with no container may take to go away before it is a conflict.
+ORPHAN_PROXY_WAIT_S = 15.0
+
+
+def check(
+    wanted: Mapping[str, int],
+    *,
+    ours: Iterable[int] = (),
+    project: str = "",
+    project_has_containers: bool = False,
+    orphan_wait_s: float = ORPHAN_PROXY_WAIT_S,
+    engine: Engine | None = None,
+) -> None:
     """Raise PortInUse for the first service whose port is taken by anything but our own stack.
 
     ``ours`` are ports our running containers already publish, and a container of ``project``
     holding a port is ours too (compose reconciles it): neither is a conflict.
+
+    A Docker port proxy whose container cannot be found is either being torn down (an
+    interrupted `up`, a `down` a moment ago) or belongs to a container the engine is still
+    creating. If ``project`` has containers at all, it is ours: compose reconciles it. Otherwise
+    it is waited for, looking again every 0.1 s, up to ``orphan_wait_s``.
     """
     mine = set(ours)
     for service, port in wanted.items():
         if port in mine or is_free(port):
             continue
-        who = holder(port)
+        who = holder(port, engine)
         if who is not None and project and who.project == project:
             continue
         if who is not None and who.orphan_proxy:
-            # Docker tears a port proxy down a moment after its container: give it that moment.
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline and not is_free(port):
+            if project_has_containers:
+                continue
+            deadline = time.monotonic() + orphan_wait_s
+            while who is not None and who.orphan_proxy and time.monotonic() < deadline:
                 time.sleep(0.1)
-            if is_free(port):
+                who = None if is_free(port) else holder(port, engine)
+            if who is None and is_free(port):
+                continue
+            if who is not None and project and who.project == project:
                 continue
         by = f" by {who.text}" if who else ""
         alt = suggest(port, wanted.values())

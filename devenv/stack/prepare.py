@@ -1,8 +1,9 @@
 """What ``devenv up`` does once every service is healthy: check the project's env files, apply
 pending migrations, load the default seed set.
 
-Its own module (not in api.up) so that a stack that is healthy stays up when the data step
-fails: the user fixes a migration and runs ``devenv db migrate``, without a restart.
+Called by ``Stack.up`` after the services are healthy, outside the project lock, so that a stack
+that is healthy stays up when the data step fails: the user fixes a migration and runs
+``devenv db migrate``, without a restart.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from devenv.errors import DatabaseError
 
 if TYPE_CHECKING:
-    from devenv.config import Config
     from devenv.db.prepare import PrepareResult
     from devenv.envfile.problems import Problem
+    from devenv.stack.handle import Stack
 
 
 @dataclass
@@ -57,34 +58,33 @@ class AfterUp:
         }
 
 
-def after_up(cfg: Config, running: Iterable[str], *, seed: bool = True) -> AfterUp:
+def after_up(stack: Stack, running: Iterable[str], *, seed: bool = True) -> AfterUp:
     """Env check (warnings only), then migrations and, unless ``seed`` is false, the default seed
     set, on the stack's Postgres. Raises DatabaseError naming the file and line; the stack stays
     up either way."""
     from devenv.envfile.project import check_project
 
+    cfg = stack.cfg
     out = AfterUp(env_problems=check_project(cfg))
     running = set(running)
     if "postgres" not in running:
         return out
-    from devenv.db.auth import AuthTarget
     from devenv.db.prepare import prepare
-    from devenv.stack import api
 
     # GoTrue's admin API creates seeded users; without gotrue a set with users fails clearly.
-    auth = AuthTarget.from_env_values(api.env_values(cfg)) if "gotrue" in running else None
+    auth = stack.auth_target() if "gotrue" in running else None
     try:
         out.data = prepare(
-            api.database_url(cfg),
+            stack.database_url(),
             cfg.path(cfg.db.migrations),
             cfg.path(cfg.db.seeds),
             [cfg.db.default_seed] if seed else [],
             auth=auth,
         )
     except DatabaseError as exc:
-        raise type(exc)(
-            f"the stack is up, but {exc.message}",
-            exc.hint or "fix it, then run `devenv db migrate` and `devenv seed`",
-            exit_code=exc.exit_code,
-        ) from exc
+        # The same error object, so nothing it carries is lost; only the message says where.
+        exc.message = f"the stack is up, but {exc.message}"
+        exc.hint = exc.hint or "fix it, then run `devenv db migrate` and `devenv seed`"
+        exc.args = (exc.message,)
+        raise
     return out

@@ -17,6 +17,8 @@ import pytest
 from devenv import config
 from devenv.config import Config
 from devenv.stack import ports
+from devenv.stack.compose import ContainerState
+from devenv.stack.handle import Stack
 from tests.conftest import run_cli, unavailable
 
 pytestmark = pytest.mark.engine
@@ -28,9 +30,10 @@ def engine() -> None:
     try:
         from devenv.errors import DevenvError
         from devenv.stack import engine as eng
+        from devenv.stack.compose import find_compose
 
-        client = eng.client()
-        eng.compose_command()
+        client = eng.Engine().client
+        find_compose()
     except DevenvError as exc:
         unavailable(f"no usable Docker engine: {exc.one_line()}")
         return
@@ -57,7 +60,7 @@ def gotrue_available() -> str | None:
         from devenv.stack import engine as eng
 
         image = config.load(Path("/")).image("gotrue")
-        eng.client().images.get(image)
+        eng.Engine().client.images.get(image)
     except Exception as exc:  # any failure here means: no GoTrue image
         return f"GoTrue image not present ({type(exc).__name__}: {exc})"
     return None
@@ -81,6 +84,17 @@ class Project:
     @property
     def cfg(self) -> Config:
         return config.load(self.root)
+
+    @property
+    def stack(self) -> Stack:
+        """A fresh handle, as a new `devenv` invocation would make."""
+        return Stack.load(self.root)
+
+    def containers(self) -> list[ContainerState]:
+        return self.stack.runner.ps()
+
+    def database_url(self) -> str:
+        return self.stack.database_url()
 
     def cli(self, *args: str, **kw: object) -> object:
         return run_cli(*args, cwd=self.root, **kw)  # type: ignore[arg-type]

@@ -12,7 +12,6 @@ import psycopg
 import pytest
 import redis
 
-from devenv.stack import api
 from tests.integration.conftest import Project, stack_services
 
 pytestmark = pytest.mark.engine
@@ -23,7 +22,7 @@ def keys_of(p: Project) -> dict[str, str]:
 
 
 def container_ids(p: Project) -> dict[str, str]:
-    return {c.labels["com.docker.compose.service"]: c.id for c in api._project_containers(p.cfg)}
+    return {c.service: c.id for c in p.containers()}
 
 
 def test_lifecycle_up_check_down_up_data_survives(project_factory: Any) -> None:
@@ -46,7 +45,7 @@ def test_lifecycle_up_check_down_up_data_survives(project_factory: Any) -> None:
     assert st["keys"]["service_role_key"] != keys["service_role_key"]  # masked
 
     # Postgres: a real query, as the app and the roles GoTrue needs.
-    dsn = api.database_url(cfg)
+    dsn = p.database_url()
     with psycopg.connect(dsn, autocommit=True) as conn:
         roles = {r[0] for r in conn.execute("select rolname from pg_roles").fetchall()}
         assert {
@@ -105,15 +104,15 @@ def test_lifecycle_up_check_down_up_data_survives(project_factory: Any) -> None:
     # `down` keeps data; the next `up` finds it.
     down = p.cli("down")
     assert down.returncode == 0 and "data kept" in down.stdout
-    assert api._project_containers(cfg) == []
+    assert p.containers() == []
     assert p.cli("up", "--no-seed").returncode == 0
-    with psycopg.connect(api.database_url(cfg)) as conn:
+    with psycopg.connect(p.database_url()) as conn:
         assert conn.execute("select v from keepme").fetchone() == ("survives",)
     assert redis.Redis(port=cfg.ports["redis"]).get("devenv:test") == b"kept"
 
     # `down --volumes` removes the data too.
     assert p.cli("down", "--volumes").returncode == 0
-    client = __import__("devenv.stack.engine", fromlist=["client"]).client()
+    client = p.stack.engine.client
     left = client.volumes.list(filters={"label": f"com.docker.compose.project={p.name}"})
     assert left == []
 
@@ -172,14 +171,21 @@ def test_signup_and_login_through_kong(gotrue: None, project_factory: Any) -> No
         assert r.status_code == 200, "the signed-up user survives down/up"
 
 
-def test_ctrl_c_during_up_leaves_nothing_the_next_up_cannot_finish(project_factory: Any) -> None:
+@pytest.mark.parametrize("moment", ["containers-exist", 0.5, 2.0, 4.0])
+def test_ctrl_c_during_up_leaves_nothing_the_next_up_cannot_finish(
+    project_factory: Any, moment: str | float
+) -> None:
+    """`up` is run as a terminal runs it (own process group, SIGINT not ignored) and interrupted
+    at a fixed moment of a first start (initdb included, so `up` is still running then); the
+    next `up` must finish the job, whatever compose was doing (creating containers, their port
+    proxies still going away, ...)."""
     import os
     import signal
     import sys
 
-    p: Project = project_factory(["postgres", "redis"])
+    p: Project = project_factory(stack_services())
     proc = subprocess.Popen(
-        [sys.executable, "-m", "devenv", "up"],
+        [sys.executable, "-m", "devenv", "up", "--no-seed"],
         cwd=p.root,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -189,10 +195,13 @@ def test_ctrl_c_during_up_leaves_nothing_the_next_up_cannot_finish(project_facto
         # inherit across exec; restore the default so Python raises KeyboardInterrupt.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    # Interrupt once containers exist but before postgres is healthy.
-    end = time.monotonic() + 60
-    while time.monotonic() < end and not api._project_containers(p.cfg):
-        time.sleep(0.05)
+    if moment == "containers-exist":
+        end = time.monotonic() + 60
+        while time.monotonic() < end and not p.containers():
+            time.sleep(0.05)
+    else:
+        time.sleep(float(moment))
+    assert proc.poll() is None, "up finished before the interrupt: the moment is too late"
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -200,5 +209,7 @@ def test_ctrl_c_during_up_leaves_nothing_the_next_up_cannot_finish(project_facto
         "devenv: error: interrupted (every step is idempotent: run the same command again)" in err
     )
     assert "Traceback" not in err
-    finish = p.cli("up")
+    finish = p.cli("up", "--no-seed")
     assert finish.returncode == 0, finish.stderr
+    st = json.loads(p.cli("status", "-o", "json").stdout)
+    assert all(s["health"] in ("healthy", "") for s in st["services"]), st

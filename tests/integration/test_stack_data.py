@@ -16,7 +16,6 @@ from typing import Any
 import psycopg
 import pytest
 
-from devenv.stack import api
 from tests.integration.conftest import Project
 
 pytestmark = pytest.mark.engine
@@ -46,7 +45,7 @@ def data_project(factory: Any, *, seed_rows: int = 3) -> Project:
 
 
 def query(p: Project, sql: str) -> list[tuple[Any, ...]]:
-    with psycopg.connect(api.database_url(p.cfg), autocommit=True) as conn:
+    with psycopg.connect(p.database_url(), autocommit=True) as conn:
         cur = conn.execute(sql)
         return cur.fetchall() if cur.description else []
 
@@ -153,7 +152,7 @@ def test_env_init_writes_the_running_stacks_values(project_factory: Any) -> None
     proc = p.cli("env", "init")
     assert proc.returncode == 0, proc.stderr
     written = (p.root / ".env").read_text()
-    assert f"DATABASE_URL={api.database_url(p.cfg)}" in written
+    assert f"DATABASE_URL={p.database_url()}" in written
     password = json.loads((p.root / ".devenv" / "secrets.json").read_text())["postgres_password"]
     assert password not in proc.stdout + proc.stderr
     check = p.cli("env", "check")
@@ -196,12 +195,9 @@ def test_postgres_killed_mid_seed_then_up_completes_the_set(project_factory: Any
     rows = 1_500_000
     p = data_project(project_factory, seed_rows=rows)
     assert p.cli("up", "--no-seed").returncode == 0
-    pg = next(
-        c
-        for c in api._project_containers(p.cfg)
-        if c.labels["com.docker.compose.service"] == "postgres"
-    )
-    watcher = psycopg.connect(api.database_url(p.cfg), autocommit=True)
+    pg_name = next(c.name for c in p.containers() if c.service == "postgres")
+    pg = p.stack.engine.client.containers.get(pg_name)
+    watcher = psycopg.connect(p.database_url(), autocommit=True)
 
     seed = subprocess.Popen(
         [sys.executable, "-m", "devenv", "seed"],

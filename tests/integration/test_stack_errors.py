@@ -10,7 +10,6 @@ from typing import Any
 import psycopg
 import pytest
 
-from devenv.stack import api
 from tests.integration.conftest import Project
 
 pytestmark = pytest.mark.engine
@@ -33,7 +32,7 @@ def test_port_in_use_starts_nothing(project_factory: Any) -> None:
     line = one_error_line(proc.stderr)
     assert f"port {p.cfg.ports['redis']} for redis is already in use" in line
     assert "by process python" in line and "[ports]" in line
-    assert api._project_containers(p.cfg) == []
+    assert p.containers() == []
 
 
 def test_missing_image_names_it_and_how_to_get_it(project_factory: Any) -> None:
@@ -43,7 +42,7 @@ def test_missing_image_names_it_and_how_to_get_it(project_factory: Any) -> None:
     line = one_error_line(proc.stderr)
     assert "image devenv-missing/redis:none for redis is not present" in line
     assert "DEVENV_IMAGE_REDIS" in line and "docker pull" in line
-    assert api._project_containers(p.cfg) == []
+    assert p.containers() == []
 
 
 def test_never_healthy_service_times_out_with_its_logs(project_factory: Any) -> None:
@@ -62,20 +61,24 @@ def test_state_dir_deleted_while_running_recovers_keys_and_data(project_factory:
     p: Project = project_factory(["postgres", "kong", "redis"])
     assert p.cli("up").returncode == 0
     old = json.loads((p.root / ".devenv" / "secrets.json").read_text())
-    with psycopg.connect(api.database_url(p.cfg), autocommit=True) as conn:
+    with psycopg.connect(p.database_url(), autocommit=True) as conn:
         conn.execute("create table precious (v int)")
         conn.execute("insert into precious values (42)")
     shutil.rmtree(p.root / ".devenv")
 
-    st = p.cli("status")
-    assert "Traceback" not in st.stderr
+    # `status` recovers the keys from the containers (and says so): the URL has its password.
+    st = p.cli("status", "-o", "json", "--show-secrets")
+    assert st.returncode == 0 and "Traceback" not in st.stderr
+    assert "keys recovered from the running stack" in st.stderr
+    assert f":{old['postgres_password']}@" in json.loads(st.stdout)["services"][0]["url"]
+    shutil.rmtree(p.root / ".devenv")
     proc = p.cli("up")
     assert proc.returncode == 0, proc.stderr
     assert "keys recovered from the running stack" in proc.stderr
     new = json.loads((p.root / ".devenv" / "secrets.json").read_text())
     assert new["jwt_secret"] == old["jwt_secret"]
     assert new["postgres_password"] == old["postgres_password"]
-    with psycopg.connect(api.database_url(p.cfg)) as conn:
+    with psycopg.connect(p.database_url()) as conn:
         assert conn.execute("select v from precious").fetchone() == (42,)
     # The re-rendered gateway accepts the re-issued anon key.
     import httpx
@@ -90,7 +93,7 @@ def test_state_dir_deleted_while_running_recovers_keys_and_data(project_factory:
 def test_state_dir_deleted_after_down_keeps_data(project_factory: Any) -> None:
     p: Project = project_factory(["postgres"])
     assert p.cli("up").returncode == 0
-    with psycopg.connect(api.database_url(p.cfg), autocommit=True) as conn:
+    with psycopg.connect(p.database_url(), autocommit=True) as conn:
         conn.execute("create table precious (v int)")
         conn.execute("insert into precious values (7)")
     assert p.cli("down").returncode == 0
@@ -98,7 +101,7 @@ def test_state_dir_deleted_after_down_keeps_data(project_factory: Any) -> None:
     proc = p.cli("up")
     assert proc.returncode == 0, proc.stderr
     # New keys, old volume: the bootstrap re-asserted the password, the data is there.
-    with psycopg.connect(api.database_url(p.cfg)) as conn:
+    with psycopg.connect(p.database_url()) as conn:
         assert conn.execute("select v from precious").fetchone() == (7,)
 
 

@@ -41,7 +41,7 @@ def fireworks_image(engine: None) -> str:
     # A folder with no devenv.toml: the default image, or DEVENV_IMAGE_FIREWORKS.
     image = config.load(Path(os.environ.get("TMPDIR", "/tmp"))).image("fireworks")
     try:
-        eng.client().images.get(image)
+        eng.Engine().client.images.get(image)
     except Exception:
         unavailable(f"Fireworks mock image {image} is missing; run the README's test command")
     return image
@@ -110,7 +110,7 @@ def test_missing_fireworks_image_is_built_by_up(project_factory: Any, fireworks_
     try:
         up = p.cli("up", env={"DEVENV_IMAGE_FIREWORKS": tag}, timeout=600)
         assert up.returncode == 0, up.stderr
-        eng.client().images.get(tag)
+        eng.Engine().client.images.get(tag)
         env = env_of(p)
         with openai.OpenAI(
             base_url=env["FIREWORKS_BASE_URL"], api_key=env["FIREWORKS_API_KEY"], max_retries=0

@@ -48,9 +48,7 @@ def stack(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Any:
     try:
         up = p.cli("up", "--no-seed", timeout=300)
         assert up.returncode == 0, up.stderr  # type: ignore[attr-defined]
-        from devenv.stack import api
-
-        dsn = api.database_url(p.cfg)
+        dsn = p.database_url()
         with psycopg.connect(dsn) as c:
             rows = c.execute(
                 "select name from pg_available_extensions"

@@ -22,8 +22,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from devenv.db import localpg
 from tests.conftest import IN_CI, REPO, unavailable
+from tests.support import localpg
 
 BOOTSTRAP = REPO / "compose" / "postgres" / "bootstrap.sh"
 TEMPLATE_DB = "devenv_test_tpl"

@@ -80,7 +80,7 @@ def test_bad_input_is_one_line_with_exit_codes(proj: tuple[Path, dict[str, str]]
 
 
 def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
-    from devenv.db.localpg import free_port
+    from tests.support.localpg import free_port
 
     url = f"postgresql://postgres:s3cret@127.0.0.1:{free_port()}/postgres?connect_timeout=2"
     p = run_cli("db", "status", cwd=tmp_path, env={"DEVENV_DATABASE_URL": url})

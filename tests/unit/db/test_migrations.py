@@ -211,7 +211,7 @@ def test_not_utf8_file_is_named(db: Db, tmp_path: Path) -> None:
 
 
 def test_cannot_connect_is_one_line(tmp_path: Path) -> None:
-    from devenv.db.localpg import free_port
+    from tests.support.localpg import free_port
 
     dsn = f"postgresql://postgres:x@127.0.0.1:{free_port()}/postgres?connect_timeout=2"
     with pytest.raises(DatabaseError) as ei:

@@ -14,9 +14,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from devenv.db import localpg, migrations, seeds
+from devenv.db import migrations, seeds
 from devenv.errors import DatabaseError
 from tests.conftest import unavailable
+from tests.support import localpg
 
 ROWS = 400_000
 

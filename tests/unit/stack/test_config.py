@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from devenv import config
+from devenv import config, environ
 from devenv.errors import ConfigError, UsageError
+from devenv.stack import ports
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -105,14 +106,29 @@ def test_dependencies_and_duplicate_ports(tmp_path: Path) -> None:
     assert "port 54322 is also given to postgres" in "\n".join(err.value.problems)
 
 
-def test_image_override_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cfg = config.load(write(tmp_path, '[images]\nregistry = "mirror:5000/"\nredis = "redis:7.2"\n'))
-    monkeypatch.delenv("DEVENV_IMAGE_REDIS", raising=False)
-    monkeypatch.delenv("DEVENV_IMAGE_POSTGRES", raising=False)
+def test_image_override_order(tmp_path: Path) -> None:
+    root = write(tmp_path, '[images]\nregistry = "mirror:5000/"\nredis = "redis:7.2"\n')
+    cfg = config.load(root, environ.read({}))
     assert cfg.image("redis") == "mirror:5000/redis:7.2"
     assert cfg.image("postgres") == "mirror:5000/postgres:15"
-    monkeypatch.setenv("DEVENV_IMAGE_REDIS", "local/redis:dev")
-    assert cfg.image("redis") == "local/redis:dev"  # the environment wins, verbatim
+    # The environment wins, verbatim; it is resolved once, when the config is made.
+    cfg = config.load(root, environ.read({"DEVENV_IMAGE_REDIS": "local/redis:dev"}))
+    assert cfg.image("redis") == "local/redis:dev"
+
+
+def test_in_memory_config_is_validated_and_takes_free_ports(tmp_path: Path) -> None:
+    cfg = config.in_memory(
+        tmp_path, name="eph-1", services=["postgres", "redis"], free_ports=True,
+        env=environ.read({}), db={"seeds": "data/seeds"},
+    )  # fmt: skip
+    assert cfg.name == "eph-1" and cfg.services == ("postgres", "redis")
+    assert cfg.db.seeds == "data/seeds" and cfg.source is None
+    assert len(set(cfg.ports.values())) == len(cfg.ports)  # all distinct
+    assert all(ports.is_free(p) for p in cfg.ports.values())
+    with pytest.raises(ConfigError) as err:
+        config.in_memory(tmp_path, name="Bad Name", db={"nope": 1}, env=environ.read({}))
+    text = "\n".join(err.value.problems)
+    assert "project.name" in text and "db.nope" in text
 
 
 def test_unknown_and_disabled_service_names(tmp_path: Path) -> None:

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from devenv import environ
 from devenv.errors import ImageMissing
-from devenv.stack import api, fireworks_image
+from devenv.stack import fireworks_image, project
 
 
-def test_base_image_matches_this_python_unless_overridden(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(fireworks_image.BASE_ENV, raising=False)
+def test_base_image_matches_this_python_unless_overridden() -> None:
     py = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    assert fireworks_image.base_image() == f"python:{py}-slim"
-    monkeypatch.setenv(fireworks_image.BASE_ENV, "mirror.local/py:3.11")
-    assert fireworks_image.base_image() == "mirror.local/py:3.11"
+    assert fireworks_image.base_image(environ.read({})) == f"python:{py}-slim"
+    env = environ.read({fireworks_image.BASE_ENV: "mirror.local/py:3.11"})
+    assert fireworks_image.base_image(env) == "mirror.local/py:3.11"
 
 
 def test_source_is_this_checkout() -> None:
@@ -29,7 +29,7 @@ def test_a_failing_pip_wheel_is_one_line_with_what_to_do(
 ) -> None:
     monkeypatch.setattr(fireworks_image, "package_source", lambda: str(tmp_path / "no-such-src"))
     with pytest.raises(ImageMissing) as err:
-        fireworks_image.make_context(tmp_path, api.compose_dir())
+        fireworks_image.make_context(tmp_path, project.compose_dir())
     line = err.value.one_line()
     assert "\n" not in line
     assert "pip wheel" in line and "DEVENV_IMAGE_FIREWORKS" in line

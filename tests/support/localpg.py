@@ -1,9 +1,9 @@
 """A throw-away Postgres cluster run from the machine's own Postgres binaries, no Docker.
 
-The db test suite and bench/bench_db.py use it to exercise migrations, seeds, resets and snapshots
-against a real server. Postgres refuses to run as root, so under root the cluster belongs to the
-``postgres`` system user (``runuser``). The server stops itself when ``stop()`` is called or the
-owning Python process exits.
+Test support (not shipped in the wheel): the db tests and bench/bench_db.py use it to exercise
+migrations, seeds, resets and snapshots against a real server. Postgres refuses to run as root, so
+under root the cluster belongs to the ``postgres`` system user (``runuser``). The server stops
+itself when ``stop()`` is called or the owning Python process exits.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devenv.errors import DatabaseError
+from devenv.stack.ports import free_port
 
 _SEARCH = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/local/pgsql/bin")
 
@@ -39,12 +40,6 @@ def find_bindir() -> Path:
         "no local Postgres server binaries (initdb, pg_ctl) found",
         "install postgresql-15 (apt-get install postgresql-15) or set DEVENV_PG_BINDIR",
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -1,0 +1,69 @@
+"""Every ``DEVENV_*`` environment variable devenv reads, in one place, read once.
+
+The environment is an input like devenv.toml: :func:`read` turns it into an :class:`Environ`
+when a command (or a library caller) makes its :class:`~devenv.stack.handle.Stack`, and nothing
+below that reads ``os.environ`` again. Tests and the pytest plugin pass their own ``Environ``.
+
+=============================== ==============================================================
+``DEVENV_IMAGE_<SERVICE>``      exact image for a service (wins over devenv.toml, no registry
+                                prefix): how CI and air-gapped machines pin images
+``DEVENV_FIREWORKS_KEYS``       API keys the Fireworks mock accepts (comma-separated)
+``DEVENV_FIREWORKS_BASE_IMAGE`` base image the mock's image is built on (python3 X.Y + pip)
+``DEVENV_FIREWORKS_STUBS``      stub folder for ``devenv mock fireworks``
+``DEVENV_DATABASE_URL``         `db`/`seed` talk to this Postgres instead of the stack's
+``DEVENV_GOTRUE_URL``           with ``DEVENV_SERVICE_ROLE_KEY``: GoTrue for seeded auth users
+``DEVENV_SERVICE_ROLE_KEY``     the service_role JWT for ``DEVENV_GOTRUE_URL``
+``DEVENV_DEBUG``                ``1``: tracebacks instead of the one error line
+=============================== ==============================================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+IMAGE_PREFIX = "DEVENV_IMAGE_"
+FIREWORKS_KEYS = "DEVENV_FIREWORKS_KEYS"
+FIREWORKS_BASE_IMAGE = "DEVENV_FIREWORKS_BASE_IMAGE"
+FIREWORKS_STUBS = "DEVENV_FIREWORKS_STUBS"
+DATABASE_URL = "DEVENV_DATABASE_URL"
+GOTRUE_URL = "DEVENV_GOTRUE_URL"
+SERVICE_ROLE_KEY = "DEVENV_SERVICE_ROLE_KEY"
+DEBUG = "DEVENV_DEBUG"
+
+
+@dataclass(frozen=True)
+class Environ:
+    """The ``DEVENV_*`` settings of one invocation."""
+
+    images: Mapping[str, str] = field(default_factory=dict)  # service -> exact image
+    fireworks_keys: str = ""
+    fireworks_base_image: str = ""
+    database_url: str = field(default="", repr=False)  # may carry a password
+    gotrue_url: str = ""
+    service_role_key: str = field(default="", repr=False)
+    debug: bool = False
+
+    @property
+    def external_database(self) -> bool:
+        """`db`/`seed` point at a database outside the stack."""
+        return bool(self.database_url)
+
+
+def read(environ: Mapping[str, str] | None = None) -> Environ:
+    env = os.environ if environ is None else environ
+    images = {
+        k[len(IMAGE_PREFIX) :].lower(): v
+        for k, v in env.items()
+        if k.startswith(IMAGE_PREFIX) and v
+    }
+    return Environ(
+        images=images,
+        fireworks_keys=env.get(FIREWORKS_KEYS, ""),
+        fireworks_base_image=env.get(FIREWORKS_BASE_IMAGE, ""),
+        database_url=env.get(DATABASE_URL, ""),
+        gotrue_url=env.get(GOTRUE_URL, ""),
+        service_role_key=env.get(SERVICE_ROLE_KEY, ""),
+        debug=env.get(DEBUG) == "1",
+    )

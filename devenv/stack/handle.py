@@ -1,0 +1,516 @@
+"""The Stack handle: one project's config, its keys and its compose runner, made once per
+invocation. It is the one way the CLI, the doctor, the contract suites, the pytest plugin and the
+benchmarks reach a stack (hatch's Application is the model: the CLI's root callback makes it and
+puts it on the Typer context).
+
+``up`` in order: keys -> rendered Kong config -> port check -> images present -> ``compose up
+--detach`` while devenv waits for health itself (compose orders postgres healthy before gotrue,
+which runs its own migrations) -> the gateway answering through Kong -> the data step (env check,
+migrations, default seeds). Every step is idempotent, so an interrupted ``up`` is finished by the
+next one. Commands that change the stack (``up``, ``restart``) hold a per-project lock that a
+killed holder releases; ``down`` never waits for it (it is how one stops a stuck ``up``), and an
+``up`` whose containers disappear under it stops within a poll and says so.
+
+As a context manager a handle removes what it started (containers, network, volumes) on exit:
+what ephemeral stacks and the pytest plugin use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import string
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from devenv import config as config_mod
+from devenv import environ as environ_mod
+from devenv.config import Config
+from devenv.environ import Environ
+from devenv.errors import SecretsError, StackError
+from devenv.mocks.upstash import token_for as upstash_token
+from devenv.stack import health, images, ports, project, secrets
+from devenv.stack.compose import ComposeRunner, ContainerState, Runner
+from devenv.stack.engine import Engine
+from devenv.stack.model import ProgressFn, ServiceInfo, Status, UpResult
+from devenv.stack.secrets import Keys
+
+if TYPE_CHECKING:
+    from devenv.db.auth import AuthTarget
+
+LOCK_FILE = "lock"
+
+
+class Stack:
+    """A handle on one project's stack. Cheap to make: nothing touches the engine, the disk or
+    the keys until a method needs them."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        *,
+        env: Environ | None = None,
+        engine: Engine | None = None,
+        runner: Runner | None = None,
+        owner: str = "",
+    ) -> None:
+        self.cfg = cfg
+        self.env = environ_mod.read() if env is None else env
+        self.engine = engine or Engine()
+        self.runner: Runner = runner or ComposeRunner(
+            cfg.name, [project.compose_file()], self.engine
+        )
+        self.owner = owner
+        self._keys: Keys | None = None
+        self._keys_how = ""
+        self._started = False
+        self.runner.env = project.compose_env(cfg, None, self.env, owner=owner)
+        #: Called with a line when a command waits (for the project lock); the CLI prints it.
+        self.on_wait: Callable[[str], None] | None = None
+
+    # ------------------------------------------------------------------------------------------
+    # Making one.
+
+    @classmethod
+    def load(cls, root: Path | None = None, *, env: Environ | None = None) -> Stack:
+        """The project at (or above) ``root``: its devenv.toml, or the defaults."""
+        env = environ_mod.read() if env is None else env
+        return cls(config_mod.load(root, env), env=env)
+
+    @classmethod
+    def ephemeral(
+        cls,
+        root: Path,
+        *,
+        name: str | None = None,
+        services: Iterable[str] = config_mod.SERVICES,
+        env: Environ | None = None,
+        **sections: Any,
+    ) -> Stack:
+        """A throw-away stack: a unique project name, free host ports, owned by this process
+        (its pid and host in the labels, so `devenv gc` can tell when the owner is gone)."""
+        import uuid
+
+        env = environ_mod.read() if env is None else env
+        cfg = config_mod.in_memory(
+            root,
+            name=name or f"devenv-eph-{uuid.uuid4().hex[:10]}",
+            services=services,
+            free_ports=True,
+            env=env,
+            **sections,
+        )
+        return cls(cfg, env=env, owner=f"{os.getpid()}@{socket.gethostname()}")
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._started:
+            self.down(volumes=True)
+
+    # ------------------------------------------------------------------------------------------
+    # Keys: loaded once, passed along.
+
+    def keys(self) -> Keys | None:
+        """The project's keys: from .devenv/, else recovered from the stack's containers (and
+        written back), else None. Never makes new ones."""
+        if self._keys is None:
+            keys = secrets.load(self.cfg.state_dir)
+            how = "loaded"
+            if keys is None:
+                keys = self._recover(self.runner.ps())
+                how = "recovered"
+                if keys is not None:
+                    secrets.save(self.cfg.state_dir, keys)
+            if keys is not None:
+                self._set_keys(keys, how)
+        return self._keys
+
+    @property
+    def keys_how(self) -> str:
+        """How this handle got its keys: 'loaded', 'recovered', 'created', or '' (none yet)."""
+        return self._keys_how
+
+    def require_keys(self) -> Keys:
+        keys = self.keys()
+        if keys is None:
+            raise StackError(
+                f"the stack {self.cfg.name!r} has no keys in {self.cfg.state_dir} and no"
+                " containers to recover them from",
+                "start it with `devenv up`",
+            )
+        return keys
+
+    def ensure_keys(self, containers: list[ContainerState] | None = None) -> tuple[Keys, str]:
+        """Load, recover or make the keys; returns them and 'loaded', 'recovered' or 'created'."""
+        if self._keys is not None:
+            return self._keys, self._keys_how
+        keys = secrets.load(self.cfg.state_dir)
+        how = "loaded"
+        if keys is None:
+            keys = self._recover(self.runner.ps() if containers is None else containers)
+            how = "recovered"
+            if keys is None:
+                keys, how = secrets.generate(), "created"
+            secrets.save(self.cfg.state_dir, keys)
+        self._set_keys(keys, how)
+        return keys, how
+
+    def _set_keys(self, keys: Keys, how: str) -> None:
+        self._keys, self._keys_how = keys, how
+        self.runner.env = project.compose_env(self.cfg, keys, self.env, owner=self.owner)
+
+    @staticmethod
+    def _recover(containers: list[ContainerState]) -> Keys | None:
+        found: dict[str, str] = {}
+        for c in containers:
+            found.update(c.env)
+        pg_pw = found.get("POSTGRES_PASSWORD")
+        if not pg_pw:
+            return None
+        jwt_secret = found.get("GOTRUE_JWT_SECRET") or found.get("JWT_SECRET")
+        return secrets.derive(jwt_secret or secrets.generate().jwt_secret, pg_pw)
+
+    # ------------------------------------------------------------------------------------------
+    # Where things are.
+
+    def urls(self, *, show_secrets: bool = False) -> dict[str, str]:
+        return project.urls(self.cfg, self.keys(), show_secrets=show_secrets)
+
+    def database_url(self) -> str:
+        """The superuser DSN `db`/`seed` use: DEVENV_DATABASE_URL, else the stack's Postgres."""
+        if self.env.database_url:
+            return self.env.database_url
+        self.require_keys()
+        return self.urls(show_secrets=True)["postgres"]
+
+    def auth_target(self) -> AuthTarget | None:
+        """Where seeded auth users are created: DEVENV_GOTRUE_URL + DEVENV_SERVICE_ROLE_KEY, else
+        the stack's GoTrue (its own port, else through Kong), else None."""
+        from devenv.db.auth import AuthTarget
+
+        if self.env.gotrue_url and self.env.service_role_key:
+            return AuthTarget(self.env.gotrue_url, self.env.service_role_key)
+        if "gotrue" not in self.cfg.services or self.env.external_database:
+            return None
+        try:
+            return AuthTarget.from_env_values(self.env_values())
+        except StackError:
+            return None
+
+    # ------------------------------------------------------------------------------------------
+    # Commands.
+
+    def up(
+        self,
+        services: Iterable[str] = (),
+        *,
+        seed: bool = True,
+        data: bool = True,
+        timeout: float = 180.0,
+        on_progress: ProgressFn | None = None,
+    ) -> UpResult:
+        """Start the enabled services (or ``services`` and what they need), wait until really
+        healthy, then (unless ``data`` is false) check .env files, migrate and seed. Raises a
+        DevenvError subclass on every failure; a failing data step leaves the stack up."""
+        t0 = time.monotonic()
+        deadline = t0 + timeout
+        chosen = self.cfg.check_services(list(services)) if services else self.cfg.services
+        wanted = project.with_requirements(chosen)
+        with self._lock("start"):
+            result = self._up(wanted, deadline, on_progress)
+        self._started = True
+        if data:
+            from devenv.stack.prepare import after_up
+
+            t = time.monotonic()
+            result.after = after_up(self, result.status.running_services, seed=seed)
+            result.phases["data"] = time.monotonic() - t
+        result.elapsed_s = time.monotonic() - t0
+        return result
+
+    def _up(
+        self, wanted: tuple[str, ...], deadline: float, on_progress: ProgressFn | None
+    ) -> UpResult:
+        t0 = time.monotonic()
+        phases: dict[str, float] = {}
+        existing = self.runner.ps()  # also proves the engine answers
+        self._check_owner(existing)
+        keys, how = self.ensure_keys(existing)
+        kong_changed = self._render_kong(keys) if "kong" in wanted else False
+        phases["prepare"] = time.monotonic() - t0
+
+        t = time.monotonic()
+        published = {p for c in existing if c.state == "running" for p in c.ports}
+        ports.check(
+            {s: self.cfg.ports[s] for s in wanted},
+            ours=published,
+            project=self.cfg.name,
+            project_has_containers=bool(existing),
+            engine=self.engine,
+        )
+        images.ensure(self.cfg, self.engine, self.runner, self.env, wanted)
+        self._repair_networks()
+        phases["checks"] = time.monotonic() - t
+
+        t = time.monotonic()
+        if how != "loaded" and "postgres" in wanted and self._volume_exists("pgdata"):
+            # New keys, old data: bring postgres up alone and re-assert the role passwords
+            # before GoTrue tries to log in with them.
+            self._compose_up(["postgres"], deadline, on_progress)
+            self.bootstrap()
+        self._compose_up(list(wanted), deadline, on_progress)
+        had = {c.service for c in existing}
+        if kong_changed and "kong" in had:
+            self.runner.run(["restart", "kong"])  # new keys: Kong reads its config at start
+            self._compose_up(["kong"], deadline, on_progress)
+        phases["compose"] = time.monotonic() - t
+
+        disabled = sorted(s for s in had if s and s not in self.cfg.services)
+        if disabled:
+            self.runner.run(["rm", "--stop", "--force", *disabled])
+
+        if "kong" in wanted and "gotrue" in wanted:
+            t = time.monotonic()
+            gateway = health.HttpOk(
+                "127.0.0.1", self.cfg.ports["kong"], "/auth/v1/health", {"apikey": keys.anon_key}
+            )
+            health.wait_http(gateway, deadline, logs_of=["kong", "gotrue"], runner=self.runner)
+            phases["gateway"] = time.monotonic() - t
+
+        return UpResult(
+            status=self.status(),
+            elapsed_s=time.monotonic() - t0,
+            phases=phases,
+            keys_how=how,
+        )
+
+    def _compose_up(
+        self, services: list[str], deadline: float, on_progress: ProgressFn | None
+    ) -> None:
+        """`compose up --detach` for ``services``, waiting for health ourselves (see health)."""
+        started = self.runner.start(
+            ["up", "--detach", "--pull", "never", "--quiet-pull", *services]
+        )
+        health.wait_containers(
+            self.runner, services, deadline, started=started, on_progress=on_progress
+        )
+
+    def bootstrap(self) -> None:
+        """Re-run the role/schema bootstrap inside postgres (over its socket, which needs no
+        password): it re-asserts the role passwords when the keys were made anew for an
+        existing volume."""
+        self.runner.run(
+            ["exec", "-T", "postgres", "sh", "/docker-entrypoint-initdb.d/00-devenv-bootstrap.sh"]
+        )
+
+    def down(self, *, volumes: bool = False) -> list[str]:
+        """Stop and remove the stack's containers and network; volumes (data) only with
+        ``volumes``. Needs no keys. Returns the names of the containers removed."""
+        containers = self.runner.ps()
+        args = ["down", "--remove-orphans", "--timeout", "10"]
+        if volumes:
+            args.append("--volumes")
+        self.runner.run(args)
+        if volumes:
+            # compose only removes volumes it would create; remove labelled leftovers too.
+            from devenv.stack.compose import COMPOSE_PROJECT
+
+            for v in self.engine.volumes({COMPOSE_PROJECT: self.cfg.name}):
+                v.remove(force=True)
+        self._started = False
+        return [c.name for c in containers]
+
+    def status(self, *, show_secrets: bool = False) -> Status:
+        """Services with state, health, port, URL and startup time; keys (recovered from the
+        containers if .devenv/ is gone while the stack runs)."""
+        containers = self.runner.ps()
+        by_service = {c.service: c for c in containers}
+        keys = self._keys
+        if keys is None:
+            try:
+                keys = self.keys()
+            except SecretsError:
+                keys = None
+        u = project.urls(self.cfg, keys, show_secrets=show_secrets)
+        infos: list[ServiceInfo] = []
+        for svc in config_mod.SERVICES:
+            c = by_service.get(svc)
+            if svc not in self.cfg.services and c is None:
+                continue
+            if c is None:
+                infos.append(ServiceInfo(svc, "missing", "", self.cfg.ports[svc], u[svc], "", None))
+                continue
+            startup = (
+                c.healthy_at - c.started_at
+                if c.started_at is not None and c.healthy_at is not None
+                else None
+            )
+            infos.append(
+                ServiceInfo(svc, c.state, c.health, self.cfg.ports[svc], u[svc], c.name, startup)
+            )
+        running = bool(infos) and all(
+            i.state == "running" for i in infos if i.name in self.cfg.services
+        )
+        return Status(self.cfg.name, self.cfg.root, infos, keys, u["kong"], running)
+
+    def restart(self, services: Iterable[str] = (), *, timeout: float = 120.0) -> Status:
+        chosen = self.cfg.check_services(list(services)) if services else self.cfg.services
+        with self._lock("restart"):
+            self.require_keys()
+            self.runner.run(["restart", "--timeout", "10", *chosen])
+            health.wait_containers(self.runner, list(chosen), time.monotonic() + timeout)
+        return self.status()
+
+    def logs(
+        self, service: str | None = None, *, follow: bool = False, tail: int | None = None
+    ) -> int:
+        """Stream compose logs to the terminal; returns compose's exit code. Needs no keys."""
+        from devenv.errors import Interrupted
+
+        if service:
+            self.cfg.check_services([service])
+        args = ["logs", "--no-color"]
+        if follow:
+            args.append("--follow")
+        if tail is not None:
+            args += ["--tail", str(tail)]
+        if service:
+            args.append(service)
+        try:
+            return self.runner.run(args, check=False, capture=False).returncode
+        except (KeyboardInterrupt, Interrupted):
+            return 0  # Ctrl-C is how one stops `logs -f`: not an error
+
+    def psql(self, dbname: str = "postgres", *, tty: bool) -> int:
+        """psql inside the postgres container, attached to this terminal."""
+        self.require_keys()
+        return self.runner.exec("postgres", ["psql", "-U", "postgres", "-d", dbname], tty=tty)
+
+    def env_values(self) -> dict[str, str]:
+        """The running stack's values an app's .env needs (URLs, ports, keys). Secrets
+        included: this is what `status -o env` and `env init` write, never what default output
+        shows."""
+        st = self.status(show_secrets=True)
+        running = set(st.running_services)
+        if not running:
+            raise StackError(
+                f"the stack {self.cfg.name!r} is not running", "start it with `devenv up`"
+            )
+        if st.keys is None:
+            raise StackError(
+                f"the stack {self.cfg.name!r} runs, but its keys are neither in"
+                f" {self.cfg.state_dir} nor recoverable from its containers",
+                "run `devenv down` then `devenv up` (data is kept)",
+            )
+        keys = st.keys
+        u = project.urls(self.cfg, keys, show_secrets=True)
+        out: dict[str, str] = {}
+        if "kong" in running:
+            out["SUPABASE_URL"] = u["kong"]
+        if "gotrue" in running or "kong" in running:
+            out["SUPABASE_ANON_KEY"] = keys.anon_key
+            out["SUPABASE_SERVICE_ROLE_KEY"] = keys.service_role_key
+            out["SUPABASE_JWT_SECRET"] = keys.jwt_secret
+        if "gotrue" in running:
+            out["GOTRUE_URL"] = u["gotrue"]
+        if "postgres" in running:
+            out["DATABASE_URL"] = u["postgres"]
+        if "redis" in running:
+            out["REDIS_URL"] = u["redis"]
+        if "fireworks" in running:
+            out["FIREWORKS_BASE_URL"] = u["fireworks"]
+            out["FIREWORKS_API_KEY"] = project.FIREWORKS_LOCAL_KEY
+        if "pooler" in running:
+            out["DATABASE_POOLED_URL"] = u["pooler"]
+            # Prisma's form: it must not use named prepared statements through a pooler.
+            out["DATABASE_POOLED_PRISMA_URL"] = f"{u['pooler']}?pgbouncer=true"
+        if "upstash" in running:
+            out["UPSTASH_REDIS_REST_URL"] = u["upstash"]
+            out["UPSTASH_REDIS_REST_TOKEN"] = upstash_token(keys.jwt_secret)
+        return out
+
+    # ------------------------------------------------------------------------------------------
+    # Helpers.
+
+    def _check_owner(self, containers: Iterable[ContainerState]) -> None:
+        """Two checkouts with the same project name must not share (and wreck) one stack."""
+        for c in containers:
+            root = c.labels.get(project.LABEL_ROOT)
+            if root and root != str(self.cfg.root):
+                raise StackError(
+                    f"a stack named {self.cfg.name!r} from {root} already exists",
+                    f"run `devenv down` there, or give this checkout another [project] name in "
+                    f"{self.cfg.root / config_mod.CONFIG_FILE}",
+                )
+
+    def _render_kong(self, keys: Keys) -> bool:
+        """Render compose/kong/kong.yml with the keys into .devenv/kong.yml; True if changed."""
+        template = (project.compose_dir() / "kong" / "kong.yml").read_text(encoding="utf-8")
+        text = string.Template(template).substitute(
+            SUPABASE_ANON_KEY=keys.anon_key, SUPABASE_SERVICE_KEY=keys.service_role_key
+        )
+        target = self.cfg.state_dir / "kong.yml"
+        try:
+            if target.read_text(encoding="utf-8") == text:
+                return False
+        except FileNotFoundError:
+            pass
+        secrets.ensure_state_dir(self.cfg.state_dir)
+        secrets.write_private(target, text)
+        # Kong's container runs as an unprivileged user and must read the bind-mounted file;
+        # .devenv/ itself stays 0700, so no other local user can reach it.
+        os.chmod(target, 0o644)
+        return True
+
+    def _volume_exists(self, name: str) -> bool:
+        return self.engine.volume_exists(f"{self.cfg.name}_{name}")
+
+    def _repair_networks(self) -> None:
+        """Duplicate project networks (left by concurrent `up`s before the lock existed, or by
+        plain `docker compose`) make compose fail with "network ... is ambiguous": keep one."""
+        nets = self.engine.networks(f"{self.cfg.name}_default")
+        if len(nets) < 2:
+            return
+        nets.sort(key=lambda n: len((n.attrs or {}).get("Containers") or {}), reverse=True)
+        for extra in nets[1:]:
+            with contextlib.suppress(Exception):
+                extra.reload()
+                if not (extra.attrs.get("Containers") or {}):
+                    extra.remove()
+
+    @contextlib.contextmanager
+    def _lock(self, what: str) -> Iterator[None]:
+        """Serialise commands that change this project's stack. An flock on .devenv/lock: the
+        kernel releases it when the holder dies, so a killed `up` never blocks the next."""
+        import fcntl
+
+        secrets.ensure_state_dir(self.cfg.state_dir)
+        path = self.cfg.state_dir / LOCK_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+                if self.on_wait is not None:
+                    self.on_wait(
+                        f"waiting for another devenv command on {self.cfg.name!r}"
+                        f" ({holder or 'unknown'}) to finish"
+                    )
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{what} by pid {os.getpid()}".encode(), 0)
+            yield
+        finally:
+            os.close(fd)

@@ -1,0 +1,213 @@
+"""Wait strategies, as testcontainers has them: small objects that say whether something is ready
+yet, and one loop that polls them against a deadline.
+
+- :class:`ContainersHealthy`: every service's container runs and its healthcheck passes (a
+  container without a healthcheck counts once it runs: a user's own image may have none).
+- :class:`HttpOk`: a GET answers 200 (the gateway, through Kong, with the anon key).
+
+The loop polls every 0.1 s: compose's own ``--wait`` ticks every 0.5 s, which is half a second of
+waiting for nothing per service.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from devenv.errors import HealthTimeout, StackError
+from devenv.stack.compose import Runner, Started, compose_error
+from devenv.stack.model import ProgressFn, ServiceState
+
+POLL_S = 0.1
+
+
+class StackTakenDown(StackError):
+    """The containers ``up`` was waiting for were removed (a `devenv down` elsewhere)."""
+
+
+@dataclass
+class Check:
+    ready: bool
+    detail: str = ""
+
+
+class ContainersHealthy:
+    """Every service in ``services`` runs and is healthy (or has no healthcheck)."""
+
+    def __init__(self, runner: Runner, services: Sequence[str]) -> None:
+        self.runner = runner
+        self.services = list(services)
+        self.seen: set[str] = set()
+        self.states: dict[str, ServiceState] = {}
+
+    def poll(self) -> dict[str, ServiceState]:
+        states = {s: ServiceState(s) for s in self.services}
+        for c in self.runner.ps():
+            st = states.get(c.service)
+            if st is None:
+                continue
+            self.seen.add(c.service)
+            st.container = c.name
+            st.health = c.health
+            st.exit_code = c.exit_code
+            if c.state == "running":
+                st.state = (
+                    c.health if c.health in ("healthy", "unhealthy", "starting") else "running"
+                )
+            elif c.state in ("exited", "dead"):
+                st.state = "exited"
+            else:
+                st.state = c.state
+        self.states = states
+        return states
+
+    @staticmethod
+    def ready_one(st: ServiceState) -> bool:
+        return st.state == "healthy" or (st.state == "running" and not st.health)
+
+    def check(self) -> Check:
+        states = self.poll()
+        bad = [n for n, st in states.items() if not self.ready_one(st)]
+        return Check(not bad, ", ".join(f"{n}: {states[n].state}" for n in bad))
+
+    def failed(self) -> list[str]:
+        return [n for n, st in self.states.items() if st.state in ("exited", "unhealthy")]
+
+    def vanished(self) -> bool:
+        """Containers seen earlier are all gone: someone took the stack down."""
+        return bool(self.seen) and all(st.state == "waiting" for st in self.states.values())
+
+
+class HttpOk:
+    """GET ``url`` answers 200. The stdlib's http.client: importing httpx here would cost more
+    than the request on `up`'s hot path."""
+
+    def __init__(self, host: str, port: int, path: str, headers: Mapping[str, str]) -> None:
+        self.host, self.port, self.path = host, port, path
+        self.headers = dict(headers)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}{self.path}"
+
+    def check(self) -> Check:
+        import http.client
+
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=2.0)
+        try:
+            conn.request("GET", self.path, headers=self.headers)
+            status = conn.getresponse().status
+            return Check(status == 200, f"HTTP {status}")
+        except OSError as exc:
+            return Check(False, type(exc).__name__)
+        finally:
+            conn.close()
+
+
+def wait_containers(
+    runner: Runner,
+    services: Sequence[str],
+    deadline: float,
+    *,
+    started: Started | None = None,
+    on_progress: ProgressFn | None = None,
+) -> None:
+    """Wait until every service is healthy, while ``started`` (compose ``up --detach``) runs
+    and after it ends. Raises HealthTimeout (with the failing services' last log lines) on an
+    exited or unhealthy service or the deadline, ComposeError if compose itself failed, and
+    StackTakenDown if the containers were removed under us."""
+    strategy = ContainersHealthy(runner, services)
+    t0 = time.monotonic()
+    try:
+        while True:
+            check = strategy.check()
+            if on_progress is not None:
+                on_progress(strategy.states, time.monotonic() - t0)
+            rc = started.poll() if started is not None else 0
+            done = rc is not None
+            if rc is not None and rc != 0:
+                assert started is not None
+                _raise_start_failure(runner, strategy, started, rc)
+            if done and check.ready:
+                return
+            if done and strategy.vanished():
+                raise StackTakenDown(
+                    f"the stack {runner.project!r} was taken down while `up` was waiting for it",
+                    "someone ran `devenv down`; run `devenv up` again to start it",
+                )
+            if done and strategy.failed():
+                _raise_unhealthy(
+                    runner,
+                    strategy,
+                    "failed to start",
+                    "see the log lines below",
+                    strategy.failed(),
+                )
+            if time.monotonic() > deadline:
+                if started is not None:
+                    started.stop()
+                _raise_unhealthy(
+                    runner,
+                    strategy,
+                    "did not become healthy within the deadline",
+                    "see the log lines below, or `devenv doctor stack`; raise --timeout if the"
+                    " machine is just slow",
+                )
+            if started is not None and not done:
+                started.wait(POLL_S)
+            else:
+                time.sleep(POLL_S)
+    except BaseException:
+        if started is not None:
+            started.stop()  # Ctrl-C: compose stops cleanly; the next `up` finishes the job
+        raise
+
+
+def _raise_unhealthy(
+    runner: Runner,
+    strategy: ContainersHealthy,
+    what: str,
+    hint: str,
+    only: Sequence[str] = (),
+) -> None:
+    states = strategy.states
+    bad = list(only) or [n for n, st in states.items() if not strategy.ready_one(st)]
+    bad = bad or strategy.services
+    raise HealthTimeout(
+        f"{', '.join(bad)} {what} ({', '.join(f'{n}: {states[n].state}' for n in bad)})",
+        hint,
+        logs=runner.logs_tail(bad),
+    )
+
+
+def _raise_start_failure(
+    runner: Runner, strategy: ContainersHealthy, started: Started, rc: int
+) -> None:
+    strategy.poll()
+    err = compose_error(["up", *strategy.services], started.argv, rc, started.stderr())
+    bad = [n for n, st in strategy.states.items() if not strategy.ready_one(st)]
+    if bad and any(strategy.states[n].state in ("exited", "unhealthy") for n in bad):
+        raise HealthTimeout(
+            f"{', '.join(bad)} failed to start"
+            f" ({', '.join(f'{n}: {strategy.states[n].state}' for n in bad)}): {err.message}",
+            "see the log lines below",
+            logs=runner.logs_tail(bad),
+        )
+    raise err
+
+
+def wait_http(check: HttpOk, deadline: float, *, logs_of: Sequence[str], runner: Runner) -> None:
+    last = ""
+    while True:
+        res = check.check()
+        if res.ready:
+            return
+        last = res.detail
+        if time.monotonic() > deadline:
+            raise HealthTimeout(
+                f"the gateway did not answer {check.url} with 200 in time (last: {last})",
+                "see the log lines below, or run `devenv doctor reach`",
+                logs=runner.logs_tail(logs_of),
+            )
+        time.sleep(POLL_S)

@@ -1,0 +1,126 @@
+"""What a Config means to compose: the shipped compose/ folder, labels, URLs, and the environment
+compose.yaml interpolates. Pure functions of the config and keys (no engine, no I/O beyond
+locating compose/)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from devenv import config as config_mod
+from devenv.config import Config
+from devenv.environ import Environ
+from devenv.errors import StackError
+from devenv.mocks.upstash import token_for as upstash_token
+from devenv.stack import secrets
+from devenv.stack.secrets import Keys
+
+LABEL_PROJECT = "dev.devenv.project"
+LABEL_ROOT = "dev.devenv.root"
+LABEL_STACK = "dev.devenv.stack"
+LABEL_OWNER = "dev.devenv.owner"
+
+#: Container port each service publishes (the host side comes from devenv.toml).
+CONTAINER_PORTS = {
+    "postgres": 5432,
+    "gotrue": 9999,
+    "kong": 8000,
+    "redis": 6379,
+    "fireworks": 8000,
+    "pooler": 6543,
+    "upstash": 8000,
+}
+
+#: Where a project keeps its Fireworks stub files (mounted read-only into the mock).
+FIREWORKS_STUBS = "fixtures/fireworks"
+#: The key `status -o env` hands apps for the mock. Not a secret: the mock accepts any non-empty
+#: key unless DEVENV_FIREWORKS_KEYS narrows it, so a developer's real key works as well.
+FIREWORKS_LOCAL_KEY = "fw-devenv-local"
+
+
+def compose_dir() -> Path:
+    """compose/ as shipped: inside the wheel (devenv/_data/compose) or the source checkout."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "_data" / "compose", here.parent / "compose"):
+        if (candidate / "compose.yaml").is_file():
+            return candidate
+    raise StackError(
+        "compose/compose.yaml is missing from the devenv installation",
+        "reinstall devenv-stack",
+    )
+
+
+def compose_file() -> Path:
+    return compose_dir() / "compose.yaml"
+
+
+def stack_id(cfg: Config) -> str:
+    """Stable id of one checkout's stack: the same project name in two checkouts differs here."""
+    return hashlib.sha256(f"{cfg.name}\0{cfg.root}".encode()).hexdigest()[:12]
+
+
+def fireworks_stubs(cfg: Config) -> Path:
+    """The project's stub folder, or the empty one shipped beside compose.yaml."""
+    own = cfg.path(FIREWORKS_STUBS)
+    return own if own.is_dir() else compose_dir() / "fireworks" / "stubs"
+
+
+def urls(cfg: Config, keys: Keys | None, *, show_secrets: bool = False) -> dict[str, str]:
+    pw = ""
+    if keys is not None:
+        pw = keys.postgres_password if show_secrets else secrets.mask(keys.postgres_password)
+    p = cfg.ports
+    return {
+        "postgres": f"postgresql://postgres:{pw}@127.0.0.1:{p['postgres']}/postgres",
+        "gotrue": f"http://127.0.0.1:{p['gotrue']}",
+        "kong": f"http://127.0.0.1:{p['kong']}",
+        "redis": f"redis://127.0.0.1:{p['redis']}/0",
+        # The OpenAI-compatible base the `openai` SDK takes; the `fireworks-ai` SDK takes the
+        # same URL without /inference/v1 (the mock serves /v1 too).
+        "fireworks": f"http://127.0.0.1:{p['fireworks']}/inference/v1",
+        # PgBouncer in transaction mode, as Supabase's pooler (port 6543 there).
+        "pooler": f"postgresql://postgres:{pw}@127.0.0.1:{p['pooler']}/postgres",
+        "upstash": f"http://127.0.0.1:{p['upstash']}",
+    }
+
+
+def compose_env(cfg: Config, keys: Keys | None, env: Environ, *, owner: str = "") -> dict[str, str]:
+    """Everything compose.yaml interpolates. Secrets travel here, never in argv.
+
+    Without keys (``down``, ``logs``: commands that create nothing) the secret variables are
+    left out; compose.yaml's defaults fill them, and nothing is created with them.
+    """
+    out = {
+        "DEVENV_PROJECT": cfg.name,
+        "DEVENV_ROOT": str(cfg.root),
+        "DEVENV_STACK_ID": stack_id(cfg),
+        "DEVENV_OWNER": owner,
+        "DEVENV_JWT_EXPIRY": str(cfg.auth.jwt_expiry),
+        "DEVENV_SITE_URL": cfg.auth.site_url,
+        "DEVENV_REDIRECT_URLS": ",".join(cfg.auth.additional_redirect_urls),
+        "DEVENV_DISABLE_SIGNUP": "false" if cfg.auth.enable_signup else "true",
+        "DEVENV_API_URL": f"http://127.0.0.1:{cfg.ports['kong']}",
+        "DEVENV_KONG_CONFIG": str(cfg.state_dir / "kong.yml"),
+        "DEVENV_FIREWORKS_STUBS": str(fireworks_stubs(cfg)),
+        "DEVENV_FIREWORKS_KEYS": env.fireworks_keys,
+    }
+    if keys is not None:
+        out["DEVENV_POSTGRES_PASSWORD"] = keys.postgres_password
+        out["DEVENV_JWT_SECRET"] = keys.jwt_secret
+        out["DEVENV_UPSTASH_TOKEN"] = upstash_token(keys.jwt_secret)
+    for service in config_mod.SERVICES:
+        out[f"DEVENV_IMAGE_{service.upper()}"] = cfg.image(service)
+        out[f"DEVENV_PORT_{service.upper()}"] = str(cfg.ports[service])
+    return out
+
+
+def with_requirements(services: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """``services`` and everything they need, in start order."""
+    need: set[str] = set()
+    todo = list(services)
+    while todo:
+        s = todo.pop()
+        if s not in need:
+            need.add(s)
+            todo.extend(config_mod.REQUIRES[s])
+    return tuple(s for s in config_mod.SERVICES if s in need)
