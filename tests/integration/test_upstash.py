@@ -232,7 +232,7 @@ def test_bad_requests(rest: RestServer) -> None:
 
 
 def test_redis_unreachable_is_one_clear_error() -> None:
-    from devenv.db.localpg import free_port
+    from tests.support.localpg import free_port
 
     with RestServer(f"redis://127.0.0.1:{free_port()}/0", TOKEN) as srv:
         r = httpx.post(srv.url, headers={"Authorization": f"Bearer {TOKEN}"}, json=["PING"])

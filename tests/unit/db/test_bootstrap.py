@@ -15,8 +15,8 @@ import psutil
 import psycopg
 import pytest
 
-from devenv.db import localpg
 from tests.conftest import unavailable
+from tests.support import localpg
 from tests.unit.db.conftest import BOOTSTRAP, Db
 
 
