@@ -27,7 +27,7 @@ def images(engine: None) -> None:
     cfg = config.load(Path(os.environ.get("TMPDIR", "/tmp")))
     for svc in ("pooler", "upstash"):
         try:
-            eng.client().images.get(cfg.image(svc))
+            eng.Engine().client.images.get(cfg.image(svc))
         except Exception:
             unavailable(
                 f"image {cfg.image(svc)} for {svc} is missing; run the README's test command"

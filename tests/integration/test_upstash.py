@@ -35,7 +35,7 @@ def redis_url(engine: None) -> Iterator[str]:
     from devenv.stack import engine as eng
 
     image = config.load(Path("/")).image("redis")
-    client = eng.client()
+    client = eng.Engine().client
     container = client.containers.run(
         image,
         name=f"it-upstash-{uuid.uuid4().hex[:8]}",
