@@ -30,6 +30,7 @@ SERVICES: tuple[str, ...] = (
     "kong",
     "redis",
     "fireworks",
+    "mail",
     "pooler",
     "upstash",
 )
@@ -51,6 +52,9 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "kong": (),
     "redis": (),
     "fireworks": (),
+    # GoTrue sends its mail here; without it GoTrue drops mail (its no-op mailer), so neither
+    # needs the other to start.
+    "mail": (),
     "pooler": ("postgres",),
     "upstash": ("redis",),
 }
@@ -62,6 +66,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "gotrue": 54326,
     "redis": 54379,
     "fireworks": 54380,
+    "mail": 54324,  # the mail catcher's web UI and API, as `supabase start` publishes it
     # Supabase CLI's pooler port; the REST endpoint next to Redis and the Fireworks mock.
     "pooler": 54329,
     "upstash": 54381,
@@ -75,6 +80,7 @@ DEFAULT_IMAGES: dict[str, str] = {
     "kong": "kong:2.8.1",
     "redis": "redis:7",
     "fireworks": f"devenv-fireworks:{__version__}",
+    "mail": "axllent/mailpit:v1.33.1",
     # Its environment interface is what compose.yaml sets (checked against its entrypoint).
     "pooler": "edoburu/pgbouncer:v1.25.2-p0",
 }
@@ -88,6 +94,9 @@ class AuthConfig:
     jwt_expiry: int = 3600
     additional_redirect_urls: tuple[str, ...] = ()
     enable_signup: bool = True
+    #: Off as in `supabase start`: signup returns a session at once. On: signup returns none and
+    #: the confirmation mail waits in the mail catcher.
+    enable_confirmations: bool = False
 
 
 @dataclass(frozen=True)
@@ -238,7 +247,13 @@ _SECTIONS: dict[str, set[str]] = {
     "project": {"name", "services"},
     "ports": set(DEFAULT_PORTS),
     "images": {*DEFAULT_IMAGES, "registry"},
-    "auth": {"site_url", "jwt_expiry", "additional_redirect_urls", "enable_signup"},
+    "auth": {
+        "site_url",
+        "jwt_expiry",
+        "additional_redirect_urls",
+        "enable_signup",
+        "enable_confirmations",
+    },
     "db": {"migrations", "seeds", "default_seed"},
     "env": {"schema", "example", "files"},
 }
@@ -332,11 +347,16 @@ def _validate(root: Path, path: Path | None, raw: dict[str, Any]) -> Config:
     if not isinstance(signup, bool):
         p.add("auth.enable_signup", f"expected true or false, got {signup!r}")
         signup = True
+    confirmations = auth_t.get("enable_confirmations", False)
+    if not isinstance(confirmations, bool):
+        p.add("auth.enable_confirmations", f"expected true or false, got {confirmations!r}")
+        confirmations = False
     auth = AuthConfig(
         site_url=_str(p, auth_t, "auth", "site_url", AuthConfig.site_url),
         jwt_expiry=expiry,
         additional_redirect_urls=_str_list(p, auth_t, "auth", "additional_redirect_urls", ()),
         enable_signup=signup,
+        enable_confirmations=confirmations,
     )
 
     db_t = table("db")

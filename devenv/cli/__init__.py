@@ -18,7 +18,8 @@ from devenv.cli.context import Invocation
 
 app = typer.Typer(
     name="devenv",
-    help="Local Supabase-style development stacks: Postgres, GoTrue, Kong, Redis, Fireworks mock.",
+    help="Local Supabase-style development stacks: Postgres, GoTrue, Kong, Redis, Fireworks mock, "
+    "mail catcher.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -51,9 +52,9 @@ _stack.register(app)
 def _register_groups() -> None:
     # Each module only defines commands; the heavy work is imported inside them, so registering
     # every group keeps `devenv --help` fast.
-    from devenv.cli import db, env, mock, test
+    from devenv.cli import db, env, mail, mock, test
 
-    for mod in (db, env, mock, test):
+    for mod in (db, env, mail, mock, test):
         mod.register(app)
 
 

@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from devenv.db.auth import AuthTarget
 
 LOCK_FILE = "lock"
+#: Touched by `down` as it begins: a starting `up` sees it and stops (see health.wait_containers).
+DOWN_MARK = "down"
 
 
 class Stack:
@@ -68,6 +70,7 @@ class Stack:
         self._keys: Keys | None = None
         self._keys_how = ""
         self._started = False
+        self._up_began = 0.0
         self.runner.env = project.compose_env(cfg, None, self.env, owner=owner)
         #: Called with a line when a command waits (for the project lock); the CLI prints it.
         self.on_wait: Callable[[str], None] | None = None
@@ -228,6 +231,7 @@ class Stack:
         chosen = self.cfg.check_services(list(services)) if services else self.cfg.services
         wanted = project.with_requirements(chosen)
         with self._lock("start"):
+            self._up_began = time.time()
             result = self._up(wanted, deadline, on_progress)
         self._started = True
         if data:
@@ -249,7 +253,29 @@ class Stack:
         keys, how = self.ensure_keys(existing)
         kong_changed = self._render_kong(keys) if "kong" in wanted else False
         phases["prepare"] = time.monotonic() - t0
+        # Everything wanted runs healthy, made from this very configuration: compose would
+        # change nothing, and asking it costs more than the rest of `up` together.
+        if kong_changed or not self._already_up(existing, wanted):
+            self._converge(existing, wanted, how, kong_changed, deadline, on_progress, phases)
+        self._wait_gateway(wanted, keys, deadline, phases)
+        return UpResult(
+            status=self.status(),
+            elapsed_s=time.monotonic() - t0,
+            phases=phases,
+            keys_how=how,
+        )
 
+    def _converge(
+        self,
+        existing: list[ContainerState],
+        wanted: tuple[str, ...],
+        how: str,
+        kong_changed: bool,
+        deadline: float,
+        on_progress: ProgressFn | None,
+        phases: dict[str, float],
+    ) -> None:
+        """Checks, then compose: make the running stack what the configuration says."""
         t = time.monotonic()
         published = {p for c in existing if c.state == "running" for p in c.ports}
         ports.check(
@@ -280,6 +306,23 @@ class Stack:
         if disabled:
             self.runner.run(["rm", "--stop", "--force", *disabled])
 
+    def _already_up(self, existing: list[ContainerState], wanted: tuple[str, ...]) -> bool:
+        digest = self.runner.env.get("DEVENV_CONFIG_HASH")
+        by_service = {c.service: c for c in existing}
+        if any(c.service not in self.cfg.services for c in existing):
+            return False  # a service was disabled in devenv.toml: compose must remove it
+        return bool(digest) and all(
+            (c := by_service.get(s)) is not None
+            and c.state == "running"
+            and c.health in ("healthy", "")
+            and c.labels.get(project.LABEL_CONFIG) == digest
+            for s in wanted
+        )
+
+    def _wait_gateway(
+        self, wanted: tuple[str, ...], keys: Keys, deadline: float, phases: dict[str, float]
+    ) -> None:
+        """Kong answers /auth/v1/health through to GoTrue with the anon key: the path apps use."""
         if "kong" in wanted and "gotrue" in wanted:
             t = time.monotonic()
             gateway = health.HttpOk(
@@ -287,13 +330,6 @@ class Stack:
             )
             health.wait_http(gateway, deadline, logs_of=["kong", "gotrue"], runner=self.runner)
             phases["gateway"] = time.monotonic() - t
-
-        return UpResult(
-            status=self.status(),
-            elapsed_s=time.monotonic() - t0,
-            phases=phases,
-            keys_how=how,
-        )
 
     def _compose_up(
         self, services: list[str], deadline: float, on_progress: ProgressFn | None
@@ -303,8 +339,19 @@ class Stack:
             ["up", "--detach", "--pull", "never", "--quiet-pull", *services]
         )
         health.wait_containers(
-            self.runner, services, deadline, started=started, on_progress=on_progress
+            self.runner,
+            services,
+            deadline,
+            started=started,
+            on_progress=on_progress,
+            taken_down=self._down_since_up_began,
         )
+
+    def _down_since_up_began(self) -> bool:
+        try:
+            return (self.cfg.state_dir / DOWN_MARK).stat().st_mtime >= self._up_began
+        except OSError:
+            return False
 
     def bootstrap(self) -> None:
         """Re-run the role/schema bootstrap inside postgres (over its socket, which needs no
@@ -318,6 +365,10 @@ class Stack:
         """Stop and remove the stack's containers and network; volumes (data) only with
         ``volumes``. Needs no keys. Returns the names of the containers removed."""
         containers = self.runner.ps()
+        if containers:
+            secrets.ensure_state_dir(self.cfg.state_dir)
+            (self.cfg.state_dir / DOWN_MARK).write_text(f"down by pid {os.getpid()}\n")
+            self._let_postgres_finish_initialising(containers)
         args = ["down", "--remove-orphans", "--timeout", "10"]
         if volumes:
             args.append("--volumes")
@@ -330,6 +381,23 @@ class Stack:
                 v.remove(force=True)
         self._started = False
         return [c.name for c in containers]
+
+    def _let_postgres_finish_initialising(
+        self, containers: list[ContainerState], limit_s: float = 30.0
+    ) -> None:
+        """A Postgres stopped during its first start (initdb, then the bootstrap) leaves a data
+        volume that looks initialised but lacks the roles and settings the stack needs, and the
+        next `up` cannot repair it. So `down` lets a starting Postgres get healthy first
+        (bounded); a running `up` has already seen the down mark and stopped waiting."""
+        pg = next((c for c in containers if c.service == "postgres"), None)
+        if pg is None or pg.state != "running" or pg.health != "starting":
+            return
+        end = time.monotonic() + limit_s
+        while time.monotonic() < end:
+            pg = next((c for c in self.runner.ps() if c.service == "postgres"), None)
+            if pg is None or pg.state != "running" or pg.health != "starting":
+                return
+            time.sleep(health.POLL_S)
 
     def status(self, *, show_secrets: bool = False) -> Status:
         """Services with state, health, port, URL and startup time; keys (recovered from the
@@ -397,10 +465,11 @@ class Stack:
         self.require_keys()
         return self.runner.exec("postgres", ["psql", "-U", "postgres", "-d", dbname], tty=tty)
 
-    def env_values(self) -> dict[str, str]:
+    def env_values(self, *, public_aliases: bool = False) -> dict[str, str]:
         """The running stack's values an app's .env needs (URLs, ports, keys). Secrets
         included: this is what `status -o env` and `env init` write, never what default output
-        shows."""
+        shows. With ``public_aliases``, also the framework-prefixed names of the public ones
+        (see project.with_public_aliases)."""
         st = self.status(show_secrets=True)
         running = set(st.running_services)
         if not running:
@@ -438,7 +507,10 @@ class Stack:
         if "upstash" in running:
             out["UPSTASH_REDIS_REST_URL"] = u["upstash"]
             out["UPSTASH_REDIS_REST_TOKEN"] = upstash_token(keys.jwt_secret)
-        return out
+        if "mail" in running:
+            # For an app's e2e tests (`supabase status` shows the same catcher as "Mailpit URL").
+            out["MAILPIT_URL"] = u["mail"]
+        return project.with_public_aliases(out) if public_aliases else out
 
     # ------------------------------------------------------------------------------------------
     # Helpers.

@@ -12,7 +12,7 @@ waiting for nothing per service.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from devenv.errors import HealthTimeout, StackError
@@ -112,16 +112,20 @@ def wait_containers(
     *,
     started: Started | None = None,
     on_progress: ProgressFn | None = None,
+    taken_down: Callable[[], bool] | None = None,
 ) -> None:
     """Wait until every service is healthy, while ``started`` (compose ``up --detach``) runs
     and after it ends. Raises HealthTimeout (with the failing services' last log lines) on an
     exited or unhealthy service or the deadline, ComposeError if compose itself failed, and
-    StackTakenDown if the containers were removed under us."""
+    StackTakenDown if the containers were removed under us (``taken_down`` says a `devenv down`
+    began: its containers stop before they vanish, which must not read as a crash)."""
     strategy = ContainersHealthy(runner, services)
     t0 = time.monotonic()
     try:
         while True:
             check = strategy.check()
+            if taken_down is not None and taken_down():
+                raise _taken_down(runner)
             if on_progress is not None:
                 on_progress(strategy.states, time.monotonic() - t0)
             rc = started.poll() if started is not None else 0
@@ -132,10 +136,7 @@ def wait_containers(
             if done and check.ready:
                 return
             if done and strategy.vanished():
-                raise StackTakenDown(
-                    f"the stack {runner.project!r} was taken down while `up` was waiting for it",
-                    "someone ran `devenv down`; run `devenv up` again to start it",
-                )
+                raise _taken_down(runner)
             if done and strategy.failed():
                 _raise_unhealthy(
                     runner,
@@ -162,6 +163,13 @@ def wait_containers(
         if started is not None:
             started.stop()  # Ctrl-C: compose stops cleanly; the next `up` finishes the job
         raise
+
+
+def _taken_down(runner: Runner) -> StackTakenDown:
+    return StackTakenDown(
+        f"the stack {runner.project!r} was taken down while `up` was waiting for it",
+        "someone ran `devenv down`; run `devenv up` again to start it",
+    )
 
 
 def _raise_unhealthy(
