@@ -24,7 +24,24 @@ from devenv.errors import ConfigError, UsageError
 CONFIG_FILE = "devenv.toml"
 
 #: Every service the stack knows, in start order. compose/compose.yaml defines each of them.
-SERVICES: tuple[str, ...] = ("postgres", "gotrue", "kong", "redis", "fireworks", "mail")
+SERVICES: tuple[str, ...] = (
+    "postgres",
+    "gotrue",
+    "kong",
+    "redis",
+    "fireworks",
+    "mail",
+    "pooler",
+    "upstash",
+)
+
+#: Services a project turns on in [project] services; the default stack leaves them out.
+OPT_IN: tuple[str, ...] = ("pooler", "upstash")
+DEFAULT_SERVICES: tuple[str, ...] = tuple(s for s in SERVICES if s not in OPT_IN)
+
+#: Services that run another service's image: the Upstash REST endpoint is devenv's own package,
+#: as the Fireworks mock is.
+IMAGE_OF: dict[str, str] = {"upstash": "fireworks"}
 
 #: What each service needs running beside it (checked when services are enabled in devenv.toml).
 REQUIRES: dict[str, tuple[str, ...]] = {
@@ -38,6 +55,8 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     # GoTrue sends its mail here; without it GoTrue drops mail (its no-op mailer), so neither
     # needs the other to start.
     "mail": (),
+    "pooler": ("postgres",),
+    "upstash": ("redis",),
 }
 
 #: Host ports, fixed and documented (README). Supabase CLI's neighbourhood, so teams recognise them.
@@ -48,6 +67,9 @@ DEFAULT_PORTS: dict[str, int] = {
     "redis": 54379,
     "fireworks": 54380,
     "mail": 54324,  # the mail catcher's web UI and API, as `supabase start` publishes it
+    # Supabase CLI's pooler port; the REST endpoint next to Redis and the Fireworks mock.
+    "pooler": 54329,
+    "upstash": 54381,
 }
 
 #: Official images. GoTrue is pinned; the stack was checked against this release. The Fireworks
@@ -59,6 +81,8 @@ DEFAULT_IMAGES: dict[str, str] = {
     "redis": "redis:7",
     "fireworks": f"devenv-fireworks:{__version__}",
     "mail": "axllent/mailpit:v1.33.1",
+    # Its environment interface is what compose.yaml sets (checked against its entrypoint).
+    "pooler": "edoburu/pgbouncer:v1.25.2-p0",
 }
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -120,6 +144,7 @@ class Config:
         The registry prefix applies to devenv.toml and default images, not to the environment
         override, which is taken verbatim (it is how CI and air-gapped machines pin exact images).
         """
+        service = IMAGE_OF.get(service, service)
         override = self.image_overrides.get(service)
         if override:
             return override
@@ -278,7 +303,7 @@ def _validate(root: Path, path: Path | None, raw: dict[str, Any]) -> Config:
         p.add("project.name", f"{name!r} must be lower-case letters, digits, '-' or '_'")
         name = default_name
 
-    services = _str_list(p, project, "project", "services", SERVICES)
+    services = _str_list(p, project, "project", "services", DEFAULT_SERVICES)
     for s in services:
         if s not in SERVICES:
             p.add("project.services", f"unknown service {s!r}; known: {', '.join(SERVICES)}")

@@ -32,6 +32,7 @@ from devenv import interrupt
 from devenv.config import Config
 from devenv.environ import Environ
 from devenv.errors import SecretsError, StackError
+from devenv.mocks.upstash import token_for as upstash_token
 from devenv.stack import health, images, ports, project, secrets
 from devenv.stack.compose import ComposeRunner, ContainerState, Runner
 from devenv.stack.engine import Engine
@@ -498,6 +499,13 @@ class Stack:
         if "fireworks" in running:
             out["FIREWORKS_BASE_URL"] = u["fireworks"]
             out["FIREWORKS_API_KEY"] = project.FIREWORKS_LOCAL_KEY
+        if "pooler" in running:
+            out["DATABASE_POOLED_URL"] = u["pooler"]
+            # Prisma's form: it must not use named prepared statements through a pooler.
+            out["DATABASE_POOLED_PRISMA_URL"] = f"{u['pooler']}?pgbouncer=true"
+        if "upstash" in running:
+            out["UPSTASH_REDIS_REST_URL"] = u["upstash"]
+            out["UPSTASH_REDIS_REST_TOKEN"] = upstash_token(keys.jwt_secret)
         if "mail" in running:
             # For an app's e2e tests (`supabase status` shows the same catcher as "Mailpit URL").
             out["MAILPIT_URL"] = u["mail"]

@@ -21,10 +21,14 @@ def ensure(
     cfg: Config, engine: Engine, runner: Runner, env: Environ, services: Iterable[str]
 ) -> None:
     absent = missing(cfg, engine, services)
-    if "fireworks" in absent:
+    own = [s for s in ("fireworks", "upstash") if s in absent]
+    if own:
+        # devenv's own image (the upstash service runs it too): built from the package.
         from devenv.stack import fireworks_image
 
-        fireworks_image.build(absent.pop("fireworks"), engine, env)
+        fireworks_image.build(absent[own[0]], engine, env)
+        for name in own:
+            absent.pop(name)
     if not absent:
         return
     proc = runner.run(["pull", "--quiet", *absent], check=False)

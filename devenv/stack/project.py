@@ -11,6 +11,7 @@ from devenv import config as config_mod
 from devenv.config import Config
 from devenv.environ import Environ
 from devenv.errors import StackError
+from devenv.mocks.upstash import token_for as upstash_token
 from devenv.stack import secrets
 from devenv.stack.secrets import Keys
 
@@ -28,6 +29,8 @@ CONTAINER_PORTS = {
     "redis": 6379,
     "fireworks": 8000,
     "mail": 8025,
+    "pooler": 6543,
+    "upstash": 8000,
 }
 
 #: Where a project keeps its Fireworks stub files (mounted read-only into the mock).
@@ -98,6 +101,9 @@ def urls(cfg: Config, keys: Keys | None, *, show_secrets: bool = False) -> dict[
         "fireworks": f"http://127.0.0.1:{p['fireworks']}/inference/v1",
         # The mail catcher's web UI (its REST API under /api/v1).
         "mail": f"http://127.0.0.1:{p['mail']}",
+        # PgBouncer in transaction mode, as Supabase's pooler (port 6543 there).
+        "pooler": f"postgresql://postgres:{pw}@127.0.0.1:{p['pooler']}/postgres",
+        "upstash": f"http://127.0.0.1:{p['upstash']}",
     }
 
 
@@ -127,6 +133,7 @@ def compose_env(cfg: Config, keys: Keys | None, env: Environ, *, owner: str = ""
         out["DEVENV_POSTGRES_PASSWORD"] = keys.postgres_password
         out["DEVENV_JWT_SECRET"] = keys.jwt_secret
         out["DEVENV_KONG_CONFIG"] = kong_config(keys)
+        out["DEVENV_UPSTASH_TOKEN"] = upstash_token(keys.jwt_secret)
     for service in config_mod.SERVICES:
         out[f"DEVENV_IMAGE_{service.upper()}"] = cfg.image(service)
         out[f"DEVENV_PORT_{service.upper()}"] = str(cfg.ports[service])
