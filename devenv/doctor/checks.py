@@ -19,6 +19,23 @@ CLOCK_FAIL_S = 30.0
 CLOCK_WARN_S = 5.0
 
 
+def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+    """GET with the standard library (status, lower-cased headers, body text): the doctor's
+    probes are single requests, and httpx's import alone would cost more than they do."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port or 80, timeout=2.0)
+    try:
+        conn.request("GET", u.path or "/", headers=headers or {})
+        r = conn.getresponse()
+        body = r.read(4096).decode("utf-8", "replace")
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, body
+    finally:
+        conn.close()
+
+
 def _gib(n: float) -> str:
     return f"{n / GIB:.1f} GiB"
 
@@ -110,8 +127,8 @@ def engine_compose(ctx: Context) -> Finding:
 
 
 def _runner(ctx: Context) -> Any:
-    if ctx.config_error() is None:
-        return ctx.stack.runner
+    # Compose runs only through a ComposeRunner; the engine checks need no project, so one of
+    # their own.
     from devenv.stack import project
     from devenv.stack.compose import ComposeRunner
 
@@ -336,7 +353,7 @@ def stack_ports(ctx: Context) -> Finding:
         who = ports.holder(port, engine)
         if who is not None and who.project == cfg.name:
             continue
-        by = who.text if who else "another process (not visible to this user)"
+        by = who.text if who else "a process devenv cannot identify (try `sudo ss -ltnp`)"
         taken.append(f"port {port} ({svc}) is held by {by}")
         fixes.append(
             f"set `{svc} = {ports.suggest(port, cfg.ports.values())}` under [ports]"
@@ -446,7 +463,10 @@ def stack_seeds(ctx: Context) -> Finding:
     folder = cfg.path(cfg.db.seeds)
     if name not in seeds.available_sets(folder):
         return Finding("stack.seeds", SKIP, f"no seed set {name!r} in {cfg.db.seeds}/")
-    wanted = seeds.read_set(folder, name).hash
+    # Only the set's content hash (what `devenv seed` records), not a parse of its rows: the
+    # doctor must stay fast on big seed sets. Same function the seeder uses.
+    directory = folder / name
+    wanted = seeds._hash(directory, seeds._set_files(directory))
     with dbconn.connect(_dsn(ctx), app="devenv-doctor") as conn:
         if not dbconn.table_exists(conn, f"{dbconn.SCHEMA}.seed_sets"):
             recorded = None
@@ -507,11 +527,9 @@ def stack_clock(ctx: Context) -> Finding:
     the host's: GoTrue stamps tokens with its clock and apps check them with theirs."""
     from email.utils import parsedate_to_datetime
 
-    import httpx
-
     cfg = ctx.cfg
-    urls = ctx.stack.urls()
     running = ctx.running()
+    urls = ctx.urls()
     probe = next(
         (
             (svc, f"{urls[svc]}{path}")
@@ -526,9 +544,9 @@ def stack_clock(ctx: Context) -> Finding:
     if svc == "fireworks":
         url = url.replace("/inference/v1", "/__devenv/health")
     t0 = time.time()
-    r = httpx.get(url, timeout=2.0, trust_env=False)
+    _code, headers, _body = http_get(url)
     t1 = time.time()
-    date = r.headers.get("date")
+    date = headers.get("date")
     if not date:
         return Finding("stack.clock", SKIP, f"{svc} sent no Date header")
     # The header has whole seconds: the skew is known to about one second.
@@ -551,28 +569,27 @@ def stack_clock(ctx: Context) -> Finding:
 
 @check("reach.api", "API through Kong", timeout=3.0)
 def reach_api(ctx: Context) -> Finding:
-    import httpx
-
     _need_running(ctx, "kong")
     keys = ctx.keys()
     if keys is None:
         raise Blocked("no keys (see project.state)")
-    url = f"{ctx.stack.urls()['kong']}/auth/v1/health"
+    url = f"{ctx.urls()['kong']}/auth/v1/health"
     try:
-        r = httpx.get(url, headers={"apikey": keys.anon_key}, timeout=2.0, trust_env=False)
-    except httpx.HTTPError as exc:
+        code, _headers, body = http_get(url, {"apikey": keys.anon_key})
+    except OSError as exc:
         return Finding(
             "reach.api", FAIL, f"{url} does not answer: {exc}", fix="devenv restart kong"
         )
-    if r.status_code != 200:
-        who = "gotrue" if r.status_code in (502, 503, 504) else "kong"
+    if code != 200:
+        upstream = code in (502, 503, 504)
         return Finding(
             "reach.api",
             FAIL,
-            f"{url} with the anon key answered HTTP {r.status_code}: {r.text[:120]}",
-            fix=f"devenv restart {who}"
-            if who == "kong"
-            else "devenv up  (GoTrue is behind the gateway: `devenv doctor stack` shows its state)",
+            f"{url} with the anon key answered HTTP {code}: {' '.join(body.split())[:120]}",
+            fix="devenv up  (Kong answers, GoTrue behind it does not: `devenv doctor stack`"
+            " shows its state)"
+            if upstream
+            else "devenv restart kong",
         )
     return Finding("reach.api", OK, f"{url} answers through Kong with the anon key")
 
@@ -589,39 +606,45 @@ def reach_postgres(ctx: Context) -> Finding:
 
 @check("reach.redis", "Redis", timeout=3.0)
 def reach_redis(ctx: Context) -> Finding:
-    import redis
+    import socket
+    from urllib.parse import urlsplit
 
     _need_running(ctx, "redis")
-    url = ctx.stack.urls()["redis"]
-    client = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    url = ctx.urls()["redis"]
+    u = urlsplit(url)
+    # One inline PING over a socket, answered "+PONG": redis-py (the contract suite's client)
+    # costs more to import than this whole check may take.
     try:
-        client.ping()
-    except redis.RedisError as exc:
+        with socket.create_connection((u.hostname or "127.0.0.1", u.port or 6379), 2.0) as s:
+            s.settimeout(2.0)
+            s.sendall(b"PING\r\n")
+            reply = s.recv(64)
+    except OSError as exc:
         return Finding(
             "reach.redis", FAIL, f"{url} does not answer PING: {exc}", fix="devenv restart redis"
         )
-    finally:
-        client.close()
+    if not reply.startswith(b"+PONG"):
+        return Finding(
+            "reach.redis",
+            FAIL,
+            f"{url} answered PING with {reply[:40]!r}",
+            fix="devenv restart redis",
+        )
     return Finding("reach.redis", OK, f"{url} answers PING")
 
 
 @check("reach.fireworks", "Fireworks mock", timeout=3.0)
 def reach_fireworks(ctx: Context) -> Finding:
-    import httpx
-
     _need_running(ctx, "fireworks")
-    url = ctx.stack.urls()["fireworks"].replace("/inference/v1", "/__devenv/health")
+    url = ctx.urls()["fireworks"].replace("/inference/v1", "/__devenv/health")
     try:
-        r = httpx.get(url, timeout=2.0, trust_env=False)
-    except httpx.HTTPError as exc:
+        code, _headers, _body = http_get(url)
+    except OSError as exc:
         return Finding(
             "reach.fireworks", FAIL, f"{url} does not answer: {exc}", fix="devenv restart fireworks"
         )
-    if r.status_code != 200:
+    if code != 200:
         return Finding(
-            "reach.fireworks",
-            FAIL,
-            f"{url} answered HTTP {r.status_code}",
-            fix="devenv restart fireworks",
+            "reach.fireworks", FAIL, f"{url} answered HTTP {code}", fix="devenv restart fireworks"
         )
     return Finding("reach.fireworks", OK, f"the Fireworks mock answers at {url}")

@@ -201,16 +201,30 @@ class Context:
 
     @property
     def engine(self) -> Engine:
-        """The stack's Engine, or a bare one when there is no valid project."""
+        """The stack's Engine when the project is loaded; else a bare one (the engine checks
+        need no project, and `devenv doctor engine` then never loads one: it must be quick)."""
 
         def make() -> Engine:
-            if self.config_error() is None:
-                return self.stack.engine
             from devenv.stack.engine import Engine
 
-            return Engine()
+            stack = self._loaded()
+            return stack.engine if stack is not None else Engine()
 
         return self.once("engine", make)
+
+    def _loaded(self) -> Stack | None:
+        """The handle if some check already loaded it (or it was given); never loads it."""
+        if self._given is not None:
+            return self._given
+        with self._lock:
+            o = self._onces.get("stack")
+        if o is None:
+            return None
+        try:
+            value: Stack = o.get()
+        except Exception:
+            return None
+        return value
 
     def client(self) -> Any:
         """A pinged Docker client; raises EngineError (engine.daemon reports it)."""
@@ -242,6 +256,12 @@ class Context:
         except SecretsError:
             raise Blocked(".devenv/secrets.json is unreadable (see project.state)") from None
 
+    def urls(self) -> dict[str, str]:
+        """The stack's URLs without secrets (no keys needed)."""
+        from devenv.stack import project
+
+        return project.urls(self.cfg, None)
+
     def running(self) -> set[str]:
         return {c.service for c in self.containers() if c.state == "running"}
 
@@ -253,9 +273,12 @@ def _run_one(chk: Check, ctx: Context) -> Finding:
     except Blocked as exc:
         f = Finding(chk.id, SKIP, exc.reason)
     except Exception as exc:  # a bug or an odd answer: still a finding, never a crash
-        from devenv.errors import DevenvError
+        from devenv.errors import ComposeError, DevenvError, EngineError
 
-        if isinstance(exc, DevenvError):
+        if isinstance(exc, EngineError) and not isinstance(exc, ComposeError):
+            # Reported once, with its fix, by engine.daemon.
+            f = Finding(chk.id, SKIP, "the Docker engine is not reachable (see engine.daemon)")
+        elif isinstance(exc, DevenvError):
             f = Finding(chk.id, FAIL, exc.message, fix=exc.hint or "")
         else:
             f = Finding(
