@@ -164,7 +164,11 @@ class Suite:
         checks: list[tuple[str, Callable[[], None]]] = [
             (name, getattr(self, attr)) for name, attr in self._methods()
         ]
-        why_not = self.unavailable()
+        why_not = (
+            f"the stack has no {self.service} service"
+            if self.target.lacks(self.service)
+            else self.unavailable()
+        )
         if why_not is None:
             try:
                 checks += self.extra_checks()

@@ -50,6 +50,12 @@ class Target:
     kong_config: Path | None = None
     #: Where this target came from, for the report's header: a stack name or "env file X".
     label: str = ""
+    #: The services a stack target has (None: not known, e.g. a hosted environment); a suite
+    #: for a service the stack does not have skips.
+    services: tuple[str, ...] | None = None
+
+    def lacks(self, service: str) -> bool:
+        return self.services is not None and service not in self.services
 
     @property
     def auth_url(self) -> str:
@@ -122,6 +128,7 @@ class Target:
                 values
             ),
             migrations_dir=migrations if migrations.is_dir() else None,
+            services=tuple(st.cfg.services),
         )
 
 
