@@ -51,12 +51,13 @@ class Contracts:
     """Runs each suite once per target and hands out per-check outcomes."""
 
     def __init__(self) -> None:
-        self._runs: dict[tuple[int, str], dict[str, Outcome]] = {}
+        # Keyed by value: two equal targets (a fixture making one per test) share one run.
+        self._runs: dict[tuple[Target, str], dict[str, Outcome]] = {}
         self._lock = threading.Lock()
 
     def outcome(self, target: Target, check_id: str) -> Outcome:
         service, _, name = check_id.partition(".")
-        key = (id(target), service)
+        key = (target, service)
         with self._lock:
             if key not in self._runs:
                 (cls,) = select([service])

@@ -211,3 +211,16 @@ def test_a_hanging_check_times_out_and_a_crashing_one_is_a_finding() -> None:
     assert out[0].status == FAIL and "no answer within 0.3 s" in out[0].summary and out[0].fix
     assert out[1].status == FAIL and "KeyError" in out[1].summary
     assert out[2].status == OK
+
+
+def test_every_doctor_hint_in_devenv_names_a_real_check() -> None:
+    """Errors elsewhere say `devenv doctor X`; X must select checks here."""
+    import re
+
+    pkg = Path(__file__).resolve().parents[3] / "devenv"
+    named = set()
+    for path in pkg.rglob("*.py"):
+        named.update(re.findall(r"devenv doctor ([a-z][a-z._]*)", path.read_text()))
+    assert {"engine", "ports", "stack", "reach"} <= named
+    for name in named:
+        assert core.select([name]), name
