@@ -45,7 +45,7 @@ def contracts(
         "--env-file",
         help="Run against the URLs and keys in this env file (SUPABASE_URL, SUPABASE_ANON_KEY, "
         "SUPABASE_SERVICE_ROLE_KEY, SUPABASE_JWT_SECRET, GOTRUE_URL, DATABASE_URL, REDIS_URL, "
-        "FIREWORKS_BASE_URL, FIREWORKS_API_KEY, MAIL_URL) instead of the local stack.",
+        "FIREWORKS_BASE_URL, FIREWORKS_API_KEY, MAILPIT_URL) instead of the local stack.",
     ),
     api_url: str = typer.Option(None, "--api-url", help="The gateway (SUPABASE_URL)."),
     gotrue_url: str = typer.Option(None, "--gotrue-url", help="GoTrue itself (GOTRUE_URL)."),
@@ -53,7 +53,9 @@ def contracts(
     fireworks_url: str = typer.Option(
         None, "--fireworks-url", help="Fireworks base URL (FIREWORKS_BASE_URL)."
     ),
-    mail_url: str = typer.Option(None, "--mail-url", help="The mail catcher (MAIL_URL)."),
+    mail_url: str = typer.Option(
+        None, "--mail-url", help="The mail catcher, Mailpit (MAILPIT_URL)."
+    ),
 ) -> None:
     """Run the contract suites; exit 1 if any check fails."""
     from devenv.contracts import core, report

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from devenv.stack.handle import Stack
 
-#: Target field -> the env name it is read from (``status -o env`` names, plus MAIL_URL).
+#: Target field -> the env name it is read from (``status -o env`` names, plus MAILPIT_URL).
 ENV_NAMES: dict[str, str] = {
     "api_url": "SUPABASE_URL",
     "anon_key": "SUPABASE_ANON_KEY",
@@ -26,7 +26,7 @@ ENV_NAMES: dict[str, str] = {
     "redis_url": "REDIS_URL",
     "fireworks_url": "FIREWORKS_BASE_URL",
     "fireworks_key": "FIREWORKS_API_KEY",
-    "mail_url": "MAIL_URL",
+    "mail_url": "MAILPIT_URL",
 }
 
 SECRET_FIELDS = ("anon_key", "service_role_key", "jwt_secret", "database_url", "fireworks_key")

@@ -648,3 +648,20 @@ def reach_fireworks(ctx: Context) -> Finding:
             "reach.fireworks", FAIL, f"{url} answered HTTP {code}", fix="devenv restart fireworks"
         )
     return Finding("reach.fireworks", OK, f"the Fireworks mock answers at {url}")
+
+
+@check("reach.mail", "mail catcher", timeout=3.0)
+def reach_mail(ctx: Context) -> Finding:
+    if "mail" not in ctx.cfg.services:
+        return Finding("reach.mail", SKIP, "this project has no mail service")
+    _need_running(ctx, "mail")
+    url = ctx.urls().get("mail", "") + "/readyz"
+    try:
+        code, _headers, _body = http_get(url)
+    except OSError as exc:
+        return Finding(
+            "reach.mail", FAIL, f"{url} does not answer: {exc}", fix="devenv restart mail"
+        )
+    if code != 200:
+        return Finding("reach.mail", FAIL, f"{url} answered HTTP {code}", fix="devenv restart mail")
+    return Finding("reach.mail", OK, f"the mail catcher answers at {url}")
