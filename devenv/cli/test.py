@@ -3,7 +3,8 @@
 With no target option the running stack's URLs and keys are used (from the Stack handle). With
 ``--env-file`` (an app's .env, e.g. for a hosted environment; names as ``devenv status -o env``
 prints them) and/or the URL options, the suites run against that instead, and no project is
-read. Keys are taken from the env file, never from argv, so they stay out of the process list.
+read. Keys can be given as options too, but an env file keeps them out of the process list and
+the shell's history.
 """
 
 from __future__ import annotations
@@ -56,6 +57,17 @@ def contracts(
     mail_url: str = typer.Option(
         None, "--mail-url", help="The mail catcher, Mailpit (MAILPIT_URL)."
     ),
+    database_url: str = typer.Option(None, "--database-url", help="Postgres (DATABASE_URL)."),
+    anon_key: str = typer.Option(None, "--anon-key", help="SUPABASE_ANON_KEY (prefer --env-file)."),
+    service_role_key: str = typer.Option(
+        None, "--service-role-key", help="SUPABASE_SERVICE_ROLE_KEY (prefer --env-file)."
+    ),
+    jwt_secret: str = typer.Option(
+        None, "--jwt-secret", help="SUPABASE_JWT_SECRET (prefer --env-file)."
+    ),
+    fireworks_key: str = typer.Option(
+        None, "--fireworks-key", help="FIREWORKS_API_KEY (prefer --env-file)."
+    ),
 ) -> None:
     """Run the contract suites; exit 1 if any check fails."""
     from devenv.contracts import core, report
@@ -68,6 +80,11 @@ def contracts(
         "redis_url": redis_url,
         "fireworks_url": fireworks_url,
         "mail_url": mail_url,
+        "database_url": database_url,
+        "anon_key": anon_key,
+        "service_role_key": service_role_key,
+        "jwt_secret": jwt_secret,
+        "fireworks_key": fireworks_key,
     }
     if env_file is not None:
         target = Target.from_env_file(env_file).with_values(overrides)
