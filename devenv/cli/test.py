@@ -91,7 +91,15 @@ def contracts(
     elif any(overrides.values()):
         target = Target.from_env({}, label="the given URLs").with_values(overrides)
     else:
-        target = Target.from_stack(stack(ctx))
+        handle = stack(ctx)
+        if not handle.status().running_services:
+            from devenv.errors import StackError
+
+            raise StackError(
+                f"the stack {handle.cfg.name!r} is not running",
+                "start it with `devenv up`, or point the suites elsewhere with --env-file",
+            )
+        target = Target.from_stack(handle)
 
     live = not as_json and sys.stderr.isatty()
 

@@ -36,6 +36,20 @@ def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict
         conn.close()
 
 
+def clock_skew(url: str) -> float | None:
+    """Seconds the server's clock (its HTTP Date header) is ahead of ours; None without one.
+    The header has whole seconds, so the answer is good to about one second."""
+    from email.utils import parsedate_to_datetime
+
+    t0 = time.time()
+    _code, headers, _body = http_get(url)
+    t1 = time.time()
+    date = headers.get("date")
+    if not date:
+        return None
+    return parsedate_to_datetime(date).timestamp() - (t0 + t1) / 2
+
+
 def _gib(n: float) -> str:
     return f"{n / GIB:.1f} GiB"
 
@@ -525,8 +539,6 @@ def stack_orphans(ctx: Context) -> Finding:
 def stack_clock(ctx: Context) -> Finding:
     """The containers' clock, read from an HTTP Date header (GoTrue's, else Kong's), against
     the host's: GoTrue stamps tokens with its clock and apps check them with theirs."""
-    from email.utils import parsedate_to_datetime
-
     cfg = ctx.cfg
     running = ctx.running()
     urls = ctx.urls()
@@ -543,14 +555,9 @@ def stack_clock(ctx: Context) -> Finding:
     svc, url = probe
     if svc == "fireworks":
         url = url.replace("/inference/v1", "/__devenv/health")
-    t0 = time.time()
-    _code, headers, _body = http_get(url)
-    t1 = time.time()
-    date = headers.get("date")
-    if not date:
+    skew = clock_skew(url)
+    if skew is None:
         return Finding("stack.clock", SKIP, f"{svc} sent no Date header")
-    # The header has whole seconds: the skew is known to about one second.
-    skew = parsedate_to_datetime(date).timestamp() - (t0 + t1) / 2
     text = f"{svc}'s clock is {abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} the host"
     fix = (
         "sync the clocks: restart Docker Desktop (its VM drifts after sleep), or enable NTP"

@@ -39,6 +39,14 @@ def stack(
         destroy(p)
 
 
+def test_a_stack_not_running_is_one_line(engine: None, tmp_path: Path) -> None:
+    p = make_project(tmp_path, ["redis"])
+    proc = p.cli("test", "contracts")
+    assert proc.returncode == 1  # type: ignore[attr-defined]
+    assert "is not running" in proc.stderr and "devenv up" in proc.stderr  # type: ignore[attr-defined]
+    assert len(proc.stderr.strip().splitlines()) == 1  # type: ignore[attr-defined]
+
+
 def run_contracts(p: Project, *args: str) -> tuple[int, dict]:
     proc = p.cli("test", "contracts", "--json", *args, timeout=180)
     assert "Traceback" not in proc.stderr, proc.stderr  # type: ignore[attr-defined]

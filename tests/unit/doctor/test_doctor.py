@@ -224,3 +224,32 @@ def test_every_doctor_hint_in_devenv_names_a_real_check() -> None:
     assert {"engine", "ports", "stack", "reach"} <= named
     for name in named:
         assert core.select([name]), name
+
+
+@pytest.mark.parametrize("offset", [0, 90, -45])
+def test_clock_skew_is_read_from_the_date_header(offset: int) -> None:
+    import threading
+    from email.utils import formatdate
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from devenv.doctor.checks import clock_skew
+
+    class Skewed(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)  # sends Date from date_time_string below
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            return formatdate(time.time() + offset, usegmt=True)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Skewed)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        skew = clock_skew(f"http://127.0.0.1:{server.server_port}/health")
+    finally:
+        server.shutdown()
+    assert skew is not None and abs(skew - offset) < 1.6
