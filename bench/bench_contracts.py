@@ -28,11 +28,20 @@ from devenv.contracts import run as run_contracts
 from devenv.stack import ports
 from devenv.stack.handle import Stack
 
+#: CPU seconds (user + system) of the last command timed, children included: unlike wall time
+#: it hardly moves with the machine's load, so it shows the cost on an idle machine.
+LAST_CPU: list[float] = [0.0]
+
 
 def timed(argv: list[str], cwd: Path, ok: tuple[int, ...] = (0,)) -> tuple[float, str]:
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env=os.environ.copy())
     elapsed = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    LAST_CPU[0] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode not in ok:
         sys.exit(f"bench: {' '.join(argv[:5])} exited {proc.returncode}:\n{proc.stderr[-2000:]}")
     return elapsed, proc.stdout
@@ -74,6 +83,8 @@ def main() -> None:
 
     root = args.project.resolve() if args.project else start_project()
     cli_t: list[float] = []
+    cli_cpu: list[float] = []
+    version_cpu: list[float] = []
     lib_t: list[float] = []
     version_t: list[float] = []
     status_t: list[float] = []
@@ -82,6 +93,7 @@ def main() -> None:
         target = Target.from_stack(Stack.load(root))
         for _ in range(args.rounds):
             version_t.append(timed(devenv("--version"), root)[0])
+            version_cpu.append(LAST_CPU[0])
             status_t.append(timed(devenv("status"), root)[0])
             t, out = timed(devenv("test", "contracts", "--json"), root, ok=(0, 1))
             data = json.loads(out)
@@ -91,6 +103,7 @@ def main() -> None:
                 ]
                 sys.exit(f"bench: contracts fail on this stack: {bad}")
             cli_t.append(t)
+            cli_cpu.append(LAST_CPU[0])
             t0 = time.perf_counter()
             outcomes = run_contracts(target)
             lib_t.append(time.perf_counter() - t0)
@@ -117,6 +130,8 @@ def main() -> None:
     print(row("baseline: devenv status", status_t, [version, status]))
     print(row("devenv test contracts (all)", cli_t, [version, status], "< 5 s"))
     print(row("  library: contracts.run()", lib_t, [version, status]))
+    print(row("  cpu: devenv --version", version_cpu, [None, None]))
+    print(row("  cpu: devenv test contracts", cli_cpu, [None, None]))
     for svc, values in sorted(per_suite.items(), key=lambda kv: -statistics.median(kv[1])):
         print(row(f"    suite {svc}", values, [version, status]))
 

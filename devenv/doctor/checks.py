@@ -77,7 +77,7 @@ def engine_daemon(ctx: Context) -> Finding:
     from devenv.stack.engine import docker_host_label
 
     try:
-        ctx.client()
+        ctx.engine_call("ping")
     except EngineError as exc:
         return Finding("engine.daemon", FAIL, exc.message, fix=exc.hint or "")
     return Finding("engine.daemon", OK, f"the engine answers at {docker_host_label()}")
@@ -85,7 +85,12 @@ def engine_daemon(ctx: Context) -> Finding:
 
 @check("engine.version", "engine version", timeout=2.0)
 def engine_version(ctx: Context) -> Finding:
-    v = ctx.once("version", lambda: dict(ctx.engine_or_blocked().version()))
+    from devenv.errors import EngineError
+
+    try:
+        v = ctx.engine_call("version")
+    except EngineError:
+        raise Blocked("the Docker engine is not reachable (see engine.daemon)") from None
     api = str(v.get("ApiVersion", "?"))
     text = (
         f"Docker {v.get('Version', '?')}, API {api} (min {v.get('MinAPIVersion', '?')}),"

@@ -230,6 +230,22 @@ class Context:
         """A pinged Docker client; raises EngineError (engine.daemon reports it)."""
         return self.once("client", lambda: self.engine.client)
 
+    def engine_call(self, what: str) -> dict[str, Any]:
+        """The engine's /_ping, /version or /info answer (``what``: ping, version, info): over
+        its Unix socket without the Docker SDK where it is local (see engine_api), else via the
+        SDK. Raises EngineError when it does not answer."""
+
+        def fetch() -> Any:
+            from devenv.doctor import engine_api
+
+            if engine_api.unix_socket() is not None:
+                return engine_api.get({"ping": "/_ping"}.get(what, f"/{what}"))
+            client = self.client()
+            return {"ping": client.ping, "version": client.version, "info": client.info}[what]()
+
+        value = self.once(f"api:{what}", fetch)
+        return value if isinstance(value, dict) else {}
+
     def engine_or_blocked(self) -> Any:
         from devenv.errors import EngineError
 
@@ -239,7 +255,12 @@ class Context:
             raise Blocked("the Docker engine is not reachable (see engine.daemon)") from None
 
     def info(self) -> dict[str, Any]:
-        return self.once("info", lambda: dict(self.engine_or_blocked().info()))
+        from devenv.errors import EngineError
+
+        try:
+            return self.engine_call("info")
+        except EngineError:
+            raise Blocked("the Docker engine is not reachable (see engine.daemon)") from None
 
     def containers(self) -> list[ContainerState]:
         """The project's containers (all states)."""
