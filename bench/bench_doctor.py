@@ -129,7 +129,7 @@ def main() -> None:
     print(row("floor: devenv doctor --help", rows["devenv doctor --help"], [info, version]))
     print(row("devenv doctor engine", rows["devenv doctor engine"], [info, version], "< 0.3 s"))
     full = rows["devenv doctor (all checks)"]
-    print(row("devenv doctor (all 21 checks)", full, [info, version], "< 1 s"))
+    print(row(f"devenv doctor (all {len(findings)} checks)", full, [info, version], "< 1 s"))
     print(row("  checks only (inside the run)", inner, [info, version]))
     print("\nCPU seconds (user + system, child processes included; load-independent)")
     ci, cv = statistics.median(cpu["docker info"]), statistics.median(cpu["devenv --version"])
