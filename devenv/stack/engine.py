@@ -118,5 +118,6 @@ def _engine_error(where: str, exc: BaseException) -> EngineError:
         )
     return EngineError(
         f"the Docker engine is not running or not reachable at {where}",
-        "start Docker (Docker Desktop, or `sudo systemctl start docker`), or fix DOCKER_HOST",
+        "start Docker (Docker Desktop, or `sudo systemctl start docker`), or fix DOCKER_HOST;"
+        " `devenv doctor engine` says more",
     )

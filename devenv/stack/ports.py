@@ -148,7 +148,8 @@ def check(
         alt = suggest(port, wanted.values())
         raise PortInUse(
             f"port {port} for {service} is already in use{by}; nothing was started",
-            f"stop it, or set `{service} = {alt}` under [ports] in devenv.toml",
+            f"stop it, or set `{service} = {alt}` under [ports] in devenv.toml"
+            " (`devenv doctor ports` lists every port)",
             port=port,
             service=service,
         )

@@ -1,0 +1,679 @@
+"""The doctor's checks, by area: engine, project, stack, reach. Each returns one Finding; every
+failing (and warning) finding names one command or edit that fixes it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import time
+from typing import Any
+
+from devenv.doctor.core import FAIL, OK, SKIP, WARN, Blocked, Context, Finding, check
+
+GIB = 1024**3
+#: The engine API compose.yaml is written for (hermetic.md: Docker 20.10).
+MIN_API = (1, 41)
+#: JWTs are checked against the clock (exp, iat): beyond this skew sessions break.
+CLOCK_FAIL_S = 30.0
+CLOCK_WARN_S = 5.0
+
+
+def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+    """GET with the standard library (status, lower-cased headers, body text): the doctor's
+    probes are single requests, and httpx's import alone would cost more than they do."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port or 80, timeout=2.0)
+    try:
+        conn.request("GET", u.path or "/", headers=headers or {})
+        r = conn.getresponse()
+        body = r.read(4096).decode("utf-8", "replace")
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, body
+    finally:
+        conn.close()
+
+
+def clock_skew(url: str) -> float | None:
+    """Seconds the server's clock (its HTTP Date header) is ahead of ours; None without one.
+    The header has whole seconds, so the answer is good to about one second."""
+    from email.utils import parsedate_to_datetime
+
+    t0 = time.time()
+    _code, headers, _body = http_get(url)
+    t1 = time.time()
+    date = headers.get("date")
+    if not date:
+        return None
+    return parsedate_to_datetime(date).timestamp() - (t0 + t1) / 2
+
+
+def _gib(n: float) -> str:
+    return f"{n / GIB:.1f} GiB"
+
+
+# ----------------------------------------------------------------------------------------------
+# engine
+
+
+@check("engine.cli", "docker CLI", timeout=2.0)
+def engine_cli(ctx: Context) -> Finding:
+    path = shutil.which("docker")
+    if path is None:
+        return Finding(
+            "engine.cli",
+            WARN,
+            "the docker CLI is not on PATH (devenv itself needs only the engine and compose)",
+            fix="install the Docker CLI (Docker Desktop, or your distribution's docker package)",
+        )
+    return Finding("engine.cli", OK, f"docker CLI at {path}")
+
+
+@check("engine.daemon", "Docker engine", timeout=2.0)
+def engine_daemon(ctx: Context) -> Finding:
+    from devenv.errors import EngineError
+    from devenv.stack.engine import docker_host_label
+
+    try:
+        ctx.engine_call("ping")
+    except EngineError as exc:
+        return Finding("engine.daemon", FAIL, exc.message, fix=exc.hint or "")
+    return Finding("engine.daemon", OK, f"the engine answers at {docker_host_label()}")
+
+
+@check("engine.version", "engine version", timeout=2.0)
+def engine_version(ctx: Context) -> Finding:
+    from devenv.errors import EngineError
+
+    try:
+        v = ctx.engine_call("version")
+    except EngineError:
+        raise Blocked("the Docker engine is not reachable (see engine.daemon)") from None
+    api = str(v.get("ApiVersion", "?"))
+    text = (
+        f"Docker {v.get('Version', '?')}, API {api} (min {v.get('MinAPIVersion', '?')}),"
+        f" {v.get('Os', '?')}/{v.get('Arch', '?')}"
+    )
+    try:
+        major, minor = (int(x) for x in api.split(".")[:2])
+    except ValueError:
+        return Finding(
+            "engine.version",
+            WARN,
+            f"{text}: API version not understood",
+            fix="update Docker to 20.10 or later",
+        )
+    if (major, minor) < MIN_API:
+        return Finding(
+            "engine.version",
+            FAIL,
+            f"{text}: the stack needs engine API {MIN_API[0]}.{MIN_API[1]} (Docker 20.10) or later",
+            fix="update Docker to 20.10 or later",
+        )
+    return Finding("engine.version", OK, text)
+
+
+@check("engine.compose", "compose v2", timeout=3.0)
+def engine_compose(ctx: Context) -> Finding:
+    from devenv.errors import DevenvError
+    from devenv.stack.compose import find_compose
+
+    try:
+        argv = find_compose()
+    except DevenvError as exc:
+        return Finding("engine.compose", FAIL, exc.message, fix=exc.hint or "")
+    runner = _runner(ctx)
+    proc = runner.run(["version", "--short"], check=False, timeout=2.5)
+    version = (proc.stdout or "").strip().lstrip("v")
+    if proc.returncode != 0 or not version:
+        return Finding(
+            "engine.compose",
+            FAIL,
+            f"{' '.join(argv)} did not report a version (exit {proc.returncode})",
+            detail=(proc.stderr or "").strip()[-400:],
+            fix="reinstall the Docker Compose plugin, or `pip install 'devenv-stack[compose]'`",
+        )
+    if not version.startswith("2."):
+        return Finding(
+            "engine.compose",
+            FAIL,
+            f"compose {version} found; devenv needs compose v2",
+            fix="install the Docker Compose v2 plugin, or `pip install 'devenv-stack[compose]'`",
+        )
+    return Finding("engine.compose", OK, f"compose {version} ({argv[0]})")
+
+
+def _runner(ctx: Context) -> Any:
+    # Compose runs only through a ComposeRunner; the engine checks need no project, so one of
+    # their own.
+    from devenv.stack import project
+    from devenv.stack.compose import ComposeRunner
+
+    return ComposeRunner("devenv-doctor", [project.compose_file()], ctx.engine)
+
+
+@check("engine.disk", "disk space", timeout=2.0)
+def engine_disk(ctx: Context) -> Finding:
+    info = ctx.info()
+    root = str(info.get("DockerRootDir") or "")
+    if not root or not os.path.isdir(root):
+        return Finding(
+            "engine.disk",
+            SKIP,
+            f"the engine's data root {root or '(unknown)'} is not on this machine (a VM or a"
+            " remote engine): check its disk in Docker's own settings",
+        )
+    free = shutil.disk_usage(root).free
+    text = f"{_gib(free)} free for images and volumes at {root}"
+    fix = (
+        "free space: `docker image prune` removes unused images (and `devenv down --volumes`"
+        " stacks you no longer need)"
+    )
+    if free < 2 * GIB:
+        return Finding("engine.disk", FAIL, f"only {text}; the stack needs about 2 GiB", fix=fix)
+    if free < 10 * GIB:
+        return Finding("engine.disk", WARN, f"only {text}", fix=fix)
+    return Finding("engine.disk", OK, text)
+
+
+@check("engine.memory", "memory", timeout=2.0)
+def engine_memory(ctx: Context) -> Finding:
+    info = ctx.info()
+    total = int(info.get("MemTotal") or 0)
+    text = f"{_gib(total)} memory and {info.get('NCPU', '?')} CPUs available to the engine"
+    fix = "give the engine more memory (Docker Desktop: Settings > Resources > Memory)"
+    if total and total < 1 * GIB:
+        return Finding("engine.memory", FAIL, f"{text}; the stack needs about 1 GiB", fix=fix)
+    if total and total < 2 * GIB:
+        return Finding("engine.memory", WARN, f"{text}; 2 GiB or more is comfortable", fix=fix)
+    return Finding("engine.memory", OK, text)
+
+
+# ----------------------------------------------------------------------------------------------
+# project
+
+
+@check("project.config", "devenv.toml", timeout=2.0)
+def project_config(ctx: Context) -> Finding:
+    err = ctx.config_error()
+    if err is not None:
+        first = err.problems[0] if err.problems else err.message
+        return Finding(
+            "project.config",
+            FAIL,
+            err.message,
+            detail="\n".join(err.problems),
+            fix=f"edit {first}" if err.problems else (err.hint or ""),
+        )
+    cfg = ctx.cfg
+    if cfg.source is None:
+        return Finding(
+            "project.config",
+            OK,
+            f"no devenv.toml at or above {cfg.root}: defaults apply (project {cfg.name!r})",
+        )
+    return Finding(
+        "project.config",
+        OK,
+        f"{cfg.source} is valid: project {cfg.name!r}, services {', '.join(cfg.services)}",
+    )
+
+
+@check("project.state", ".devenv/", timeout=2.0)
+def project_state(ctx: Context) -> Finding:
+    from devenv.errors import SecretsError
+    from devenv.stack import secrets
+
+    state = ctx.cfg.state_dir
+    rel = ".devenv"
+    if not os.path.lexists(state):
+        return Finding(
+            "project.state", SKIP, f"no {rel}/ yet: `devenv up` creates it", fix="devenv up"
+        )
+    if not state.is_dir():
+        return Finding(
+            "project.state",
+            FAIL,
+            f"{state} is not a directory",
+            fix=f"mv {state} {state}.bak  (then `devenv up` recreates it)",
+        )
+    mode = stat.S_IMODE(state.stat().st_mode)
+    if mode & 0o077:
+        return Finding(
+            "project.state",
+            FAIL,
+            f"{state} is readable by others (mode {mode:o}); it holds the project's keys",
+            fix=f"chmod 700 {state}",
+        )
+    sf = state / secrets.SECRETS_FILE
+    if sf.exists():
+        fmode = stat.S_IMODE(sf.stat().st_mode)
+        if fmode & 0o077:
+            return Finding("project.state", FAIL, f"{sf} has mode {fmode:o}", fix=f"chmod 600 {sf}")
+    try:
+        keys = secrets.load(state)
+    except SecretsError as exc:
+        return Finding(
+            "project.state",
+            FAIL,
+            exc.message,
+            detail="the keys (JWT secret, Postgres password) cannot be read",
+            fix=f"rm {sf}  (`devenv up` then recovers the keys from the running stack, or"
+            " makes new ones)",
+        )
+    ignored = (state / ".gitignore").is_file()
+    if keys is None:
+        return Finding("project.state", WARN, f"{state} has no keys yet", fix="devenv up")
+    if not ignored:
+        return Finding(
+            "project.state",
+            WARN,
+            f"{state}/.gitignore is missing: keys could be committed",
+            fix=f"printf '*\\n' > {state}/.gitignore",
+        )
+    return Finding("project.state", OK, f"{state} is private (0700) and holds the keys")
+
+
+@check("project.env", ".env against the schema", timeout=3.0)
+def project_env(ctx: Context) -> Finding:
+    from devenv.envfile import project as envproject
+
+    cfg = ctx.cfg
+    schema = envproject.schema_path(cfg)
+    if not schema.is_file():
+        return Finding("project.env", SKIP, f"no {cfg.env.schema} in {cfg.root}")
+    problems = envproject.check_project(cfg)
+    files = ", ".join(cfg.env.files)
+    if not problems:
+        if not any(cfg.path(f).exists() for f in cfg.env.files):
+            return Finding("project.env", WARN, f"no {files} yet", fix="devenv env init")
+        return Finding("project.env", OK, f"{files} valid against {cfg.env.schema}")
+    n = len(problems)
+    return Finding(
+        "project.env",
+        WARN,
+        f"{n} problem{'s' if n > 1 else ''} in {files} against {cfg.env.schema}",
+        detail="\n".join(str(p) for p in problems[:20]),
+        fix=f"edit {problems[0]}"
+        if n == 1
+        else f"edit each line shown (first: {problems[0]}); `devenv env check` lists them",
+    )
+
+
+@check("project.git", ".env not tracked", timeout=2.0)
+def project_git(ctx: Context) -> Finding:
+    import subprocess
+
+    cfg = ctx.cfg
+    if shutil.which("git") is None:
+        return Finding("project.git", SKIP, "git is not installed")
+    names = list(dict.fromkeys([*cfg.env.files, ".env", ".devenv"]))
+    proc = subprocess.run(
+        ["git", "-C", str(cfg.root), "ls-files", "--", *names],
+        capture_output=True,
+        text=True,
+        timeout=2,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return Finding("project.git", SKIP, f"{cfg.root} is not a git checkout")
+    tracked = [line for line in proc.stdout.splitlines() if line.strip()]
+    if tracked:
+        return Finding(
+            "project.git",
+            FAIL,
+            f"{', '.join(tracked)} tracked by git: secrets would be pushed",
+            fix=f"git rm --cached {' '.join(tracked)}  (and add them to .gitignore)",
+        )
+    return Finding("project.git", OK, f"{', '.join(names)} not tracked by git")
+
+
+@check("project.images", "images", timeout=3.0)
+def project_images(ctx: Context) -> Finding:
+    ctx.engine_or_blocked()
+    cfg = ctx.cfg
+    missing = [(s, cfg.image(s)) for s in cfg.services if not ctx.engine.has_image(cfg.image(s))]
+    if not missing:
+        return Finding("project.images", OK, f"all {len(cfg.services)} images present")
+    pulled = [(s, i) for s, i in missing if s != "fireworks"]
+    text = ", ".join(f"{i} ({s})" for s, i in missing)
+    if not pulled:
+        return Finding("project.images", OK, f"{text}: `devenv up` builds it")
+    return Finding(
+        "project.images",
+        WARN,
+        f"not present: {text}; `devenv up` pulls them",
+        fix=f"docker pull {pulled[0][1]}" + (" (and the others listed)" if len(pulled) > 1 else ""),
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# stack
+
+
+@check("stack.ports", "ports", timeout=3.0)
+def stack_ports(ctx: Context) -> Finding:
+    from devenv.stack import ports
+
+    cfg = ctx.cfg
+    try:
+        ours = {p for c in ctx.containers() if c.state == "running" for p in c.ports}
+    except Blocked:
+        ours = set()
+    engine = None if ctx.config_error() else ctx.engine
+    taken: list[str] = []
+    fixes: list[str] = []
+    for svc in cfg.services:
+        port = cfg.ports[svc]
+        if port in ours or ports.is_free(port):
+            continue
+        who = ports.holder(port, engine)
+        if who is not None and who.project == cfg.name:
+            continue
+        by = who.text if who else "a process devenv cannot identify (try `sudo ss -ltnp`)"
+        taken.append(f"port {port} ({svc}) is held by {by}")
+        fixes.append(
+            f"set `{svc} = {ports.suggest(port, cfg.ports.values())}` under [ports]"
+            f" in devenv.toml, or stop {by}"
+        )
+    if taken:
+        return Finding(
+            "stack.ports",
+            FAIL,
+            taken[0] + (f" (+{len(taken) - 1} more)" if len(taken) > 1 else ""),
+            detail="\n".join(taken),
+            fix=fixes[0],
+        )
+    listed = ", ".join(f"{s} {cfg.ports[s]}" for s in cfg.services)
+    return Finding("stack.ports", OK, f"ports free or held by this stack: {listed}")
+
+
+@check("stack.health", "services healthy", timeout=3.0)
+def stack_health(ctx: Context) -> Finding:
+    cfg = ctx.cfg
+    containers = ctx.containers()
+    if not containers:
+        return Finding(
+            "stack.health", SKIP, f"the stack {cfg.name!r} is not running", fix="devenv up"
+        )
+    by = {c.service: c for c in containers}
+    bad: list[str] = []
+    fixes: list[str] = []
+    starting: list[str] = []
+    for svc in cfg.services:
+        c = by.get(svc)
+        if c is None:
+            bad.append(f"{svc}: no container")
+            fixes.append("devenv up")
+        elif c.state != "running":
+            code = f" (exit code {c.exit_code})" if c.exit_code is not None else ""
+            bad.append(f"{svc}: {c.state}{code}")
+            fixes.append("devenv up")
+        elif c.health == "unhealthy":
+            bad.append(f"{svc}: unhealthy")
+            fixes.append(f"devenv restart {svc}  (`devenv logs {svc}` shows why)")
+        elif c.health == "starting":
+            starting.append(svc)
+    if bad:
+        return Finding("stack.health", FAIL, "; ".join(bad), fix=fixes[0])
+    if starting:
+        return Finding(
+            "stack.health",
+            WARN,
+            f"still starting: {', '.join(starting)}",
+            fix="devenv up  (waits until they are healthy)",
+        )
+    return Finding("stack.health", OK, f"{len(cfg.services)} services running and healthy")
+
+
+def _need_running(ctx: Context, service: str) -> None:
+    cfg = ctx.cfg
+    if service not in cfg.services:
+        raise Blocked(f"{service} is not enabled in this project")
+    if service not in ctx.running():
+        raise Blocked(f"{service} is not running (see stack.health)")
+
+
+def _dsn(ctx: Context) -> str:
+    _need_running(ctx, "postgres")
+    if ctx.keys() is None:
+        raise Blocked("no keys to log in to Postgres with (see project.state)")
+    return ctx.stack.database_url()
+
+
+@check("stack.migrations", "migrations", timeout=3.0)
+def stack_migrations(ctx: Context) -> Finding:
+    from devenv.db import migrations
+
+    cfg = ctx.cfg
+    folder = cfg.path(cfg.db.migrations)
+    if not folder.is_dir():
+        return Finding("stack.migrations", SKIP, f"no migrations folder {cfg.db.migrations}/")
+    st = migrations.status(_dsn(ctx), folder)
+    changed, missing, pending = st.of("changed"), st.of("missing"), st.of("pending")
+    if changed or missing:
+        names = ", ".join(f"{e.name} ({e.state})" for e in [*changed, *missing])
+        return Finding(
+            "stack.migrations",
+            FAIL,
+            f"applied migrations differ from the files: {names}",
+            fix=f"git checkout -- {cfg.db.migrations}/{(changed or missing)[0].name}  (or"
+            " rebuild the local database with `devenv db reset`)",
+        )
+    if pending:
+        return Finding(
+            "stack.migrations",
+            WARN,
+            f"{len(pending)} pending: {', '.join(e.name for e in pending)}",
+            fix="devenv db migrate",
+        )
+    return Finding("stack.migrations", OK, f"{len(st.entries)} applied, none pending or changed")
+
+
+@check("stack.seeds", "seeds", timeout=3.0)
+def stack_seeds(ctx: Context) -> Finding:
+    from devenv.db import conn as dbconn
+    from devenv.db import seeds
+
+    cfg = ctx.cfg
+    name = cfg.db.default_seed
+    folder = cfg.path(cfg.db.seeds)
+    if name not in seeds.available_sets(folder):
+        return Finding("stack.seeds", SKIP, f"no seed set {name!r} in {cfg.db.seeds}/")
+    # Only the set's content hash (what `devenv seed` records), not a parse of its rows: the
+    # doctor must stay fast on big seed sets. Same function the seeder uses.
+    directory = folder / name
+    wanted = seeds._hash(directory, seeds._set_files(directory))
+    with dbconn.connect(_dsn(ctx), app="devenv-doctor") as conn:
+        if not dbconn.table_exists(conn, f"{dbconn.SCHEMA}.seed_sets"):
+            recorded = None
+        else:
+            row = conn.execute(
+                "SELECT hash FROM devenv.seed_sets WHERE name = %s", (name,)
+            ).fetchone()
+            recorded = str(row[0]) if row else None
+    if recorded is None:
+        return Finding(
+            "stack.seeds", WARN, f"seed set {name!r} was never loaded", fix=f"devenv seed {name}"
+        )
+    if recorded != wanted:
+        return Finding(
+            "stack.seeds",
+            WARN,
+            f"seed set {name!r} changed since it was loaded (stale data)",
+            fix=f"devenv seed {name}",
+        )
+    return Finding("stack.seeds", OK, f"seed set {name!r} loaded and current")
+
+
+@check("stack.orphans", "stacks whose owner is gone", timeout=3.0)
+def stack_orphans(ctx: Context) -> Finding:
+    import socket
+
+    import psutil
+
+    from devenv.stack.project import LABEL_OWNER
+
+    client = ctx.engine_or_blocked()
+    here = socket.gethostname()
+    gone: dict[str, list[str]] = {}
+    for c in client.containers.list(all=True, sparse=True, filters={"label": [LABEL_OWNER]}):
+        labels = c.attrs.get("Labels") or {}
+        owner = labels.get(LABEL_OWNER) or ""
+        pid, _, host = owner.partition("@")
+        if not pid.isdigit() or host != here or psutil.pid_exists(int(pid)):
+            continue
+        project = labels.get("com.docker.compose.project", "?")
+        names = c.attrs.get("Names") or [c.id[:12]]
+        gone.setdefault(project, []).append(str(names[0]).lstrip("/"))
+    if not gone:
+        return Finding("stack.orphans", OK, "no ephemeral stack left by a finished process")
+    names = [n for ns in gone.values() for n in ns]
+    return Finding(
+        "stack.orphans",
+        WARN,
+        f"{len(gone)} ephemeral stack(s) whose owner process is gone: {', '.join(sorted(gone))}",
+        detail="\n".join(sorted(names)),
+        fix=f"docker rm -f -v {' '.join(sorted(names))}",
+    )
+
+
+@check("stack.clock", "clock skew", timeout=3.0)
+def stack_clock(ctx: Context) -> Finding:
+    """The containers' clock, read from an HTTP Date header (GoTrue's, else Kong's), against
+    the host's: GoTrue stamps tokens with its clock and apps check them with theirs."""
+    cfg = ctx.cfg
+    running = ctx.running()
+    urls = ctx.urls()
+    probe = next(
+        (
+            (svc, f"{urls[svc]}{path}")
+            for svc, path in (("gotrue", "/health"), ("fireworks", ""), ("kong", "/"))
+            if svc in cfg.services and svc in running
+        ),
+        None,
+    )
+    if probe is None:
+        raise Blocked("no HTTP service running to read a clock from")
+    svc, url = probe
+    if svc == "fireworks":
+        url = url.replace("/inference/v1", "/__devenv/health")
+    skew = clock_skew(url)
+    if skew is None:
+        return Finding("stack.clock", SKIP, f"{svc} sent no Date header")
+    text = f"{svc}'s clock is {abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} the host"
+    fix = (
+        "sync the clocks: restart Docker Desktop (its VM drifts after sleep), or enable NTP"
+        " on the host (`sudo timedatectl set-ntp true`)"
+    )
+    if abs(skew) >= CLOCK_FAIL_S:
+        return Finding("stack.clock", FAIL, f"{text}: tokens will be rejected (exp/iat)", fix=fix)
+    if abs(skew) >= CLOCK_WARN_S:
+        return Finding("stack.clock", WARN, text, fix=fix)
+    return Finding("stack.clock", OK, f"host and containers agree (within 1 s, via {svc})")
+
+
+# ----------------------------------------------------------------------------------------------
+# reach
+
+
+@check("reach.api", "API through Kong", timeout=3.0)
+def reach_api(ctx: Context) -> Finding:
+    _need_running(ctx, "kong")
+    keys = ctx.keys()
+    if keys is None:
+        raise Blocked("no keys (see project.state)")
+    url = f"{ctx.urls()['kong']}/auth/v1/health"
+    try:
+        code, _headers, body = http_get(url, {"apikey": keys.anon_key})
+    except OSError as exc:
+        return Finding(
+            "reach.api", FAIL, f"{url} does not answer: {exc}", fix="devenv restart kong"
+        )
+    if code != 200:
+        upstream = code in (502, 503, 504)
+        return Finding(
+            "reach.api",
+            FAIL,
+            f"{url} with the anon key answered HTTP {code}: {' '.join(body.split())[:120]}",
+            fix="devenv up  (Kong answers, GoTrue behind it does not: `devenv doctor stack`"
+            " shows its state)"
+            if upstream
+            else "devenv restart kong",
+        )
+    return Finding("reach.api", OK, f"{url} answers through Kong with the anon key")
+
+
+@check("reach.postgres", "Postgres", timeout=3.0)
+def reach_postgres(ctx: Context) -> Finding:
+    from devenv.db import conn as dbconn
+
+    dsn = _dsn(ctx)
+    with dbconn.connect(dsn, app="devenv-doctor") as conn:
+        conn.execute("SELECT 1")
+    return Finding("reach.postgres", OK, f"{dbconn.describe(dsn)} answers")
+
+
+@check("reach.redis", "Redis", timeout=3.0)
+def reach_redis(ctx: Context) -> Finding:
+    import socket
+    from urllib.parse import urlsplit
+
+    _need_running(ctx, "redis")
+    url = ctx.urls()["redis"]
+    u = urlsplit(url)
+    # One inline PING over a socket, answered "+PONG": redis-py (the contract suite's client)
+    # costs more to import than this whole check may take.
+    try:
+        with socket.create_connection((u.hostname or "127.0.0.1", u.port or 6379), 2.0) as s:
+            s.settimeout(2.0)
+            s.sendall(b"PING\r\n")
+            reply = s.recv(64)
+    except OSError as exc:
+        return Finding(
+            "reach.redis", FAIL, f"{url} does not answer PING: {exc}", fix="devenv restart redis"
+        )
+    if not reply.startswith(b"+PONG"):
+        return Finding(
+            "reach.redis",
+            FAIL,
+            f"{url} answered PING with {reply[:40]!r}",
+            fix="devenv restart redis",
+        )
+    return Finding("reach.redis", OK, f"{url} answers PING")
+
+
+@check("reach.fireworks", "Fireworks mock", timeout=3.0)
+def reach_fireworks(ctx: Context) -> Finding:
+    _need_running(ctx, "fireworks")
+    url = ctx.urls()["fireworks"].replace("/inference/v1", "/__devenv/health")
+    try:
+        code, _headers, _body = http_get(url)
+    except OSError as exc:
+        return Finding(
+            "reach.fireworks", FAIL, f"{url} does not answer: {exc}", fix="devenv restart fireworks"
+        )
+    if code != 200:
+        return Finding(
+            "reach.fireworks", FAIL, f"{url} answered HTTP {code}", fix="devenv restart fireworks"
+        )
+    return Finding("reach.fireworks", OK, f"the Fireworks mock answers at {url}")
+
+
+@check("reach.mail", "mail catcher", timeout=3.0)
+def reach_mail(ctx: Context) -> Finding:
+    if "mail" not in ctx.cfg.services:
+        return Finding("reach.mail", SKIP, "this project has no mail service")
+    _need_running(ctx, "mail")
+    url = ctx.urls().get("mail", "") + "/readyz"
+    try:
+        code, _headers, _body = http_get(url)
+    except OSError as exc:
+        return Finding(
+            "reach.mail", FAIL, f"{url} does not answer: {exc}", fix="devenv restart mail"
+        )
+    if code != 200:
+        return Finding("reach.mail", FAIL, f"{url} answered HTTP {code}", fix="devenv restart mail")
+    return Finding("reach.mail", OK, f"the mail catcher answers at {url}")

@@ -1,0 +1,138 @@
+"""devenv doctor against a real stack: all well; a killed service; pending and edited
+migrations; a container left by an ephemeral stack whose owner is gone; a stack not running."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devenv.stack.engine import Engine
+from devenv.stack.project import LABEL_OWNER
+from tests.integration.conftest import Project, destroy, make_project, stack_services
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.fixture(scope="module")
+def stack(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    p = make_project(tmp_path_factory.mktemp("doctor"), [*stack_services(), "fireworks"])
+    (p.root / "migrations").mkdir()
+    (p.root / "migrations" / "20240101000000_one.sql").write_text(
+        "create table public.one (id int);\nalter table public.one enable row level security;\n"
+    )
+    try:
+        proc = p.cli("up", timeout=300)
+        assert proc.returncode == 0, proc.stderr  # type: ignore[attr-defined]
+        yield p
+    finally:
+        destroy(p)
+
+
+def doctor(p: Project, *args: str) -> tuple[int, dict[str, dict]]:
+    proc = p.cli("doctor", "--json", *args, timeout=60)
+    assert "Traceback" not in proc.stderr, proc.stderr  # type: ignore[attr-defined]
+    data = json.loads(proc.stdout)  # type: ignore[attr-defined]
+    return proc.returncode, {f["id"]: f for f in data["findings"]}  # type: ignore[attr-defined]
+
+
+def test_all_well(stack: Project) -> None:
+    rc, f = doctor(stack)
+    bad = {k: v for k, v in f.items() if v["status"] == "fail"}
+    assert rc == 0 and not bad, bad
+    for cid in (
+        "engine.daemon",
+        "engine.compose",
+        "project.config",
+        "project.state",
+        "stack.ports",
+        "stack.health",
+        "stack.migrations",
+        "stack.clock",
+        "reach.api",
+        "reach.postgres",
+        "reach.redis",
+        "reach.fireworks",
+    ):
+        assert f[cid]["status"] == "ok", f[cid]
+    assert "held by this stack" in f["stack.ports"]["summary"]
+
+
+def test_pending_and_edited_migrations(stack: Project) -> None:
+    mig = stack.root / "migrations"
+    new = mig / "20240102000000_two.sql"
+    new.write_text("create table public.two (id int);\n")
+    try:
+        _rc, f = doctor(stack, "stack.migrations")
+        m = f["stack.migrations"]
+        assert m["status"] == "warn" and "20240102000000_two.sql" in m["summary"]
+        assert m["fix"] == "devenv db migrate"
+    finally:
+        new.unlink()
+    first = mig / "20240101000000_one.sql"
+    original = first.read_text()
+    first.write_text(
+        original + "-- edited after it was applied\ncreate index on public.one (id);\n"
+    )
+    try:
+        rc, f = doctor(stack, "stack.migrations")
+        m = f["stack.migrations"]
+        assert rc == 1 and m["status"] == "fail"
+        assert "20240101000000_one.sql (changed)" in m["summary"]
+        assert m["fix"].startswith("git checkout -- migrations/20240101000000_one.sql")
+    finally:
+        first.write_text(original)
+
+
+def test_container_of_a_gone_owner(stack: Project) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    image = stack.cfg.image("redis")
+    name = f"it-orphan-{uuid.uuid4().hex[:8]}"
+    c = Engine().client.containers.create(
+        image,
+        name=name,
+        labels={
+            LABEL_OWNER: f"{dead.pid}@{socket.gethostname()}",
+            "com.docker.compose.project": name,
+        },
+    )
+    try:
+        _rc, f = doctor(stack, "stack.orphans")
+        o = f["stack.orphans"]
+        assert o["status"] == "warn" and name in o["summary"]
+        assert o["fix"].startswith("docker rm -f -v ") and name in o["fix"]
+    finally:
+        c.remove(force=True)
+
+
+def test_stack_not_running(engine: None, tmp_path: Path) -> None:
+    p = make_project(tmp_path, ["redis"])
+    rc, f = doctor(p, "stack", "reach")
+    assert rc == 0
+    assert f["stack.health"]["status"] == "skip"
+    assert "is not running" in f["stack.health"]["summary"]
+    assert f["stack.health"]["fix"] == "devenv up"
+    assert f["reach.redis"]["status"] == "skip"
+
+
+def test_a_killed_service(stack: Project) -> None:
+    # Last in the module: it breaks the module's stack.
+    (redis,) = [c for c in stack.containers() if c.service == "redis"]
+    Engine().client.containers.get(redis.id).kill()
+    rc, f = doctor(stack, "stack", "reach")
+    assert rc == 1
+    h = f["stack.health"]
+    assert h["status"] == "fail"
+    assert "redis: exited" in h["summary"]
+    assert h["fix"] == "devenv up"
+    assert (
+        f["reach.redis"]["status"] == "skip" and "see stack.health" in f["reach.redis"]["summary"]
+    )
+    assert f["reach.postgres"]["status"] == "ok"
