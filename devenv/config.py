@@ -78,6 +78,8 @@ class EnvConfig:
     schema: str = ".env.schema"
     example: str = ".env.example"
     files: tuple[str, ...] = (".env",)
+    #: whose reading of .env files is checked: "env-spec" (varlock), "python-dotenv", "compose"
+    reader: str = "env-spec"
 
 
 @dataclass(frozen=True)
@@ -178,7 +180,7 @@ _SECTIONS: dict[str, set[str]] = {
     "images": {*DEFAULT_IMAGES, "registry"},
     "auth": {"site_url", "jwt_expiry", "additional_redirect_urls", "enable_signup"},
     "db": {"migrations", "seeds", "default_seed"},
-    "env": {"schema", "example", "files"},
+    "env": {"schema", "example", "files", "reader"},
 }
 
 
@@ -288,7 +290,10 @@ def _validate(root: Path, path: Path | None, raw: dict[str, Any]) -> Config:
         schema=_str(p, env_t, "env", "schema", EnvConfig.schema),
         example=_str(p, env_t, "env", "example", EnvConfig.example),
         files=_str_list(p, env_t, "env", "files", EnvConfig.files),
+        reader=_str(p, env_t, "env", "reader", EnvConfig.reader),
     )
+    if env.reader not in ("env-spec", "python-dotenv", "compose"):
+        p.add("env.reader", f"expected env-spec, python-dotenv or compose, got {env.reader!r}")
 
     if p.items:
         n = len(p.items)

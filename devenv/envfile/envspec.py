@@ -25,9 +25,10 @@ What a line means:
 - Comments start at the beginning of a line; an indented comment is refused, and so is a
   decorator comment that does not parse (``# @`` followed by no name) or a divider after a value.
 
-Where this is more lenient than @env-spec/parser 0.0.8, on purpose: a line holding only spaces or
-tabs is a blank line (0.0.8 refuses the file; varlock 1.20 accepts it, as every other reader
-does). Decorators in .env comments are checked only for a name after ``@``.
+Where devenv follows varlock 1.20 rather than the 0.0.8 package (both are tested): a line
+holding only spaces or tabs is a blank line (0.0.8 refuses the file; varlock 1.20 accepts it, as
+every other reader does); in an unquoted value the text around a reference stays as written
+(``a ${B} c`` is ``a b c`` in varlock 1.20; 0.0.8 trims each piece, giving ``abc``).
 """
 
 from __future__ import annotations
@@ -129,17 +130,19 @@ def static(raw: str, quote: str | None) -> Lit:
     return Lit(raw[len(quote) : len(raw) - len(quote)].replace("\\" + q, q), quote)
 
 
-def expand(lit: Lit) -> tuple[Part, ...]:
-    """The reference's ``expand()``: ``$(...)``, then ``$NAME``, then ``${NAME...}``; the text
-    between is re-read as a static value with the same quote (so unquoted pieces are trimmed)."""
+def expand(lit: Lit, *, trim_pieces: bool = False) -> tuple[Part, ...]:
+    """The reference's ``expand()``: ``$(...)``, then ``$NAME``, then ``${NAME...}``, and the
+    text between them. varlock 1.20 keeps that text as written (``a ${B} c`` reads ``a b c``);
+    the 0.0.8 package re-reads each piece as a static value, which trims unquoted pieces
+    (``abc``): ``trim_pieces`` gives that reading, for the comparison test."""
     if lit.value is None or lit.quote == "'":
         return (lit,)
     parts: list[Part] = [lit]
-    for step in (_split_exec, _split_simple, _split_braced):
+    for pattern, make in _STEPS:
         out: list[Part] = []
         for p in parts:
             if isinstance(p, Lit) and p.value is not None:
-                out.extend(step(p))
+                out.extend(_pieces(p, pattern, make, trim_pieces))
             else:
                 out.append(p)
         parts = out
@@ -147,41 +150,45 @@ def expand(lit: Lit) -> tuple[Part, ...]:
 
 
 def _pieces(
-    lit: Lit, pattern: re.Pattern[str], make: Callable[[re.Match[str]], Part]
+    lit: Lit,
+    pattern: re.Pattern[str],
+    make: Callable[[re.Match[str], Lit], Part],
+    trim: bool,
 ) -> list[Part]:
     assert lit.value is not None
     matches = list(pattern.finditer(lit.value))
     if not matches:
         return [lit]
     qs = lit.quote or ""
+
+    def piece(text: str) -> Lit:
+        if lit.quote is None and not trim:
+            return Lit(text, None)
+        return static(qs + text + qs, lit.quote)
+
     out: list[Part] = []
     last = 0
     for m in matches:
         if last < m.start():
-            out.append(static(qs + lit.value[last : m.start()] + qs, lit.quote))
-        out.append(make(m))
+            out.append(piece(lit.value[last : m.start()]))
+        out.append(make(m, lit))
         last = m.end()
     if last < len(lit.value):
-        out.append(static(qs + lit.value[last:] + qs, lit.quote))
+        out.append(piece(lit.value[last:]))
     return out
 
 
-def _split_exec(lit: Lit) -> list[Part]:
-    return _pieces(lit, _EXEC, lambda m: Exec(m.group(1)))
-
-
-def _split_simple(lit: Lit) -> list[Part]:
-    return _pieces(lit, _SIMPLE_REF, lambda m: Ref(m.group(1)))
-
-
-def _split_braced(lit: Lit) -> list[Part]:
+def _braced(m: re.Match[str], lit: Lit) -> Part:
     qs = lit.quote or ""
+    default = m.group(4)
+    return Ref(m.group(1), static(qs + default + qs, lit.quote) if default else None)
 
-    def make(m: re.Match[str]) -> Part:
-        default = m.group(4)
-        return Ref(m.group(1), static(qs + default + qs, lit.quote) if default else None)
 
-    return _pieces(lit, _BRACED_REF, make)
+_STEPS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str], Lit], Part]], ...] = (
+    (_EXEC, lambda m, _lit: Exec(m.group(1))),
+    (_SIMPLE_REF, lambda m, _lit: Ref(m.group(1))),
+    (_BRACED_REF, _braced),
+)
 
 
 def resolve(parts: tuple[Part, ...] | None, lookup: Callable[[str], str | None]) -> str | None:
@@ -218,16 +225,17 @@ class _Fail(Exception):
         self.message = message
 
 
-def parse(text: str) -> tuple[list[Statement], list[Issue]]:
+def parse(text: str, *, trim_pieces: bool = False) -> tuple[list[Statement], list[Issue]]:
     """Every statement and every line the reference parser would refuse. The reference stops
     at its first error and loads nothing from the file; this reads on from the next line, so
     all of them are reported at once."""
     src = text.replace("\r\n", "\n")
-    return _Reader(src).run()
+    return _Reader(src, trim_pieces).run()
 
 
 class _Reader:
-    def __init__(self, src: str):
+    def __init__(self, src: str, trim_pieces: bool = False):
+        self.trim_pieces = trim_pieces
         self.s = src
         self.n = len(src)
         self.starts = [0] + [m.end() for m in re.finditer("\n", src)]
@@ -405,7 +413,7 @@ class _Reader:
             k = end_fn
         elif p < self.n and s[p] in "'\"`":
             quote, k = self._quoted(p)
-            parts = expand(static(s[p:k], quote))
+            parts = expand(static(s[p:k], quote), trim_pieces=self.trim_pieces)
         else:
             k = p
             while k < self.n and s[k] in " \t":
@@ -413,14 +421,13 @@ class _Reader:
             if k < self.n and s[k] in "'\"`":
                 raise _Fail(
                     k,
-                    "a quote after spaces: write KEY=\"value\" with no space after '=' (the "
-                    "@env-spec parser refuses this line)",
+                    "a quote after spaces: write KEY=\"value\" with no space after '='",
                 )
             while k < self.n and s[k] not in "#\n":
                 k += 1
             if k > p:
                 lit = static(s[p:k], None)
-                parts = expand(lit) if lit.value is not None else None
+                parts = expand(lit, trim_pieces=self.trim_pieces) if lit.value is not None else None
         end = k
         while k < self.n and s[k] in " \t":
             k += 1
@@ -462,8 +469,7 @@ class _Reader:
         raise _Fail(
             p,
             f"unterminated {q} quote: no closing {q} "
-            + ("on this line" if q == "`" else "before the end of the file")
-            + "; the @env-spec parser refuses the file",
+            + ("on this line" if q == "`" else "before the end of the file"),
         )
 
     def _scan(self, k: int, close: str, escape: str) -> tuple[int | None, bool]:

@@ -117,16 +117,30 @@ def test_cascade_with_env_placeholder_and_forenv(tmp_path: Path) -> None:
     assert result.env == "production"
     assert [Path(f).name for f in result.files] == [".env", ".env.local", ".env.production"]
     got = [(Path(p.file).name, p.line, p.key, p.code) for p in result.problems]
-    assert got == [(".env.production", 1, "SENTRY_DSN", "type")]  # https required
-    # --env wins; in development SENTRY_DSN is optional and .env.development does not exist.
+    assert got == [
+        (".env.production", 1, "SENTRY_DSN", "type"),  # https required
+        # A key cannot refer to itself in @env-spec (varlock: "cannot have dependency on itself")
+        (".env.production", 2, "REDIS_URL", "undefined-ref"),
+    ]
+    assert "reference cycle (REDIS_URL -> REDIS_URL)" in result.problems[1].message
+    # @currentEnv wins over --env, as in varlock: the files say production.
     result = check_files(cfg, env_name="development", environ={})
-    assert result.ok and [Path(f).name for f in result.files] == [".env", ".env.local"]
+    assert result.env == "production"
+    assert "--env development is ignored" in result.notes[0]
+    # With no value for APP_ENV anywhere but its default, the default names the env.
+    (tmp_path / ".env.local").write_text("APP_ENV=\n")  # sets no value: the default stays
+    (tmp_path / ".env").write_text(
+        (FIXTURES / "good.env").read_text().replace("APP_ENV=development\n", "")
+    )
+    result = check_files(cfg, env_name="staging", environ={})
+    assert result.env == "development" and result.ok, result.problems
+    assert [Path(f).name for f in result.files] == [".env", ".env.local"]
     # The process environment names the env when no file does.
     (tmp_path / ".env.local").unlink()
     (tmp_path / ".env.staging").write_text("SENTRY_DSN=\n")
     result = check_files(cfg, environ={"APP_ENV": "staging"})
     assert [(p.key, p.code) for p in result.problems] == [("SENTRY_DSN", "missing")]
-    assert "required in environment 'staging', but is empty" in result.problems[0].message
+    assert "required in environment 'staging', but has no value" in result.problems[0].message
 
 
 def test_no_env_file_and_no_schema(tmp_path: Path) -> None:
@@ -138,7 +152,8 @@ def test_no_env_file_and_no_schema(tmp_path: Path) -> None:
     (tmp_path / ".env.schema").unlink()
     (tmp_path / ".env").write_text("A=1\nB='x\n")
     result = check_files(cfg, environ={})
-    assert [p.code for p in result.problems] == ["syntax", "compat"]
+    # @env-spec (the default reader) refuses the line; python-dotenv and Compose differ too
+    assert sorted(p.code for p in result.problems) == ["compat", "compat", "syntax"]
     assert result.notes[0].startswith("no schema at")
 
 

@@ -92,8 +92,8 @@ def run_reference(dist: Path, texts: list[str], tmp_path: Path) -> list[dict[str
     return result
 
 
-def read_like_devenv(text: str) -> dict[str, Any]:
-    statements, issues = envspec.parse(text)
+def read_like_devenv(text: str, *, as_0_0_8: bool = True) -> dict[str, Any]:
+    statements, issues = envspec.parse(text, trim_pieces=as_0_0_8)
     if issues:
         return {"error": issues[0].line}
     keys = [s.key for s in statements]
@@ -208,3 +208,13 @@ def test_whitespace_only_line_is_blank_unlike_0_0_8(reference: Path, tmp_path: P
     (want,) = run_reference(reference, [text], tmp_path)
     assert "error" in want
     assert read_like_devenv(text) == {"keys": ["A", "B"], "values": {"A": "1", "B": "2"}}
+
+
+def test_text_around_a_reference_unlike_0_0_8(reference: Path, tmp_path: Path) -> None:
+    """The other deliberate difference: 0.0.8 trims the unquoted text around a reference;
+    varlock 1.20 (``varlock load``) keeps it, and so does devenv."""
+    text = "B=b\nA=a ${B} c\n"
+    (want,) = run_reference(reference, [text], tmp_path)
+    assert want["values"]["A"] == "abc"
+    assert read_like_devenv(text, as_0_0_8=False)["values"]["A"] == "a b c"
+    assert read_like_devenv(text)["values"]["A"] == "abc"  # the comparison mode above
