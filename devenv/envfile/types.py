@@ -527,7 +527,9 @@ def _url(v: str, t: TypeSpec) -> str | None:
         ok = {d.lower() for d in domains}
         if host not in ok and hostport not in ok:
             return f"must point at one of {', '.join(domains)}"
-    if o.get("noTrailingSlash") and (parts.path.endswith("/") or parts.path == "/"):
+    # The bare root is no trailing slash: it is how every URL parser spells an origin
+    # (JavaScript's new URL("https://x.com").href is "https://x.com/").
+    if o.get("noTrailingSlash") and parts.path.endswith("/") and parts.path != "/":
         return "must not end with '/'"
     if "matches" in o and not o["matches"].search(v):
         return f"must match /{o['matches'].pattern}/"

@@ -47,7 +47,7 @@ def test_example_blanks_secrets_keeps_defaults_examples_and_sections() -> None:
     assert "sk_default_secret" not in text
     assert "KEY=\n" in text and "# required, secret; e.g. sk_test_123" in text
     assert "# --- Keys ---" in text and "# The key." in text
-    assert 'NAME="two words"\n' in text and "PORT=8000\n" in text
+    assert "NAME='two words'\n" in text and "PORT=8000\n" in text
     values = dotenv_values(stream=io.StringIO(text))
     assert values == {"KEY": "", "PORT": "8000", "NAME": "two words"}
 

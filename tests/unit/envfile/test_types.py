@@ -42,7 +42,7 @@ def check(type_decl: str, value: str) -> str | None:
         ("url(allowedProtocols=https)", "https://x.io", "http://x.io", "schemes https"),
         ("url(allowedDomains=[localhost, \"api.example.com:443\"])", "http://localhost:3000",
          "https://api.example.com", "must point at one of"),
-        ("url(noTrailingSlash=true)", "https://a.io/v1", "https://a.io/", "must not end with '/'"),
+        ("url(noTrailingSlash=true)", "https://a.io/", "https://a.io/v1/", "must not end with '/'"),
         ("url(prependHttps=true)", "example.com/path", "exa mple.com", "not a URL"),
         ("email", "dev@example.com", "dev@localhost", "not an email address"),
         ("enum(dev, prod)", "dev", "Dev", "must be one of dev, prod"),
