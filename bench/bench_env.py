@@ -11,6 +11,13 @@ PYTHONPYCACHEPREFIX (the source tree stays clean). The same pair is then run wit
 cache for devenv's own modules (this machine's PYTHONDONTWRITEBYTECODE=1 with a source checkout),
 where they are compiled from source on each start, for comparison.
 
+Start-up, and Typer's pydantic adapters: Typer 0.29 converts every parameter through a pydantic
+TypeAdapter that it builds lazily, but builds it before noticing the value is None (an option not
+given, the ``--help`` flag of every group): every command that runs imports pydantic, whatever
+its parameters. The table shows that import on its own (``import typer._adapters`` against
+``import typer``), and ``devenv env check`` with Typer's own None shortcut taken first (patched
+inside the benchmark's process; nothing in devenv changes), to show what the adapters cost.
+
 Run: `python bench/bench_env.py [--rounds N] [--keys N]`.
 """
 
@@ -63,6 +70,34 @@ def make_project(root: Path, keys: int) -> None:
     (root / "devenv.toml").write_text('[project]\nname = "bench-env"\n')
 
 
+#: `devenv env check` with Typer's early return for an unset parameter (value None: no
+#: conversion, `()` for a list) taken before it builds the parameter's pydantic adapter rather
+#: than after; nothing else changes, and no pydantic is imported. What the command costs
+#: without the adapters.
+_NO_ADAPTERS = """
+import sys
+import typer.core as core
+from typer._click.exceptions import MissingParameter
+real = core._TyperParameter.process_value
+def process_value(self, ctx, value):
+    if value is not None:
+        return real(self, ctx, value)
+    value = () if (self.multiple or self.nargs == -1) else None
+    if self.required and self.value_is_missing(value):
+        raise MissingParameter(ctx=ctx, param=self)
+    return self.callback(ctx, self, value) if self.callback is not None else value
+core._TyperParameter.process_value = process_value
+sys.argv = ["devenv", "env", "check"]
+from devenv.cli import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+assert "pydantic" not in sys.modules, "pydantic was imported"
+sys.exit(code)
+"""
+
+
 def run(argv: list[str], cwd: Path, env: dict[str, str], expect: int = 0) -> float:
     t = time.perf_counter()
     proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
@@ -97,10 +132,20 @@ def main() -> None:
         check_json: list[float] = []
         version_cold: list[float] = []
         check_cold: list[float] = []
+        bare: list[float] = []
+        typer_only: list[float] = []
+        adapters: list[float] = []
+        no_adapters: list[float] = []
+        exe = [sys.executable, "-c"]
+        run([*exe, _NO_ADAPTERS], root, cached)
         for _ in range(args.rounds):
             version.append(run([*py, "--version"], root, cached))
             check.append(run([*py, "env", "check"], root, cached))
             check_json.append(run([*py, "env", "check", "--json"], root, cached))
+            no_adapters.append(run([*exe, _NO_ADAPTERS], root, cached))
+            bare.append(run([*exe, "pass"], root, cached))
+            typer_only.append(run([*exe, "import typer"], root, cached))
+            adapters.append(run([*exe, "import typer._adapters"], root, cached))
             version_cold.append(run([*py, "--version"], root, cold))
             check_cold.append(run([*py, "env", "check"], root, cold))
 
@@ -123,6 +168,13 @@ def main() -> None:
     print(row("devenv env check --json", check_json, base, "target < 0.300 s"))
     print(row("envfile.check_files (in process)", lib, base))
     print(f"{'check minus start-up':<44} {statistics.median(check) - base:8.3f}")
+    print("start-up, and what Typer's pydantic adapters cost:")
+    print(row("python -c pass", bare, base))
+    print(row("python -c 'import typer'", typer_only, base))
+    print(row("python -c 'import typer._adapters' (pydantic)", adapters, base))
+    alone = statistics.median(adapters) - statistics.median(typer_only)
+    print(f"{'  the adapters import alone':<44} {alone:8.3f}")
+    print(row("devenv env check, adapters skipped", no_adapters, base, "< 0.150 s?"))
     print("without .pyc files for devenv's own modules (compiled on every start):")
     print(row("baseline: devenv --version (no devenv .pyc)", version_cold, None))
     print(row("devenv env check (no devenv .pyc)", check_cold, base_cold))

@@ -175,9 +175,21 @@ def read_text(
     inherited = inherited or {}
     starts = _line_index(text)
 
-    dotenv_raws, dotenv_errors = _dotenv_statements(env, text, starts)
     spec_statements, spec_issues = envspec.parse(text)
-    reads, compose_errors = compose.parse(text)
+    if _all_plain(text):
+        # Every statement is one all three read alike (most .env files): python-dotenv's and
+        # Compose's readings are the @env-spec one, without running their parsers.
+        dotenv_raws = [
+            (st.key, envspec.resolve(st.parts, lambda _n: "") or "", st.line, st.line, st.text)
+            for st in spec_statements
+        ]
+        dotenv_errors: list[Problem] = []
+        offsets = [starts[st.line - 1] for st in spec_statements]
+        reads = [compose.Read(k, v, o) for (k, v, *_r), o in zip(dotenv_raws, offsets, strict=True)]
+        compose_errors: list[compose.ReadError] = []
+    else:
+        dotenv_raws, dotenv_errors = _dotenv_statements(env, text, starts)
+        reads, compose_errors = compose.parse(text)
 
     if reader == "python-dotenv":
         env.problems.extend(dotenv_errors)
@@ -214,6 +226,23 @@ def read_text(
     )
     env.problems.sort(key=lambda p: p.line)
     return env
+
+
+#: A line every reader reads the same way: a comment or blank line, or KEY= with a plain value
+#: or one quoted without anything any of them would decode, expand or end early.
+_PLAIN_LINE = re.compile(
+    r"(?:[ \t]*(?:#[^\n]*)?"
+    r"|[A-Za-z_][A-Za-z0-9_]*=(?:[A-Za-z0-9_./:@%+,=~^\-]*|\"[^\"\\\\$`'#\n]*\"|'[^'\\\\$\n]*'))"
+)
+
+
+def _all_plain(text: str) -> bool:
+    if "\r" in text.replace("\r\n", ""):
+        return False
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if not _PLAIN_LINE.fullmatch(line) or line.endswith("=undefined"):
+            return False
+    return True
 
 
 def _dotenv_statements(

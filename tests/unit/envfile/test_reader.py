@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from dotenv import dotenv_values
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from devenv.envfile.reader import read_bytes, read_file, read_text
@@ -194,3 +194,43 @@ def test_values_agree_with_python_dotenv_on_arbitrary_text(text: str) -> None:
     lines = len(stripped.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
     for e in f.entries:
         assert 1 <= e.line <= e.end_line <= lines
+
+
+_PLAIN_PIECES = st.lists(
+    st.sampled_from(
+        ["A", "B", "K_1", "=", "x", "1", ".", "-", ":", "@", '"', "'", " ", "#", "$", "\\",
+         "\n", "\n", "\r\n", "undefined", "`"]
+    ),
+    max_size=40,
+).map("".join)  # fmt: skip
+
+
+_PLAIN_FILE = "# c\nA=1\nB=\"two words\"\r\nC='x y'\n\n# @required\nD=\nA=http://h:1/p\n# @ x\n"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_PLAIN_PIECES, st.sampled_from(["env-spec", "python-dotenv", "compose"]))
+@example(_PLAIN_FILE, "env-spec")
+@example(_PLAIN_FILE, "python-dotenv")
+@example(_PLAIN_FILE, "compose")
+def test_the_plain_file_shortcut_reads_as_the_three_parsers_do(text: str, reader: str) -> None:
+    """Files whose every line all three read alike skip python-dotenv's and Compose's parsers;
+    whenever the shortcut is taken, the outcome is the one the parsers give."""
+    from devenv.envfile import reader as reader_mod
+
+    fast = read_text(text, ".env", environ={}, reader=reader)
+    real = reader_mod._all_plain
+    reader_mod._all_plain = lambda _t: False
+    try:
+        slow = read_text(text, ".env", environ={}, reader=reader)
+    finally:
+        reader_mod._all_plain = real
+    if text == _PLAIN_FILE:
+        assert real(text) and fast.problems  # the shortcut was taken; A twice, '# @ x'
+    if real(text):
+        assert fast.values() == slow.values()
+        assert fast.problems == slow.problems
+        assert fast.readings == slow.readings
+        assert [(e.key, e.line, e.end_line) for e in fast.entries] == [
+            (e.key, e.line, e.end_line) for e in slow.entries
+        ]
