@@ -179,7 +179,7 @@ def read_text(
     if _all_plain(text):
         # Every statement is one all three read alike (most .env files): python-dotenv's and
         # Compose's readings are the @env-spec one, without running their parsers.
-        dotenv_raws = [
+        dotenv_raws: list[tuple[str, str | None, int, int, str]] = [
             (st.key, envspec.resolve(st.parts, lambda _n: "") or "", st.line, st.line, st.text)
             for st in spec_statements
         ]
