@@ -609,10 +609,11 @@ def _compare(env: EnvFile, text: str, starts: list[int], views: dict[str, _View]
                     ln,
                     key,
                     "compat",
-                    f"{' and '.join(READERS[r] for r in missing)} read no key here (an earlier "
-                    f"quoted value swallows this line, or a form only {readers_in} "
-                    "accept(s), such as KEY: value); "
-                    f"{readers_in} read {key}",
+                    f"{' and '.join(READERS[r] for r in missing)} "
+                    f"{'reads' if len(missing) == 1 else 'read'} no key on this line, "
+                    f"{readers_in} {'reads' if len(present) == 1 else 'read'} {key}: a quoted "
+                    "value above runs over it, or its form (such as KEY: value) is one only "
+                    f"{'that reader' if len(present) == 1 else 'those readers'} accept",
                 )
             )
         values = {r: v for r, (_k, v) in present.items()}
