@@ -1,14 +1,18 @@
 """Checking a cascade of env files against a schema: every problem at once, none with a secret.
 
-The files are read in order (``.env``, ``.env.local``, ``.env.<env>``, ...) and merged the way
-python-dotenv loading them one after another would: a later file overrides an earlier one, which
-is not a problem; a key set twice in one file is. What is checked:
+The files are read in order (``.env``, ``.env.local``, ``.env.<env>``, ...) with the chosen
+reader (``[env] reader``) and merged: a later file overrides an earlier one, which is not a
+problem; a key set twice in one file is. With the @env-spec reader (the default) the format's
+semantics apply, as varlock applies them: ``KEY=`` sets no value (what was there stays), a key no
+file sets takes the schema's default, and ``${VAR}`` is resolved once every source is known. What
+is checked:
 
 - each file on its own (:mod:`devenv.envfile.reader`): encoding, size, BOM, syntax, duplicates,
-  swallowed lines, ``${VAR}`` references, python-dotenv vs Docker Compose;
+  swallowed lines, ``${VAR}`` references, the lines the three readers read differently;
 - against the schema: required keys missing or empty (placed at the schema line declaring
-  them), values that do not match their ``@type`` (placed where the value is set), and keys the
-  schema does not declare, with a pointer when only letter case differs.
+  them), values and defaults that do not match their ``@type`` (placed where the value is set),
+  keys the schema does not declare (with a pointer when only letter case differs), and
+  ``@required=forEnv(..)`` without any current environment (a :class:`SchemaError`).
 
 A value is shown in a message only when the schema declares its key non-sensitive. Keys the
 schema does not know, and every key when there is no schema, count as sensitive. Every message
