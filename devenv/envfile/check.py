@@ -207,39 +207,22 @@ def _resolve_graph(
                 opaque.discard(e.key)
 
     done: dict[str, str | None] = {}
-    active: list[str] = []
     cyclic: set[str] = set()
     reported: set[tuple[str, str]] = set()
 
-    def value(key: str) -> str | None:
-        if key in done:
-            return done[key]
-        if key in opaque:
-            return None
-        if key not in definitions:
-            return environ.get(key)
-        if key in active:
-            cycle = " -> ".join([*active[active.index(key) :], key])
-            cyclic.update(active[active.index(key) :])
-            parts, file, line = definitions[active[-1]]
-            if (active[-1], key) not in reported:
-                reported.add((active[-1], key))
-                problems.append(
-                    Problem(
-                        file,
-                        line,
-                        active[-1],
-                        "undefined-ref",
-                        f"a reference cycle ({cycle}): @env-spec cannot resolve it",
-                    )
-                )
-            return None
+    def deps(key: str) -> list[str]:
+        parts = definitions[key][0] or ()
+        return [p.name for p in parts if isinstance(p, envspec.Ref) and p.name in definitions]
+
+    def evaluate(key: str) -> None:
         parts, file, line = definitions[key]
-        active.append(key)
 
         def lookup(name: str) -> str | None:
-            unknown = name not in definitions and name not in opaque
-            if unknown and (key, name) not in reported:
+            if name in definitions:
+                return done.get(name)
+            if name in opaque:
+                return None
+            if (key, name) not in reported:
                 reported.add((key, name))
                 problems.append(
                     Problem(
@@ -252,18 +235,48 @@ def _resolve_graph(
                         "environment, else as unset)",
                     )
                 )
-            return value(name)
+            return environ.get(name)
 
-        try:
-            v = envspec.resolve(parts, lookup)
-        finally:
-            active.pop()
-        done[key] = v
-        return v
+        done[key] = None if key in cyclic else envspec.resolve(parts, lookup)
 
-    for key in list(definitions):
-        v = value(key)
-        merged[key] = None if key in cyclic else v
+    # Depth first with an explicit stack (a chain of thousands of references must not hit
+    # Python's recursion limit); a key is evaluated once everything it refers to is.
+    state: dict[str, int] = {}  # 1: on the current path, 2: evaluated
+    for start in definitions:
+        if start in state:
+            continue
+        state[start] = 1
+        path = [start]
+        stack = [(start, iter(deps(start)))]
+        while stack:
+            key, pending = stack[-1]
+            nxt = next(pending, None)
+            if nxt is None:
+                stack.pop()
+                path.pop()
+                state[key] = 2
+                evaluate(key)
+            elif state.get(nxt) == 1:
+                loop = path[path.index(nxt) :]
+                cyclic.update(loop)
+                _, file, line = definitions[key]
+                problems.append(
+                    Problem(
+                        file,
+                        line,
+                        key,
+                        "undefined-ref",
+                        f"a reference cycle ({' -> '.join([*loop, nxt])}): @env-spec cannot "
+                        "resolve it",
+                    )
+                )
+            elif nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append((nxt, iter(deps(nxt))))
+
+    for key in definitions:
+        merged[key] = done.get(key)
         if key in from_default and schema is not None:
             where[key] = (schema.path, schema.items[key].line)
     return from_default, cyclic

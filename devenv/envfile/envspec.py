@@ -219,6 +219,10 @@ def _one(p: Part, lookup: Callable[[str], str | None]) -> str | None:
 # ---- the line grammar ------------------------------------------------------------------------
 
 
+#: Function calls nest at most this deep (a file is not a program; Python's stack is finite).
+MAX_NESTING = 32
+
+
 class _Fail(Exception):
     def __init__(self, pos: int, message: str):
         self.pos = pos
@@ -236,6 +240,7 @@ def parse(text: str, *, trim_pieces: bool = False) -> tuple[list[Statement], lis
 class _Reader:
     def __init__(self, src: str, trim_pieces: bool = False):
         self.trim_pieces = trim_pieces
+        self.depth = 0
         self.s = src
         self.n = len(src)
         self.starts = [0] + [m.end() for m in re.finditer("\n", src)]
@@ -340,6 +345,15 @@ class _Reader:
 
     def _args(self, k: int) -> int | None:
         """End of ``(args)`` at ``k``: ``( _ (arg (_ , _ arg)*)? _ )``, no trailing comma."""
+        self.depth += 1
+        try:
+            if self.depth > MAX_NESTING:
+                raise _Fail(k, f"function calls nested more than {MAX_NESTING} deep")
+            return self._args_at(k)
+        finally:
+            self.depth -= 1
+
+    def _args_at(self, k: int) -> int | None:
         s = self.s
 
         def ws(j: int) -> int:

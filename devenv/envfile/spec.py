@@ -50,6 +50,9 @@ from devenv.envfile import types as types_mod
 from devenv.envfile.types import Array, Call, Node, Scalar, Static, TypeSpec
 from devenv.errors import EnvFileError
 
+#: Calls and arrays in decorator values nest at most this deep.
+MAX_NESTING = 32
+
 #: Schemas larger than this are refused: a schema is hand-written text, not data.
 MAX_SCHEMA_BYTES = 1 << 20
 
@@ -304,6 +307,7 @@ class _Parser:
         self.layout: list[Item | Block] = []
         self.root: list[Decorator] = []
         self.header_closed = False
+        self.depth = 0
 
     def issue(self, line: int, col: int, message: str) -> None:
         self.issues.append(Issue(line, col, message))
@@ -542,6 +546,18 @@ class _Parser:
         return Static(_coerce(text), False, line, col, text)
 
     def _args(self, cur: _Cursor) -> tuple[tuple[str | None, Node], ...]:
+        self.depth += 1
+        try:
+            self._nest(cur)
+            return self._args_at(cur)
+        finally:
+            self.depth -= 1
+
+    def _nest(self, cur: _Cursor) -> None:
+        if self.depth > MAX_NESTING:
+            raise self.fail(cur, f"values nested more than {MAX_NESTING} deep")
+
+    def _args_at(self, cur: _Cursor) -> tuple[tuple[str | None, Node], ...]:
         open_col = cur.col
         cur.i += 1  # "("
         args: list[tuple[str | None, Node]] = []
@@ -571,6 +587,14 @@ class _Parser:
                 raise self.fail(cur, f"expected ',' or ')', found {cur.peek()!r}")
 
     def _array(self, cur: _Cursor) -> Array:
+        self.depth += 1
+        try:
+            self._nest(cur)
+            return self._array_at(cur)
+        finally:
+            self.depth -= 1
+
+    def _array_at(self, cur: _Cursor) -> Array:
         line, col = cur.line, cur.col
         cur.i += 1  # "["
         items: list[Node] = []

@@ -323,3 +323,23 @@ def test_a_masked_schema_value_shows_no_length(secret: str) -> None:
     text = "\n".join(info.value.details())
     assert secret not in text
     assert "  TOKEN=****\n        ^" in text and "*****" not in text
+
+
+# ---- robustness ----------------------------------------------------------------------------------
+
+
+def test_long_reference_chains_and_deep_nesting_are_no_crash(tmp_path: Path) -> None:
+    n = 3000  # each key refers to the next: far deeper than Python's recursion limit
+    schema = PUBLIC + "".join(f"K{i}=\n" for i in range(n + 1))
+    env = "".join(f"K{i}=${{K{i + 1}}}\n" for i in range(n)) + f"K{n}=end\n"
+    r = run(schema, env, tmp_path)
+    assert r.ok, r.problems[:3]
+    with pytest.raises(SchemaError, match="nested more than 32 deep"):
+        parse_schema("# @type=string(matches=" + "f(" * 800 + ")" * 800 + ")\nA=\n")
+    r = run(PUBLIC + "A=\n", "A=" + "f(" * 3000 + ")" * 3000 + "\n", tmp_path)
+    assert [p.code for p in r.problems] == ["syntax"]
+    assert "nested more than 32 deep" in r.problems[0].message
+    deep = "A=" + "${B:-" * 3000 + "x" + "}" * 3000 + "\n"
+    for reader in ("env-spec", "python-dotenv", "compose"):
+        r = run(PUBLIC + "A=\nB=\n", deep, tmp_path, reader=reader)
+        assert any("nested more than 64 deep" in p.message for p in r.problems), reader
