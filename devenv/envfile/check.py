@@ -141,7 +141,13 @@ def check(
     # Reader disagreements: show each reader's value where the key is not sensitive.
     shown_problems: list[Problem] = []
     for p in problems:
-        if p.code == "compat" and p.key is not None and not sensitive(p.key):
+        if (
+            p.code == "compat"
+            and p.key is not None
+            and not sensitive(p.key)
+            and p.line in _readings_lines(files, p.file)
+            and "this line differently" in p.message
+        ):
             owner = next((f for f in files if f.path == p.file), None)
             if owner is not None and p.line in owner.readings:
                 p = Problem(
@@ -172,6 +178,10 @@ def check(
         keys=len([k for k, v in merged.items() if v is not None or k in where]),
         notes=notes,
     )
+
+
+def _readings_lines(files: list[EnvFile], path: str) -> set[int]:
+    return {ln for f in files if f.path == path for ln in f.readings}
 
 
 def _resolve_graph(
@@ -206,6 +216,10 @@ def _resolve_graph(
                 from_default.discard(e.key)
                 opaque.discard(e.key)
 
+    #: keys that exist without a value (declared with no default, or set with KEY=)
+    declared = set(schema.items if schema is not None else ()) | {
+        e.key for f in files for e in f.entries
+    }
     done: dict[str, str | None] = {}
     cyclic: set[str] = set()
     reported: set[tuple[str, str]] = set()
@@ -220,8 +234,8 @@ def _resolve_graph(
         def lookup(name: str) -> str | None:
             if name in definitions:
                 return done.get(name)
-            if name in opaque:
-                return None
+            if name in opaque or name in declared:
+                return None  # a key that exists with no value: a fallback applies
             if (key, name) not in reported:
                 reported.add((key, name))
                 problems.append(

@@ -593,8 +593,10 @@ def _compare(env: EnvFile, text: str, starts: list[int], views: dict[str, _View]
     lines = sorted({ln for v in views.values() for ln in v[0]})
     for ln in lines:
         got = {r: views[r][0].get(ln) for r in order}
-        present = {r: v for r, v in got.items() if v is not None}
+        present = {r: v for r, v in got.items() if v is not None and ln not in views[r][1]}
         missing = [r for r in order if got[r] is None and ln not in views[r][1]]
+        if not present:
+            continue  # every reader that reads a key here also refuses the line: reported
         keys = {k for k, _v in present.values()}
         key = present[chosen][0] if chosen in present else next(iter(present.values()))[0]
         if len(keys) > 1:

@@ -92,6 +92,12 @@ def test_a_default_can_refer_to_a_value_from_the_files(tmp_path: Path) -> None:
     assert found(r) == [(".env.schema", 5, "URL", "type")]
 
 
+def test_a_reference_to_a_declared_key_without_value_takes_its_fallback(tmp_path: Path) -> None:
+    # as varlock 1.20 reads it: the item exists, has no value, so the fallback applies
+    r = run(PUBLIC + "REGION=\n# @type=enum(eu, us)\nZONE=\n", "ZONE=${REGION:-eu}\n", tmp_path)
+    assert r.ok, r.problems
+
+
 def test_references_varlock_refuses(tmp_path: Path) -> None:
     r = run(PUBLIC + "A=\nB=\n", "A=${B}x\nB=${A}y\n", tmp_path)
     assert [p.code for p in r.problems] == ["undefined-ref"]
