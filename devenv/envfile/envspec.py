@@ -28,7 +28,8 @@ What a line means:
 Where devenv follows varlock 1.20 rather than the 0.0.8 package (both are tested): a line
 holding only spaces or tabs is a blank line (0.0.8 refuses the file; varlock 1.20 accepts it, as
 every other reader does); in an unquoted value the text around a reference stays as written
-(``a ${B} c`` is ``a b c`` in varlock 1.20; 0.0.8 trims each piece, giving ``abc``).
+(``a ${B} c`` is ``a b c`` in varlock 1.20; 0.0.8 trims each piece, giving ``abc``); text after
+a comment's decorators (``# @sensitive some words``) is accepted (0.0.8 refuses the file).
 """
 
 from __future__ import annotations
@@ -229,17 +230,19 @@ class _Fail(Exception):
         self.message = message
 
 
-def parse(text: str, *, trim_pieces: bool = False) -> tuple[list[Statement], list[Issue]]:
+def parse(text: str, *, as_0_0_8: bool = False) -> tuple[list[Statement], list[Issue]]:
     """Every statement and every line the reference parser would refuse. The reference stops
     at its first error and loads nothing from the file; this reads on from the next line, so
-    all of them are reported at once."""
+    all of them are reported at once. ``as_0_0_8`` reads exactly as the 0.0.8 package does
+    where varlock 1.20 differs (for the comparison test): unquoted text around a reference is
+    trimmed, and text after a decorator comment's decorators is refused."""
     src = text.replace("\r\n", "\n")
-    return _Reader(src, trim_pieces).run()
+    return _Reader(src, as_0_0_8).run()
 
 
 class _Reader:
-    def __init__(self, src: str, trim_pieces: bool = False):
-        self.trim_pieces = trim_pieces
+    def __init__(self, src: str, as_0_0_8: bool = False):
+        self.as_0_0_8 = as_0_0_8
         self.depth = 0
         self.s = src
         self.n = len(src)
@@ -311,8 +314,9 @@ class _Reader:
             break
         if k < self.n and s[k] == "#":
             k = self.eol(k)
-        if k < self.n and s[k] != "\n":
+        if k < self.n and s[k] != "\n" and self.as_0_0_8:
             raise _Fail(k, "a decorator comment must hold only @decorators (and a # comment)")
+        # varlock 1.20 reads on: the text is attached to the decorator before it (a warning)
 
     def _decorator(self, k: int) -> int:
         """``@name``, ``@name(args)`` or ``@name=value``; the end, or _Fail."""
@@ -427,7 +431,7 @@ class _Reader:
             k = end_fn
         elif p < self.n and s[p] in "'\"`":
             quote, k = self._quoted(p)
-            parts = expand(static(s[p:k], quote), trim_pieces=self.trim_pieces)
+            parts = expand(static(s[p:k], quote), trim_pieces=self.as_0_0_8)
         else:
             k = p
             while k < self.n and s[k] in " \t":
@@ -441,7 +445,7 @@ class _Reader:
                 k += 1
             if k > p:
                 lit = static(s[p:k], None)
-                parts = expand(lit, trim_pieces=self.trim_pieces) if lit.value is not None else None
+                parts = expand(lit, trim_pieces=self.as_0_0_8) if lit.value is not None else None
         end = k
         while k < self.n and s[k] in " \t":
             k += 1

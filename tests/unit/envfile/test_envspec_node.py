@@ -95,7 +95,7 @@ def run_reference(dist: Path, texts: list[str], tmp_path: Path) -> list[dict[str
 
 
 def read_like_devenv(text: str, *, as_0_0_8: bool = True) -> dict[str, Any]:
-    statements, issues = envspec.parse(text, trim_pieces=as_0_0_8)
+    statements, issues = envspec.parse(text, as_0_0_8=as_0_0_8)
     if issues:
         return {"error": issues[0].line}
     keys = [s.key for s in statements]
@@ -220,3 +220,13 @@ def test_text_around_a_reference_unlike_0_0_8(reference: Path, tmp_path: Path) -
     assert want["values"]["A"] == "abc"
     assert read_like_devenv(text, as_0_0_8=False)["values"]["A"] == "a b c"
     assert read_like_devenv(text)["values"]["A"] == "abc"  # the comparison mode above
+
+
+def test_text_after_decorators_unlike_0_0_8(reference: Path, tmp_path: Path) -> None:
+    """A third: varlock 1.20 reads text after a comment's decorators (warning that it is
+    attached to the decorator before it); 0.0.8 refuses the file. devenv reads on."""
+    text = "# @sensitive @required some words\nA=1 # @foo @bar trailing\n"
+    (want,) = run_reference(reference, [text], tmp_path)
+    assert "error" in want
+    assert read_like_devenv(text)["error"] == 1  # the comparison mode
+    assert read_like_devenv(text, as_0_0_8=False) == {"keys": ["A"], "values": {"A": "1"}}
