@@ -622,7 +622,7 @@ def _compare(env: EnvFile, text: str, starts: list[int], views: dict[str, _View]
         if len({v or "" for v in values.values()}) > 1:
             env.readings[ln] = values
             entry_text = _statement_text(text, starts, ln)
-            env.problems.append(Problem(env.path, ln, key, "compat", _why(entry_text, ln, values)))
+            env.problems.append(Problem(env.path, ln, key, "compat", _why(entry_text, values)))
 
 
 def _statement_text(text: str, starts: list[int], line: int) -> str:
@@ -636,7 +636,7 @@ def _key_on_line(text: str, starts: list[int], line: int) -> str | None:
     return m.group(1) if m else None
 
 
-def _why(line_text: str, line: int, values: Mapping[str, str | None]) -> str:
+def _why(line_text: str, values: Mapping[str, str | None]) -> str:
     """Why the readers disagree, from the statement's first line. Never quotes values: the
     checker appends each reader's value for keys that are not sensitive."""
     eq = line_text.find("=")

@@ -427,7 +427,6 @@ class _Parser:
         descriptions = [c.text for c in comments if not c.is_decorator and c.text]
         for c in comments:
             decorators.extend(c.decorators)
-        value_col = cur.col
         try:
             default, quoted, parts = self._item_value(cur, key)
             cur.skip_ws()
@@ -441,7 +440,7 @@ class _Parser:
                 raise self.fail(cur, "unexpected text after the closing quote")
         except _Stop:
             return None
-        item = self._build_item(key, line, value_col, default, quoted, decorators, descriptions)
+        item = self._build_item(key, line, default, quoted, decorators, descriptions)
         item.default_parts = parts
         return item
 
@@ -641,7 +640,6 @@ class _Parser:
         self,
         key: str,
         line: int,
-        value_col: int,
         default: str | None,
         quoted: bool,
         decorators: list[Decorator],
