@@ -17,9 +17,8 @@ What a line means:
 - Escapes decoded: ``\\<quote>`` in any quoted value; ``\\$`` to ``$`` except in single quotes;
   ``\\n`` to a newline in ``"..."`` and backtick values only (not in triple-quoted ones).
 - ``$VAR``, ``${VAR}``, ``${VAR:-default}`` and ``${VAR-default}`` (both meaning "default when
-  unset or empty") expand, except in single quotes and when preceded by a backslash. In an
-  unquoted value the text around a reference is trimmed (``a ${B} c`` reads ``a`` + B + ``c``),
-  as the reference does. ``$(command)`` would run a command: devenv never does (reported).
+  unset or empty) expand, except in single quotes and when preceded by a backslash.
+  ``$(command)`` would run a command: devenv never does (reported).
 - A value that is a function call (``KEY=fn(...)``, a varlock resolver) is outside devenv's
   subset (reported, not evaluated).
 - Comments start at the beginning of a line; an indented comment is refused, and so is a
