@@ -177,3 +177,17 @@ def test_diff_both_directions() -> None:
     clean = diff(SCHEMA, dict.fromkeys(SCHEMA.items, "x"), [".env"], render_example(SCHEMA),
                  ".env.example")  # fmt: skip
     assert clean.ok and clean.rows == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["plain", "two words", "a#b", "price $5", "undefined", "it's", 'say "hi"', "x\ny", ""],
+)
+def test_written_values_read_back_alike_by_all_three_readers(value: str) -> None:
+    from devenv.envfile.reader import read_text
+
+    text = f"K={format_value(value)}\n"
+    for reader in ("env-spec", "python-dotenv", "compose"):
+        f = read_text(text, ".env", environ={}, reader=reader)
+        assert (f.values()["K"] or "") == value, (reader, text)
+        assert f.problems == [], (reader, text, f.problems)
