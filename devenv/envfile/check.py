@@ -456,12 +456,5 @@ def _check_default(schema: Schema, item: Item) -> list[Problem]:
 
 
 def _secrets(files: list[EnvFile], sensitive: Callable[[str], bool]) -> list[str]:
-    out: list[str] = []
-    for f in files:
-        for e in f.entries:
-            if sensitive(e.key):
-                out.extend(v for v in (e.raw, e.value) if v)
-                reading = f.readings.get(e.line)
-                if reading is not None:
-                    out.extend(v for v in reading if v)
-    return out
+    """Every value of a sensitive key, as any of the three readers reads it."""
+    return [v for f in files for k, v in f.values_seen if sensitive(k)]

@@ -82,6 +82,8 @@ class EnvFile:
     reader: str = DEFAULT_READER
     #: line -> reader -> value, for the lines the readers read differently
     readings: dict[int, dict[str, str | None]] = field(default_factory=dict)
+    #: (key, value) for every value any of the three readers gives a key (may hold secrets)
+    values_seen: list[tuple[str, str]] = field(default_factory=list)
 
     def values(self) -> dict[str, str | None]:
         """Key -> value as the chosen reader reads it: the last statement wins."""
@@ -214,16 +216,24 @@ def read_text(
         )
     _duplicates(env)
     _multiline(env)
-    _compare(
-        env,
-        text,
-        starts,
-        {
-            "python-dotenv": (_dotenv_file_only(dotenv_raws), {p.line: p for p in dotenv_errors}),
-            "compose": _compose_file_only(text, starts, reads, compose_errors, display),
-            "env-spec": _envspec_file_only(spec_statements, spec_issues, display, text, starts),
-        },
-    )
+    views: dict[str, _View] = {
+        "python-dotenv": (_dotenv_file_only(dotenv_raws), {p.line: p for p in dotenv_errors}),
+        "compose": _compose_file_only(text, starts, reads, compose_errors, display),
+        "env-spec": _envspec_file_only(spec_statements, spec_issues, display, text, starts),
+    }
+    # Every value any reader gives a key, so that a sensitive key's value is redacted even where
+    # only another reader reads it (and it reaches a public key through ${VAR} there).
+    for key, raw, *_rest in dotenv_raws:
+        if raw:
+            env.values_seen.append((key, raw))
+    for by_line, _errs in views.values():
+        env.values_seen.extend((k, v) for k, v in by_line.values() if v)
+    for r in reads:
+        if r.value:
+            env.values_seen.append((r.key, r.value))
+    for e in env.entries:
+        env.values_seen.extend((e.key, v) for v in (e.raw, e.value) if v)
+    _compare(env, text, starts, views)
     env.problems.sort(key=lambda p: p.line)
     return env
 

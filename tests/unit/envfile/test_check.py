@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from devenv import config
@@ -203,6 +203,9 @@ def _quote(value: str) -> str:
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_TYPES, _SECRET, st.lists(_NOISE, max_size=4), st.booleans())
+# @env-spec refuses `"...\\"` (the backslash escapes the quote); python-dotenv reads the secret
+# and passes it into a public key through ${VAR}: it must still be redacted there.
+@example("string", "0000000\\", ["OTHER=${SECRET_KEY}\n"], False)
 def test_sensitive_values_never_appear_in_output(
     type_decl: str, secret: str, noise: list[str], raw: bool
 ) -> None:

@@ -292,6 +292,10 @@ def test_a_sensitive_line_read_differently_shows_no_value(tmp_path: Path) -> Non
     r = run("TOKEN=\n", "TOKEN=sk-4242#secret-part\n", tmp_path)
     assert found(r) == [(".env", 1, "TOKEN", "compat")]
     assert "sk-4242" not in r.problems[0].message and "secret-part" not in r.problems[0].message
+    # and the readers are still named (their names are not mistaken for values)
+    assert r.problems[0].message.startswith(
+        "@env-spec (varlock) reads this line differently from python-dotenv and Docker Compose"
+    )
 
 
 def test_values_devenv_does_not_evaluate(tmp_path: Path) -> None:
