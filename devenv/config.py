@@ -111,6 +111,8 @@ class EnvConfig:
     schema: str = ".env.schema"
     example: str = ".env.example"
     files: tuple[str, ...] = (".env",)
+    #: whose reading of .env files is checked: "env-spec" (varlock), "python-dotenv", "compose"
+    reader: str = "env-spec"
 
 
 @dataclass(frozen=True)
@@ -255,7 +257,7 @@ _SECTIONS: dict[str, set[str]] = {
         "enable_confirmations",
     },
     "db": {"migrations", "seeds", "default_seed"},
-    "env": {"schema", "example", "files"},
+    "env": {"schema", "example", "files", "reader"},
 }
 
 
@@ -370,7 +372,10 @@ def _validate(root: Path, path: Path | None, raw: dict[str, Any]) -> Config:
         schema=_str(p, env_t, "env", "schema", EnvConfig.schema),
         example=_str(p, env_t, "env", "example", EnvConfig.example),
         files=_str_list(p, env_t, "env", "files", EnvConfig.files),
+        reader=_str(p, env_t, "env", "reader", EnvConfig.reader),
     )
+    if env.reader not in ("env-spec", "python-dotenv", "compose"):
+        p.add("env.reader", f"expected env-spec, python-dotenv or compose, got {env.reader!r}")
 
     if p.items:
         n = len(p.items)

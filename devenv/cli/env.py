@@ -57,7 +57,10 @@ def check(
         None, help="Env files to check, in cascade order (default: [env] files of devenv.toml)."
     ),
     env: str = typer.Option(
-        None, "--env", help="The current environment, for forEnv() and .env.{env} files."
+        None,
+        "--env",
+        help="The current environment, for forEnv() and .env.{env} files, when the schema has "
+        "no @currentEnv item with a value (that item wins, as in varlock).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON (for CI)."),
 ) -> None:

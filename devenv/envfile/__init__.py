@@ -1,11 +1,14 @@
-"""`.env` files and their `.env.schema`: parsing the ``@env-spec`` format, reading env files the
-way python-dotenv does, checking them (with every problem at once, and no secret in any output),
-and writing ``.env`` (``init``) and ``.env.example``.
+"""`.env` files and their `.env.schema`: parsing the ``@env-spec`` format, reading env files as
+@env-spec (varlock), python-dotenv or Docker Compose read them, checking them with the format's
+semantics (every problem at once, and no secret, nor its length, in any output), and writing
+``.env`` (``init``) and ``.env.example``.
 
-Modules: :mod:`.spec` (schema parser), :mod:`.types` (``@type`` validation), :mod:`.reader`
-(python-dotenv reading and per-file problems), :mod:`.compose` (Docker Compose's env-file
-parser, ported), :mod:`.check` (validation), :mod:`.render` (example, init, diff),
-:mod:`.project` (devenv.toml integration and the entry points below).
+Modules: :mod:`.spec` (schema parser), :mod:`.types` (``@type`` validation, JavaScript regexes),
+:mod:`.envspec` (the @env-spec reference parser's reading of .env files, ported), :mod:`.reader`
+(the three readers, their disagreements and per-file problems), :mod:`.compose` (Docker
+Compose's env-file parser, ported), :mod:`.check` (validation: defaults as values, references,
+the current environment), :mod:`.render` (example, init, diff), :mod:`.project` (devenv.toml
+integration and the entry points below).
 """
 
 from __future__ import annotations

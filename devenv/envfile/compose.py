@@ -231,18 +231,24 @@ def _substitute(template: str, values: dict[str, str], look: Lookup) -> str:
     return _subst(template, mapping)
 
 
-def _subst(template: str, mapping: Callable[[str], str | None]) -> str:
+#: ``${A:-${B:-...}}`` is followed this deep; Python's stack is finite, and no real file nests so.
+MAX_NESTING = 64
+
+
+def _subst(template: str, mapping: Callable[[str], str | None], depth: int = 0) -> str:
+    if depth > MAX_NESTING:
+        raise _Error(f"${{...}} nested more than {MAX_NESTING} deep (devenv stops following it)")
     out: list[str] = []
     last = 0
     for m in _PATTERN.finditer(template):
         out.append(template[last : m.start()])
-        out.append(_replace(m.group(), mapping))
+        out.append(_replace(m.group(), mapping, depth))
         last = m.end()
     out.append(template[last:])
     return "".join(out)
 
 
-def _replace(substring: str, mapping: Callable[[str], str | None]) -> str:
+def _replace(substring: str, mapping: Callable[[str], str | None], depth: int = 0) -> str:
     op = _operator(substring)
     close = _first_closing_brace(substring)
     rest = ""
@@ -262,9 +268,9 @@ def _replace(substring: str, mapping: Callable[[str], str | None]) -> str:
     if not name:
         raise _Error("invalid interpolation (${} needs a variable name)")
     if braced and op:
-        applied = _apply(op, name, mapping)
+        applied = _apply(op, name, mapping, depth)
         if applied is not None:
-            return applied + _subst(rest, mapping)
+            return applied + _subst(rest, mapping, depth + 1)
     value = mapping(name)
     return value if value is not None else ""
 
@@ -275,18 +281,20 @@ def _operator(template: str) -> str:
     return present[0][2] if present else ""
 
 
-def _apply(op: str, substitution: str, mapping: Callable[[str], str | None]) -> str | None:
+def _apply(
+    op: str, substitution: str, mapping: Callable[[str], str | None], depth: int = 0
+) -> str | None:
     if op not in substitution:
         return None
     name, arg = substitution.split(op, 1)
     value = mapping(name)
     if op in (":-", "-"):
         if value is None or (op == ":-" and value == ""):
-            return _subst(arg, mapping)
+            return _subst(arg, mapping, depth + 1)
         return value
     if op in (":+", "+"):
         if value is not None and (op == "+" or value != ""):
-            return _subst(arg, mapping)
+            return _subst(arg, mapping, depth + 1)
         return value or ""
     if value is None or (op == ":?" and value == ""):
         raise _Error(f"required variable {name} is missing a value")

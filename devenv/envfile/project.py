@@ -2,9 +2,10 @@
 schema, and the entry points the CLI and ``devenv up`` call.
 
 ``[env] files`` is the cascade, read in order, later files overriding earlier ones. An entry may
-contain ``{env}``, replaced by the current environment (``--env``, else the schema's
-``@currentEnv`` item from the process environment, the untemplated files, or its default);
-without one, such entries are skipped. For example::
+contain ``{env}``, replaced by the current environment (the schema's ``@currentEnv`` item from
+the process environment, the untemplated files, or its default; else ``--env``); without one,
+such entries are skipped. ``[env] reader`` says whose reading of the files is checked
+(``env-spec``, ``python-dotenv`` or ``compose``). For example::
 
     [env]
     files = [".env", ".env.local", ".env.{env}", ".env.{env}.local"]
@@ -67,15 +68,16 @@ def sources(
     entries = list(cfg.env.files)
     plain = [e for e in entries if ENV_PLACEHOLDER not in e]
     env = env_name
-    if env is None and len(plain) < len(entries):
+    if len(plain) < len(entries) and (env is None or _has_current_env(schema)):
         from devenv.envfile.reader import read_file
 
         values: dict[str, str | None] = {}
         for e in plain:
             p = cfg.path(e)
             if p.is_file():
-                values.update(read_file(p, environ=environ, inherited=values).values())
-        env = current_env(schema, values, None, environ)
+                got = read_file(p, environ=environ, inherited=values, reader=cfg.env.reader)
+                values.update({k: v for k, v in got.values().items() if v is not None})
+        env = current_env(schema, values, env_name, environ)
     out = []
     for e in entries:
         if ENV_PLACEHOLDER in e:
@@ -85,6 +87,10 @@ def sources(
         p = cfg.path(e)
         out.append(Source(p, display(p)))
     return out
+
+
+def _has_current_env(schema: Schema | None) -> bool:
+    return schema is not None and schema.current_env_key is not None
 
 
 def check_files(
@@ -98,7 +104,7 @@ def check_files(
     schema only narrows the check to syntax and compatibility."""
     schema = load_project_schema(cfg, required=False)
     srcs = sources(cfg, schema, env_name=env_name, environ=environ, files=files)
-    result = check(schema, srcs, env_name=env_name, environ=environ)
+    result = check(schema, srcs, env_name=env_name, environ=environ, reader=cfg.env.reader)
     if schema is None:
         result.notes.insert(0, f"no schema at {display(schema_path(cfg))}")
     return result
@@ -117,7 +123,10 @@ def check_project(cfg: Config) -> list[Problem]:
     srcs = sources(cfg, schema)
     if not any(s.path.exists() for s in srcs):
         return []
-    return check(schema, srcs).problems
+    try:
+        return check(schema, srcs, reader=cfg.env.reader).problems
+    except EnvFileError as exc:
+        return [Problem(display(path), 0, None, "schema", exc.one_line())]
 
 
 def init_plan(cfg: Config, stack: Mapping[str, str], *, target: str | None = None) -> InitPlan:
@@ -167,7 +176,7 @@ def diff_project(
     present = [s for s in srcs if s.path.is_file()]
     keys: dict[str, str | None] = {}
     for s in present:
-        keys.update(read_file(s.path, s.display, environ={}).values())
+        keys.update(read_file(s.path, s.display, environ={}, reader=cfg.env.reader).values())
     ex_path, _want, have = example_text(cfg)
     env = current_env(schema, keys, env_name, environ if environ is not None else os.environ)
     return diff(schema, keys, [s.display for s in present], have, display(ex_path), env)

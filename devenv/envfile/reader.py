@@ -1,18 +1,26 @@
-""".env files read the way the app reads them: python-dotenv's own parser for keys and values,
-plus a line scanner that places every statement at file:line and finds what python-dotenv would
-silently get wrong or skip.
+""".env files read the way the app reads them, by one of three readers, with every statement
+placed at file:line and every line the three read differently reported.
 
-Values are python-dotenv's: ``dotenv.parser.parse_stream`` for the statements (escape decoding
-included), then ``${VAR}`` / ``${VAR:-default}`` interpolation as ``dotenv_values`` does it: the
-file's earlier values win over the process environment (pass ``environ``), later files in a
-cascade see earlier ones.
+Readers (``[env] reader`` in devenv.toml):
 
-Problems found while reading (each a :class:`~devenv.envfile.problems.Problem`): a file over
-1 MB, binary data, text that is not UTF-8, a byte-order mark, lines python-dotenv cannot parse
-(it skips them with a warning), quoted values that run over lines and swallow what look like
-assignments (the classic missing closing quote), keys set twice, ``${VAR}`` of an unset
-variable, and every line Docker Compose's env-file parser reads differently
-(:mod:`devenv.envfile.compose`).
+- ``env-spec`` (default): the @env-spec format's reference parser, npm ``@env-spec/parser``
+  (what varlock loads with), ported in :mod:`devenv.envfile.envspec`;
+- ``python-dotenv``: python-dotenv's own parser (``dotenv.parser.parse_stream``) and its
+  ``${VAR}`` / ``${VAR:-default}`` interpolation, for an app that calls ``load_dotenv``;
+- ``compose``: Docker Compose's env-file parser (:mod:`devenv.envfile.compose`), for an app that
+  gets its environment from ``env_file:``.
+
+The chosen reader's values are the ones checked; a line it cannot read is a ``syntax`` problem.
+Every line another reader refuses, skips or reads with a different key or value is a ``compat``
+problem naming which reader takes which value (the values are added by the checker, for keys
+that are not sensitive). For the comparison each reader interpolates from the file alone, so
+the result does not depend on the shell; an empty assignment and no value count as alike.
+
+Other problems found while reading (each a :class:`~devenv.envfile.problems.Problem`): a file
+over 1 MB, binary data, text that is not UTF-8, a byte-order mark, quoted values that run over
+lines and swallow what look like assignments (the classic missing closing quote), keys set
+twice, ``${VAR}`` of an unset variable (python-dotenv and Compose; for @env-spec the checker
+resolves references once defaults are known), and values devenv does not evaluate.
 """
 
 from __future__ import annotations
@@ -24,8 +32,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devenv.envfile import compose
+from devenv.envfile import compose, envspec
 from devenv.envfile.problems import Problem, quote
+
+#: The readers ``[env] reader`` chooses between, and how messages name them.
+READERS: dict[str, str] = {
+    "env-spec": "@env-spec (varlock)",
+    "python-dotenv": "python-dotenv",
+    "compose": "Docker Compose",
+}
+DEFAULT_READER = "env-spec"
 
 #: Env files larger than this are refused, unread: a .env is a few KB of hand-edited text.
 MAX_BYTES = 1 << 20
@@ -50,6 +66,9 @@ class Entry:
     line: int
     end_line: int
     text: str  # the statement's source text (may hold a secret: never print it)
+    #: @env-spec only: the value's pieces, resolved again once defaults and later files are known
+    parts: tuple[envspec.Part, ...] | None = None
+    opaque: bool = False  # a value devenv does not evaluate ($(command), fn(...))
 
 
 @dataclass
@@ -60,11 +79,14 @@ class EnvFile:
     text: str = ""
     readable: bool = True
     bom: bool = False
-    #: line -> (python-dotenv's reading, Compose's reading) where the two differ
-    readings: dict[int, tuple[str | None, str | None]] = field(default_factory=dict)
+    reader: str = DEFAULT_READER
+    #: line -> reader -> value, for the lines the readers read differently
+    readings: dict[int, dict[str, str | None]] = field(default_factory=dict)
+    #: (key, value) for every value any of the three readers gives a key (may hold secrets)
+    values_seen: list[tuple[str, str]] = field(default_factory=list)
 
     def values(self) -> dict[str, str | None]:
-        """Key -> value, python-dotenv style: the last statement wins."""
+        """Key -> value as the chosen reader reads it: the last statement wins."""
         return {e.key: e.value for e in self.entries}
 
 
@@ -74,6 +96,7 @@ def read_file(
     *,
     environ: Mapping[str, str] | None = None,
     inherited: Mapping[str, str | None] | None = None,
+    reader: str = DEFAULT_READER,
 ) -> EnvFile:
     """Read one env file; every problem lands in ``EnvFile.problems``, nothing raises."""
     shown = display or str(path)
@@ -91,7 +114,7 @@ def read_file(
         return _unreadable(shown, "unreadable", "is a directory, not an env file")
     except OSError as exc:
         return _unreadable(shown, "unreadable", f"cannot be read: {exc.strerror}")
-    return read_bytes(data, shown, environ=environ, inherited=inherited)
+    return read_bytes(data, shown, environ=environ, inherited=inherited, reader=reader)
 
 
 def read_bytes(
@@ -100,6 +123,7 @@ def read_bytes(
     *,
     environ: Mapping[str, str] | None = None,
     inherited: Mapping[str, str | None] | None = None,
+    reader: str = DEFAULT_READER,
 ) -> EnvFile:
     if len(data) > MAX_BYTES:
         return _unreadable(
@@ -108,7 +132,7 @@ def read_bytes(
     if b"\0" in data:
         line = data[: data.index(b"\0")].count(b"\n") + 1
         f = _unreadable(
-            display, "encoding", "holds binary data (a NUL byte); python-dotenv cannot read it"
+            display, "encoding", "holds binary data (a NUL byte); no env-file reader can read it"
         )
         f.problems = [Problem(display, line, None, "encoding", f.problems[0].message)]
         return f
@@ -128,7 +152,7 @@ def read_bytes(
             )
         ]
         return f
-    return read_text(text, display, environ=environ, inherited=inherited)
+    return read_text(text, display, environ=environ, inherited=inherited, reader=reader)
 
 
 def _unreadable(display: str, code: str, message: str) -> EnvFile:
@@ -141,25 +165,111 @@ def read_text(
     *,
     environ: Mapping[str, str] | None = None,
     inherited: Mapping[str, str | None] | None = None,
+    reader: str = DEFAULT_READER,
 ) -> EnvFile:
-    """Parse env-file text as python-dotenv does; check it for problems."""
-    from dotenv.parser import parse_stream
-
-    env = EnvFile(display, text=text)
-    problems = env.problems
+    """Parse env-file text with ``reader`` (and the other two, to compare); check it."""
+    env = EnvFile(display, text=text, reader=reader)
     if text.startswith("\ufeff"):
         env.bom = True
         text = text[1:]
         env.text = text
+    environ = environ if environ is not None else os.environ
+    inherited = inherited or {}
+    starts = _line_index(text)
+
+    spec_statements, spec_issues = envspec.parse(text)
+    if _all_plain(text):
+        # Every statement is one all three read alike (most .env files): python-dotenv's and
+        # Compose's readings are the @env-spec one, without running their parsers.
+        dotenv_raws: list[tuple[str, str | None, int, int, str]] = [
+            (st.key, envspec.resolve(st.parts, lambda _n: "") or "", st.line, st.line, st.text)
+            for st in spec_statements
+        ]
+        dotenv_errors: list[Problem] = []
+        offsets = [starts[st.line - 1] for st in spec_statements]
+        reads = [compose.Read(k, v, o) for (k, v, *_r), o in zip(dotenv_raws, offsets, strict=True)]
+        compose_errors: list[compose.ReadError] = []
+    else:
+        dotenv_raws, dotenv_errors = _dotenv_statements(env, text, starts)
+        reads, compose_errors = compose.parse(text)
+
+    if reader == "python-dotenv":
+        env.problems.extend(dotenv_errors)
+        _interpolate(env, dotenv_raws, environ, inherited)
+    elif reader == "compose":
+        _compose_entries(env, text, starts, environ, inherited)
+    else:
+        _envspec_entries(env, spec_statements, environ, inherited)
+
+    if env.bom and env.entries:
+        first = env.entries[0]
+        env.problems.append(
+            Problem(
+                display,
+                first.line,
+                first.key,
+                "bom",
+                "the file starts with a UTF-8 byte-order mark: python-dotenv reads this key "
+                f"as {chr(0xFEFF) + first.key!a}, the @env-spec parser refuses the file (Docker "
+                "Compose strips the mark); save the file as UTF-8 without BOM",
+            )
+        )
+    _duplicates(env)
+    _multiline(env)
+    views: dict[str, _View] = {
+        "python-dotenv": (_dotenv_file_only(dotenv_raws), {p.line: p for p in dotenv_errors}),
+        "compose": _compose_file_only(text, starts, reads, compose_errors, display),
+        "env-spec": _envspec_file_only(spec_statements, spec_issues, display, text, starts),
+    }
+    # Every value any reader gives a key, so that a sensitive key's value is redacted even where
+    # only another reader reads it (and it reaches a public key through ${VAR} there).
+    for key, raw, *_rest in dotenv_raws:
+        if raw:
+            env.values_seen.append((key, raw))
+    for by_line, _errs in views.values():
+        env.values_seen.extend((k, v) for k, v in by_line.values() if v)
+    for r in reads:
+        if r.value:
+            env.values_seen.append((r.key, r.value))
+    for e in env.entries:
+        env.values_seen.extend((e.key, v) for v in (e.raw, e.value) if v)
+    _compare(env, text, starts, views)
+    env.problems.sort(key=lambda p: p.line)
+    return env
+
+
+#: A line every reader reads the same way: a comment or blank line, or KEY= with a plain value
+#: or one quoted without anything any of them would decode, expand or end early.
+_PLAIN_LINE = re.compile(
+    r"(?:[ \t]*(?:#[^\n]*)?"
+    r"|[A-Za-z_][A-Za-z0-9_]*=(?:[A-Za-z0-9_./:@%+,=~^\-]*|\"[^\"\\\\$`'#\n]*\"|'[^'\\\\$\n]*'))"
+)
+
+
+def _all_plain(text: str) -> bool:
+    if "\r" in text.replace("\r\n", ""):
+        return False
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if not _PLAIN_LINE.fullmatch(line) or line.endswith("=undefined"):
+            return False
+    return True
+
+
+def _dotenv_statements(
+    env: EnvFile, text: str, starts: list[int]
+) -> tuple[list[tuple[str, str | None, int, int, str]], list[Problem]]:
+    """python-dotenv's statements (key, raw value, first line, last line, text) and the lines
+    it skips."""
     import bisect
 
-    starts = _line_index(text)
+    from dotenv.parser import parse_stream
 
     def line_of(pos: int) -> int:
         return bisect.bisect_right(starts, pos)
 
     offset = 0
     raws: list[tuple[str, str | None, int, int, str]] = []
+    errors: list[Problem] = []
     for binding in parse_stream(io.StringIO(text)):
         s = binding.original.string
         lead = _LEADING_WS.match(s)
@@ -171,33 +281,81 @@ def read_text(
         start_line = line_of(offset + lead_len)
         end_line = line_of(offset + lead_len + max(len(body_core) - 1, 0))
         if binding.error:
-            problems.append(
-                _syntax_problem(display, text, offset + lead_len, start_line, body, line_of)
+            errors.append(
+                _syntax_problem(env.path, text, offset + lead_len, start_line, body, line_of)
             )
         elif binding.key is not None:
             raws.append((binding.key, binding.value, start_line, end_line, body_core))
         offset += len(s)
+    return raws, errors
 
-    if env.bom and raws:
-        first = raws[0]
-        problems.append(
+
+def _envspec_entries(
+    env: EnvFile,
+    statements: list[envspec.Statement],
+    environ: Mapping[str, str],
+    inherited: Mapping[str, str | None],
+) -> None:
+    seen: dict[str, str | None] = {}
+
+    def lookup(name: str) -> str | None:
+        if name in seen:
+            return seen[name]
+        if name in inherited:
+            return inherited[name]
+        return environ.get(name)
+
+    for st in statements:
+        value = None if st.opaque else envspec.resolve(st.parts, lookup)
+        seen[st.key] = value
+        raw = envspec.resolve(st.parts, lambda _n: "") if st.parts else None
+        env.entries.append(
+            Entry(st.key, value, raw, st.line, st.end_line, st.text, st.parts, st.opaque)
+        )
+        if st.opaque:
+            what = f"a function call ({st.call}(...))" if st.call else "a $(command) substitution"
+            env.problems.append(
+                Problem(
+                    env.path,
+                    st.line,
+                    st.key,
+                    "unsupported",
+                    f"the value is {what}: varlock evaluates it, devenv does not run or "
+                    "resolve it, so this value is not checked",
+                )
+            )
+
+
+def _compose_entries(
+    env: EnvFile,
+    text: str,
+    starts: list[int],
+    environ: Mapping[str, str],
+    inherited: Mapping[str, str | None],
+) -> None:
+    import bisect
+
+    def lookup(name: str) -> str | None:
+        return inherited[name] if name in inherited else environ.get(name)
+
+    reads, errors = compose.parse(text, lookup)
+    for e in errors:
+        ln = bisect.bisect_right(starts, e.start)
+        env.problems.append(
             Problem(
-                display,
-                first[2],
-                first[0],
-                "bom",
-                "the file starts with a UTF-8 byte-order mark: python-dotenv reads this key "
-                f"as {chr(0xFEFF) + first[0]!a} (Docker Compose strips the mark); save the "
-                "file as UTF-8 without BOM",
+                env.path,
+                ln,
+                _key_on_line(text, starts, ln),
+                "syntax",
+                f"Docker Compose refuses the whole file here: {e.message}",
             )
         )
-
-    _interpolate(env, raws, environ if environ is not None else os.environ, inherited or {})
-    _duplicates(env)
-    _multiline(env)
-    _compare_with_compose(env)
-    problems.sort(key=lambda p: p.line)
-    return env
+    for i, r in enumerate(reads):
+        ln = bisect.bisect_right(starts, r.start)
+        nxt = reads[i + 1].start if i + 1 < len(reads) else len(text)
+        body = text[r.start : nxt].rstrip("\r\n")
+        end_line = bisect.bisect_right(starts, r.start + max(len(body) - 1, 0))
+        env.entries.append(Entry(r.key, r.value, r.value, ln, end_line, body))
 
 
 def _syntax_problem(
@@ -331,110 +489,20 @@ def _line_index(text: str) -> list[int]:
     return starts
 
 
-def _compare_with_compose(env: EnvFile) -> None:
-    """Report every statement Compose reads differently. Both sides interpolate from the file
-    alone (no process environment), so the result does not depend on the shell."""
-    import bisect
-
-    text = env.text
-    starts = _line_index(text)
-
-    def line_of(offset: int) -> int:
-        return bisect.bisect_right(starts, offset)
-
-    reads, errors = compose.parse(text)
-    dotenv_file_only = _file_only_values(env)
-    by_line_c: dict[int, compose.Read] = {}
-    for r in reads:
-        by_line_c.setdefault(line_of(r.start), r)
-    error_lines = {line_of(e.start) for e in errors}
-    syntax_lines = {p.line for p in env.problems if p.code == "syntax"}
-    for e in errors:
-        ln = line_of(e.start)
-        env.problems.append(
-            Problem(
-                env.path,
-                ln,
-                _key_on_line(text, starts, ln),
-                "compat",
-                f"Docker Compose refuses the whole file here: {e.message}",
-            )
-        )
-    lone_cr = re.search(r"\r(?!\n)", text)
-    if lone_cr:
-        env.problems.append(
-            Problem(
-                env.path,
-                line_of(lone_cr.start()),
-                None,
-                "compat",
-                "a carriage return without a line feed (old Mac line ending): python-dotenv "
-                "ends the line there, Docker Compose does not; save with LF or CRLF endings",
-            )
-        )
-    by_line_d = {e.line: e for e in env.entries}
-    for ln in sorted(set(by_line_d) | set(by_line_c)):
-        d = by_line_d.get(ln)
-        c = by_line_c.get(ln)
-        if d is not None and c is not None and d.key == c.key:
-            dv = dotenv_file_only.get(ln)
-            if dv == c.value or (dv is None and c.value is compose.INHERITED):
-                continue
-            env.readings[ln] = (dv, c.value)
-            env.problems.append(Problem(env.path, ln, d.key, "compat", _why(d)))
-        elif d is not None and c is None:
-            if ln in error_lines:
-                continue
-            env.problems.append(
-                Problem(
-                    env.path,
-                    ln,
-                    d.key,
-                    "compat",
-                    "Docker Compose does not read this key here (an earlier quoted value or "
-                    "line swallows it)",
-                )
-            )
-        elif c is not None and d is None:
-            if ln in syntax_lines:
-                if c.key:
-                    _amend(env, ln, "; Docker Compose does read it")
-                continue
-            elif c.key:
-                note = (
-                    f"Docker Compose reads a key {c.key!r} here that python-dotenv does not "
-                    "(a value python-dotenv reads across lines, or Compose's KEY: value form)"
-                )
-            else:
-                note = "Docker Compose reads text here that python-dotenv does not"
-            env.problems.append(Problem(env.path, ln, c.key or None, "compat", note))
-        elif d is not None and c is not None:
-            env.problems.append(
-                Problem(
-                    env.path,
-                    ln,
-                    d.key,
-                    "compat",
-                    f"python-dotenv reads the key {d.key!r}, Docker Compose reads {c.key!r}",
-                )
-            )
+#: A reader's view of a file for the comparison: line -> (key, value), and line -> the problem
+#: where the reader refuses or skips that line.
+_View = tuple[dict[int, tuple[str, str | None]], dict[int, Problem]]
 
 
-def _amend(env: EnvFile, line: int, note: str) -> None:
-    for i, p in enumerate(env.problems):
-        if p.line == line and p.code == "syntax":
-            env.problems[i] = Problem(p.file, p.line, p.key, p.code, p.message + note)
-            return
-
-
-def _file_only_values(env: EnvFile) -> dict[int, str | None]:
-    """python-dotenv's values with interpolation from the file alone, by line."""
+def _dotenv_file_only(
+    raws: list[tuple[str, str | None, int, int, str]],
+) -> dict[int, tuple[str, str | None]]:
     from dotenv.variables import Literal, parse_variables
 
     seen: dict[str, str | None] = {}
-    out: dict[int, str | None] = {}
-    for e in env.entries:
-        v = e.raw
+    out: dict[int, tuple[str, str | None]] = {}
+    for key, raw, line, _end, _text in raws:
+        v = raw
         if v is not None and "${" in v:
             parts = []
             for atom in parse_variables(v):
@@ -444,9 +512,133 @@ def _file_only_values(env: EnvFile) -> dict[int, str | None]:
                     got = seen.get(atom.name)  # type: ignore[attr-defined]
                     parts.append(got if got is not None else (atom.default or ""))  # type: ignore[attr-defined]
             v = "".join(parts)
-        seen[e.key] = v
-        out[e.line] = v
+        seen[key] = v
+        out.setdefault(line, (key, v))
     return out
+
+
+def _compose_file_only(
+    text: str,
+    starts: list[int],
+    reads: list[compose.Read],
+    errors: list[compose.ReadError],
+    display: str,
+) -> _View:
+    import bisect
+
+    by_line: dict[int, tuple[str, str | None]] = {}
+    for r in reads:
+        by_line.setdefault(bisect.bisect_right(starts, r.start), (r.key, r.value))
+    errs: dict[int, Problem] = {}
+    for e in errors:
+        ln = bisect.bisect_right(starts, e.start)
+        errs.setdefault(
+            ln,
+            Problem(
+                display,
+                ln,
+                _key_on_line(text, starts, ln),
+                "compat",
+                f"Docker Compose refuses the whole file here: {e.message}",
+            ),
+        )
+    return by_line, errs
+
+
+def _envspec_file_only(
+    statements: list[envspec.Statement],
+    issues: list[envspec.Issue],
+    display: str,
+    text: str,
+    starts: list[int],
+) -> _View:
+    seen: dict[str, str | None] = {}
+    by_line: dict[int, tuple[str, str | None]] = {}
+    for st in statements:
+        v = envspec.resolve(st.parts, lambda k: seen.get(k))
+        seen[st.key] = v
+        by_line.setdefault(st.line, (st.key, v))
+    errs: dict[int, Problem] = {}
+    for issue in issues:
+        errs.setdefault(
+            issue.line,
+            Problem(
+                display,
+                issue.line,
+                _key_on_line(text, starts, issue.line),
+                "compat",
+                f"the @env-spec parser (varlock) refuses the whole file here, column "
+                f"{issue.col}: {issue.message}",
+            ),
+        )
+    return by_line, errs
+
+
+def _compare(env: EnvFile, text: str, starts: list[int], views: dict[str, _View]) -> None:
+    """Report every line the readers read differently; the chosen reader's own refusals are
+    its ``syntax`` problems, the others' are ``compat``."""
+    chosen = env.reader
+    for name, (_by_line, errs) in views.items():
+        for p in errs.values():
+            if name == chosen and name != "env-spec":
+                continue  # already reported as the chosen reader's syntax problems
+            code = "syntax" if name == chosen else "compat"
+            env.problems.append(Problem(p.file, p.line, p.key, code, p.message))
+    lone_cr = re.search(r"\r(?!\n)", text)
+    if lone_cr:
+        import bisect
+
+        env.problems.append(
+            Problem(
+                env.path,
+                bisect.bisect_right(starts, lone_cr.start()),
+                None,
+                "compat",
+                "a carriage return without a line feed (old Mac line ending): python-dotenv "
+                "ends the line there, Docker Compose and @env-spec do not; save with LF or "
+                "CRLF endings",
+            )
+        )
+    order = ["python-dotenv", "compose", "env-spec"]
+    lines = sorted({ln for v in views.values() for ln in v[0]})
+    for ln in lines:
+        got = {r: views[r][0].get(ln) for r in order}
+        present = {r: v for r, v in got.items() if v is not None and ln not in views[r][1]}
+        missing = [r for r in order if got[r] is None and ln not in views[r][1]]
+        if not present:
+            continue  # every reader that reads a key here also refuses the line: reported
+        keys = {k for k, _v in present.values()}
+        key = present[chosen][0] if chosen in present else next(iter(present.values()))[0]
+        if len(keys) > 1:
+            said = ", ".join(f"{READERS[r]} reads the key {k!r}" for r, (k, _v) in present.items())
+            env.problems.append(Problem(env.path, ln, key, "compat", said))
+            continue
+        if missing:
+            readers_in = " and ".join(READERS[r] for r in present)
+            env.problems.append(
+                Problem(
+                    env.path,
+                    ln,
+                    key,
+                    "compat",
+                    f"{' and '.join(READERS[r] for r in missing)} "
+                    f"{'reads' if len(missing) == 1 else 'read'} no key on this line, "
+                    f"{readers_in} {'reads' if len(present) == 1 else 'read'} {key}: a quoted "
+                    "value above runs over it, or its form (such as KEY: value) is one only "
+                    f"{'that reader' if len(present) == 1 else 'those readers'} accept",
+                )
+            )
+        values = {r: v for r, (_k, v) in present.items()}
+        if len({v or "" for v in values.values()}) > 1:
+            env.readings[ln] = values
+            entry_text = _statement_text(text, starts, ln)
+            env.problems.append(Problem(env.path, ln, key, "compat", _why(entry_text, values)))
+
+
+def _statement_text(text: str, starts: list[int], line: int) -> str:
+    start = starts[line - 1]
+    end = text.find("\n", start)
+    return text[start : len(text) if end < 0 else end].rstrip("\r")
 
 
 def _key_on_line(text: str, starts: list[int], line: int) -> str | None:
@@ -454,15 +646,76 @@ def _key_on_line(text: str, starts: list[int], line: int) -> str | None:
     return m.group(1) if m else None
 
 
-def _why(entry: Entry) -> str:
-    """Why the two parsers disagree, from the statement's text. Never quotes values: the
-    caller appends the two readings for non-sensitive keys."""
-    text = entry.text
-    eq = text.find("=")
-    rhs = text[eq + 1 :].lstrip(" \t") if eq >= 0 else ""
+def _why(line_text: str, values: Mapping[str, str | None]) -> str:
+    """Why the readers disagree, from the statement's first line. Never quotes values: the
+    checker appends each reader's value for keys that are not sensitive."""
+    eq = line_text.find("=")
+    rhs = line_text[eq + 1 :] if eq >= 0 else ""
+    spaced = rhs.lstrip(" \t")
+    dotenv, comp, spec = (values.get(r) for r in ("python-dotenv", "compose", "env-spec"))
     reasons: list[str] = []
-    if entry.end_line > entry.line:
-        reasons.append(f"a multi-line value (lines {entry.line}-{entry.end_line})")
+    if dotenv is not None and comp is not None and (dotenv or "") != (comp or ""):
+        reasons.extend(_why_dotenv_compose(spaced))
+    others = [v for r, v in values.items() if r != "env-spec"]
+    if "env-spec" in values and any((spec or "") != (v or "") for v in others):
+        reasons.extend(_why_envspec(rhs, spaced))
+    if not reasons:
+        reasons.append("the readers decode this value differently")
+    return f"{_who_differs(values)}: " + "; ".join(reasons)
+
+
+def _who_differs(values: Mapping[str, str | None]) -> str:
+    """``X reads this line differently from Y and Z``, or which readers disagree."""
+    groups: dict[str, list[str]] = {}
+    for r, v in values.items():
+        groups.setdefault(v or "", []).append(READERS[r])
+    if len(values) == 3 and len(groups) == 2:
+        (odd,) = next(g for g in groups.values() if len(g) == 1)
+        pair = next(g for g in groups.values() if len(g) == 2)
+        return f"{odd} reads this line differently from {pair[0]} and {pair[1]}"
+    names = [READERS[r] for r in values]
+    if len(names) == 2:
+        return f"{names[0]} and {names[1]} read this line differently"
+    return f"{', '.join(names[:-1])} and {names[-1]} each read this line differently"
+
+
+def _why_envspec(rhs: str, spaced: str) -> list[str]:
+    out: list[str] = []
+    if spaced[:1] in ("'", '"', "`") and rhs[:1] != spaced[:1]:
+        out.append("a quote after spaces: @env-spec refuses it")
+    elif spaced.startswith("'"):
+        if "\\" in spaced:
+            out.append("@env-spec keeps backslashes in single quotes (only \\' is decoded)")
+    elif spaced.startswith('"') or spaced.startswith("`"):
+        if "\\" in spaced:
+            out.append(
+                "@env-spec decodes only \\n, \\$ and the escaped quote inside double quotes "
+                "and backticks"
+            )
+        if "$" in spaced:
+            out.append("@env-spec expands $VAR and ${VAR} inside double quotes and backticks")
+    else:
+        value = spaced.split("#", 1)[0]
+        if "#" in spaced and not re.search(r"[ \t]#", spaced.split("#", 1)[0] + "#"):
+            out.append("an inline '#': @env-spec starts a comment at any '#' in an unquoted value")
+        if value.strip() == "undefined":
+            out.append("@env-spec reads the word undefined as no value")
+        if re.search(r"[ \t]\$|\$\{[^}]*\}[ \t]|\$[A-Za-z_][A-Za-z0-9_]*[ \t]", value.strip()):
+            out.append(
+                "@env-spec drops the spaces around a $VAR or ${VAR} in an unquoted value "
+                "(quote the value to keep them)"
+            )
+        if re.search(r"\$\{[^}:]*-", value):
+            out.append("@env-spec reads ${VAR-x} like ${VAR:-x} (x also when VAR is empty)")
+        if re.search(r"\$\{[^}]*:-\}|\$\{[^}]*:[=?+]", value):
+            out.append("@env-spec keeps ${VAR:-}, ${VAR:=x}, ${VAR:?x} and ${VAR:+x} as text")
+        if "\\" in value:
+            out.append("@env-spec decodes only \\$ in an unquoted value")
+    return out
+
+
+def _why_dotenv_compose(rhs: str) -> list[str]:
+    reasons: list[str] = []
     if rhs.startswith("'"):
         if "$" in rhs:
             reasons.append("python-dotenv expands ${VAR} inside single quotes, Compose does not")
@@ -476,13 +729,12 @@ def _why(entry: Entry) -> str:
                 "the two decode backslash escapes in double quotes differently (\\$, \\', octal)"
             )
     else:
-        first_line = rhs.split("\n", 1)[0]
-        if re.search(r"[^\S ]#", first_line):
+        if re.search(r"[^\S ]#", rhs):
             reasons.append(
                 "an inline comment: python-dotenv starts one at any whitespace "
                 "before '#', Compose only at ' #'"
             )
-        if "\\" in first_line and "$" in first_line:
+        if "\\" in rhs and "$" in rhs:
             reasons.append(
                 "a backslash before '$': Compose does not treat it as an escape in unquoted values"
             )
@@ -503,12 +755,15 @@ def _why(entry: Entry) -> str:
             )
         if rhs.count("${") > 1 and re.search(r"\$\{[^}]*\$\{", rhs):
             reasons.append("a nested ${...}: python-dotenv does not nest")
-    if not reasons:
-        reasons.append("the two parsers read this value differently")
-    return "python-dotenv and Docker Compose read this line differently: " + "; ".join(reasons)
+    return reasons
 
 
-def describe_readings(dotenv_value: str | None, compose_value: str | None) -> str:
-    d = "(no value)" if dotenv_value is None else quote(dotenv_value)
-    c = "(no value)" if compose_value is None else quote(compose_value)
-    return f"python-dotenv reads {d}, Compose reads {c}"
+def describe_readings(values: Mapping[str, str | None]) -> str:
+    """``python-dotenv reads "x", Compose reads "y", ...`` for a non-sensitive key."""
+    out = []
+    for r in ("python-dotenv", "compose", "env-spec"):
+        if r in values:
+            v = values[r]
+            name = {"compose": "Compose", "env-spec": "@env-spec"}.get(r, r)
+            out.append(f"{name} reads {'(no value)' if v is None else quote(v)}")
+    return ", ".join(out)

@@ -1,9 +1,8 @@
 """Writing env files: ``.env.example`` from the schema, ``.env`` from the schema's defaults and the
 running stack's values (``init``), and the schema / ``.env`` / ``.env.example`` comparison.
 
-Values are written so python-dotenv and Docker Compose read them back identically: plain when
-they hold only safe characters, else in double quotes with ``\\``, ``"``, newlines and carriage
-returns escaped (both parsers decode exactly these the same way).
+Values are written so python-dotenv, Docker Compose and @env-spec read them back identically
+wherever one spelling allows it (see :func:`format_value`).
 
 ``init`` never changes a value the user set. It appends keys the file lacks and fills keys that
 are present with an empty value (or none), rewriting only those lines; every other byte of the
@@ -30,9 +29,16 @@ _PLAIN = re.compile(r"[A-Za-z0-9_./:@%+,=~^\-]*")
 
 
 def format_value(value: str) -> str:
-    """``value`` as it must be written after ``KEY=``."""
-    if _PLAIN.fullmatch(value):
+    """``value`` as it must be written after ``KEY=`` for python-dotenv, Docker Compose and
+    @env-spec (varlock) to read it back alike: plain when it holds only safe characters (and is
+    not the word ``undefined``, which @env-spec reads as no value), else in single quotes, which
+    all three keep literally when there is no quote, backslash, ``${`` or line break inside;
+    else in double quotes with ``\\``, ``"`` and line breaks escaped (read alike by python-dotenv
+    and Compose; @env-spec keeps ``\\`` as two characters, ``devenv env check`` says so)."""
+    if _PLAIN.fullmatch(value) and value != "undefined":
         return value
+    if not re.search(r"['\\\n\r]|\$\{", value):
+        return f"'{value}'"
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     escaped = escaped.replace("\n", "\\n").replace("\r", "\\r")
     return f'"{escaped}"'

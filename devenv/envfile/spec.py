@@ -45,9 +45,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devenv.envfile import envspec
 from devenv.envfile import types as types_mod
 from devenv.envfile.types import Array, Call, Node, Scalar, Static, TypeSpec
 from devenv.errors import EnvFileError
+
+#: Calls and arrays in decorator values nest at most this deep.
+MAX_NESTING = 32
 
 #: Schemas larger than this are refused: a schema is hand-written text, not data.
 MAX_SCHEMA_BYTES = 1 << 20
@@ -87,7 +91,8 @@ class Issue:
 
 class SchemaError(EnvFileError):
     """The schema is malformed. Carries every issue at once; ``details()`` shows each with its
-    source line and a caret under the column (item values masked: they may be secrets)."""
+    source line and a caret under the column (item values masked with a fixed-width mask: they
+    may be secrets, and a mask as long as the value would tell its length)."""
 
     def __init__(self, path: str, issues: Sequence[Issue], source_lines: Sequence[str] = ()):
         self.path = path
@@ -107,9 +112,9 @@ class SchemaError(EnvFileError):
             if not single:  # a single issue is already the one line above
                 out.append(f"{self.path}:{issue.line}:{issue.col}: {issue.message}")
             if 0 < issue.line <= len(self.source_lines):
-                src = _mask_item_value(self.source_lines[issue.line - 1]).expandtabs(1)
-                out.append(f"  {src}")
-                out.append("  " + " " * (issue.col - 1) + "^")
+                src, col = _mask_item_value(self.source_lines[issue.line - 1], issue.col)
+                out.append(f"  {src.expandtabs(1)}")
+                out.append("  " + " " * (col - 1) + "^")
         return out
 
 
@@ -147,6 +152,10 @@ class Item:
     example: str | None = None
     docs: list[tuple[str | None, str]] = field(default_factory=list)
     description: list[str] = field(default_factory=list)
+    #: the default's pieces (it may refer to other items with ${VAR}); None: no default
+    default_parts: tuple[envspec.Part, ...] | None = None
+    #: where @required=forEnv(...) is written (line, column), for errors about it
+    required_for_env_at: tuple[int, int] | None = None
     # Filled in by Schema after the header is known:
     is_sensitive: bool = True
     infer_required: bool = False
@@ -232,22 +241,34 @@ def parse_schema(text: str, path: str = ".env.schema") -> Schema:
     return _Parser(text.removeprefix("\ufeff"), path).parse()
 
 
-def _mask_item_value(line: str) -> str:
-    """An item line with its value replaced by ``*`` of the same width (columns stay right)."""
+#: What stands for an item's value in a quoted schema line: always the same, so neither the
+#: value nor its length shows.
+MASK = "****"
+
+
+def _mask_item_value(line: str, col: int = 0) -> tuple[str, int]:
+    """An item line with its value replaced by :data:`MASK`, and ``col`` moved to match (a
+    column inside the value points at the mask's start)."""
     m = _EXPORT.match(line)
     pos = m.end() if m else 0
     k = _KEY.match(line, pos)
     if not k or line.lstrip(_WS).startswith("#"):
-        return line
+        return line, col
     eq = line.find("=", k.end())
     if eq < 0 or line[k.end() : eq].strip(_WS):
-        return line
+        return line, col
     start = eq + 1
     while start < len(line) and line[start] in _WS:
         start += 1
     end = line.find(" #", start)
     end = len(line) if end < 0 else end
-    return line[:start] + "*" * (end - start) + line[end:]
+    if end == start:
+        return line, col
+    if col > end:
+        col += len(MASK) - (end - start)
+    elif col > start + 1:
+        col = start + 1
+    return line[:start] + MASK + line[end:], col
 
 
 class _Stop(Exception):
@@ -286,6 +307,7 @@ class _Parser:
         self.layout: list[Item | Block] = []
         self.root: list[Decorator] = []
         self.header_closed = False
+        self.depth = 0
 
     def issue(self, line: int, col: int, message: str) -> None:
         self.issues.append(Issue(line, col, message))
@@ -306,6 +328,18 @@ class _Parser:
                 pending = []
                 continue
             if body.startswith("#"):
+                if not raw.startswith("#"):
+                    col = raw.index("#") + 1
+                    what = (
+                        "decorator comment" if body[1:].lstrip(_WS).startswith("@") else "comment"
+                    )
+                    self.issue(
+                        n,
+                        col,
+                        f"an indented {what}: @env-spec comments start at the beginning of the "
+                        "line (varlock refuses the file); remove the spaces before '#'",
+                    )
+                    continue
                 if _DIVIDER.match(raw):
                     self._detach(pending, body, seen_item)
                     pending = []
@@ -393,9 +427,8 @@ class _Parser:
         descriptions = [c.text for c in comments if not c.is_decorator and c.text]
         for c in comments:
             decorators.extend(c.decorators)
-        value_col = cur.col
         try:
-            default, quoted = self._item_value(cur, key)
+            default, quoted, parts = self._item_value(cur, key)
             cur.skip_ws()
             if cur.peek() == "#":
                 post = self._comment(raw, line, cur.i)
@@ -407,25 +440,45 @@ class _Parser:
                 raise self.fail(cur, "unexpected text after the closing quote")
         except _Stop:
             return None
-        return self._build_item(key, line, value_col, default, quoted, decorators, descriptions)
+        item = self._build_item(key, line, default, quoted, decorators, descriptions)
+        item.default_parts = parts
+        return item
 
-    def _item_value(self, cur: _Cursor, key: str) -> tuple[str | None, bool]:
+    def _item_value(
+        self, cur: _Cursor, key: str
+    ) -> tuple[str | None, bool, tuple[envspec.Part, ...] | None]:
+        """(default as text, quoted, the value's pieces) read as @env-spec reads an item value:
+        ``undefined`` or nothing is no default, ``\\n`` decodes in double quotes and backticks,
+        ``${VAR}`` refers to another item."""
         c = cur.peek()
         if c == "" or c == "#":
-            return None, False
+            return None, False, None
         if c in "\"'`":
-            return self._quoted(cur), True
-        if _FN_NAME.match(cur.s, cur.i):
+            start = cur.i
+            self._quoted(cur)
+            lit = envspec.static(cur.s[start : cur.i], c)
+        else:
+            if _FN_NAME.match(cur.s, cur.i):
+                raise self.fail(
+                    cur,
+                    f"{key}: function-call values (varlock resolvers) are outside devenv's "
+                    "subset; write a plain default value",
+                )
+            end = cur.s.find("#", cur.i)
+            end = len(cur.s) if end < 0 else end
+            lit = envspec.static(cur.s[cur.i : end], None)
+            cur.i = end
+            while cur.i > 0 and cur.s[cur.i - 1] in _WS:
+                cur.i -= 1
+        if lit.value is None:
+            return None, c in "\"'`", None
+        parts = envspec.expand(lit)
+        if any(isinstance(p, envspec.Exec) for p in parts):
             raise self.fail(
-                cur,
-                f"{key}: function-call values (varlock resolvers) are outside devenv's subset; "
-                "write a plain default value",
+                cur, f"{key}: $(command) defaults would run a command; devenv does not run them"
             )
-        end = cur.s.find("#", cur.i)
-        end = len(cur.s) if end < 0 else end
-        value = cur.s[cur.i : end].rstrip(_WS)
-        cur.i = cur.i + len(value)
-        return (value or None), False
+        text = envspec.resolve(parts, lambda name: "${" + name + "}")
+        return text, c in "\"'`", parts
 
     # ---- decorators and values ---------------------------------------------------------------
 
@@ -477,6 +530,12 @@ class _Parser:
         if m:
             cur.i = m.end()
             return Call(m.group(), self._args(cur), line, col)
+        if c == "/":
+            end = _regex_literal_end(cur.s, cur.i, stop)
+            if end is not None:
+                text = cur.s[cur.i : end]
+                cur.i = end
+                return Static(text, False, line, col, text)
         start = cur.i
         while cur.i < len(cur.s) and cur.s[cur.i] not in stop:
             cur.i += 1
@@ -486,6 +545,18 @@ class _Parser:
         return Static(_coerce(text), False, line, col, text)
 
     def _args(self, cur: _Cursor) -> tuple[tuple[str | None, Node], ...]:
+        self.depth += 1
+        try:
+            self._nest(cur)
+            return self._args_at(cur)
+        finally:
+            self.depth -= 1
+
+    def _nest(self, cur: _Cursor) -> None:
+        if self.depth > MAX_NESTING:
+            raise self.fail(cur, f"values nested more than {MAX_NESTING} deep")
+
+    def _args_at(self, cur: _Cursor) -> tuple[tuple[str | None, Node], ...]:
         open_col = cur.col
         cur.i += 1  # "("
         args: list[tuple[str | None, Node]] = []
@@ -515,6 +586,14 @@ class _Parser:
                 raise self.fail(cur, f"expected ',' or ')', found {cur.peek()!r}")
 
     def _array(self, cur: _Cursor) -> Array:
+        self.depth += 1
+        try:
+            self._nest(cur)
+            return self._array_at(cur)
+        finally:
+            self.depth -= 1
+
+    def _array_at(self, cur: _Cursor) -> Array:
         line, col = cur.line, cur.col
         cur.i += 1  # "["
         items: list[Node] = []
@@ -561,7 +640,6 @@ class _Parser:
         self,
         key: str,
         line: int,
-        value_col: int,
         default: str | None,
         quoted: bool,
         decorators: list[Decorator],
@@ -612,10 +690,7 @@ class _Parser:
         if "sensitive" in seen and "public" in seen:
             d = seen["public"]
             self.issue(d.line, d.col, f"{key} is marked both @sensitive and @public")
-        if item.type.name == "enum" and default is not None:
-            err = item.type.validate(default)
-            if err:
-                self.issue(line, value_col, f"{key}: the default {err}")
+        # A default is a value: `devenv env check` validates it against the type, at this line.
         return item
 
     def _apply(self, item: Item, d: Decorator) -> None:
@@ -637,6 +712,7 @@ class _Parser:
                     self.issue(v.line, v.col, "forEnv() needs at least one environment name")
                     return
                 item.required_for_env = tuple(envs)
+                item.required_for_env_at = (d.line, d.col)
                 return
             flag = self._bool(d)
             if flag is not None:
@@ -763,6 +839,34 @@ class _Parser:
                 )
                 return
             schema.current_env_key = name
+
+
+def _regex_literal_end(s: str, i: int, stop: str) -> int | None:
+    """The end of a JavaScript regex literal ``/.../flags`` at ``i``, or None. Parentheses,
+    commas and spaces inside it (``/^(a|b)$/``) belong to it: a slash ends it only outside a
+    ``[...]`` class and when not escaped."""
+    in_class = False
+    k = i + 1
+    while k < len(s):
+        ch = s[k]
+        if ch == "\\":
+            k += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "/":
+            break
+        k += 1
+    else:
+        return None
+    if k == i + 1:
+        return None  # "//" is no regex
+    k += 1
+    while k < len(s) and s[k].isascii() and s[k].isalpha():
+        k += 1
+    return k if k >= len(s) or s[k] in stop else None
 
 
 def _coerce(text: str) -> Scalar:

@@ -1,4 +1,4 @@
-"""``@type`` data types of the env-spec subset: building them from a decorator value (with every
+r"""``@type`` data types of the env-spec subset: building them from a decorator value (with every
 option checked when the schema is read) and validating values against them.
 
 Types and options (as varlock defines them):
@@ -13,8 +13,13 @@ Types and options (as varlock defines them):
 - ``email(normalize)``.
 - ``enum(a, b, ...)``: exactly one of the members.
 
-``matches`` takes a ``/pattern/flags`` literal (flags i, m, s) or a quoted pattern; the pattern
-is a Python regular expression, searched anywhere in the value (as JavaScript's ``test``).
+``matches`` takes a ``/pattern/flags`` literal or a quoted pattern: a JavaScript regular
+expression, as schemas written for varlock expect, tested anywhere in the value (JavaScript's
+``RegExp.prototype.test``). :class:`JsRegex` translates it to Python's ``re`` so it means the
+same: ``$`` matches only at the very end (Python's also before a final newline), ``.`` stops at
+any line terminator, ``\d``/``\w``/``\b`` are ASCII, ``\s`` is JavaScript's set of spaces,
+``(?<name>...)`` and ``\k<name>`` are named groups, and the flags ``d g i m s u v y`` follow
+the closing slash (``y``, sticky, anchors the match at the start).
 
 Validation messages never contain the value: the caller adds it for non-sensitive keys only.
 """
@@ -185,12 +190,9 @@ class TypeSpec:
 
 
 def infer(default: str | None, quoted: bool) -> TypeSpec:
-    """The type varlock infers for an item without @type: from an unquoted default."""
-    if default is not None and not quoted:
-        if default in ("true", "false"):
-            return TypeSpec("boolean", inferred=True)
-        if re.fullmatch(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?", default):
-            return TypeSpec("number", inferred=True)
+    """The type of an item without @type: a string, whatever its default looks like. In the
+    @env-spec format a default is a value, not a type declaration: ``COUNT=10`` does not make
+    COUNT a number (write ``@type=number``)."""
     return TypeSpec("string", inferred=True)
 
 
@@ -288,20 +290,144 @@ def _option(kind: str, key: str, node: Node) -> Any:
         return v
     if kind == "regex":
         text = node.text
-        flags = 0
+        flags = ""
         if not node.quoted:
-            m = re.fullmatch(r"/(.*)/([a-z]*)", text, re.S)
+            m = re.fullmatch(r"/(.*)/([A-Za-z]*)", text, re.S)
             if m:
-                text = m.group(1)
-                for f in m.group(2):
-                    flags |= {"i": re.I, "m": re.M, "s": re.S}.get(f, 0)
+                text, flags = m.group(1), m.group(2)
         try:
-            return re.compile(text, flags)
-        except re.error as exc:
+            return JsRegex(text, flags)
+        except (re.error, ValueError) as exc:
             raise TypeSpecError(
                 line, col, f"{key}: not a valid regular expression ({exc})"
             ) from None
     return node.text  # "str"
+
+
+# ---- JavaScript regular expressions -----------------------------------------------------------
+
+_JS_SPACE_CLASS = (
+    "\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
+)
+_LINE_END = "\\n\\r\\u2028\\u2029"
+_WORD = "A-Za-z0-9_"
+_IN_CLASS = {"d": "0-9", "w": _WORD, "s": _JS_SPACE_CLASS}
+_OUTSIDE = {
+    "d": "[0-9]",
+    "D": "[^0-9]",
+    "w": f"[{_WORD}]",
+    "W": f"[^{_WORD}]",
+    "s": f"[{_JS_SPACE_CLASS}]",
+    "S": f"[^{_JS_SPACE_CLASS}]",
+    "b": f"(?:(?<=[{_WORD}])(?![{_WORD}])|(?<![{_WORD}])(?=[{_WORD}]))",
+    "B": f"(?:(?<=[{_WORD}])(?=[{_WORD}])|(?<![{_WORD}])(?![{_WORD}]))",
+}
+_KEEP = frozenset("nrtfv0123456789")
+
+
+class JsRegex:
+    """A JavaScript regular expression (source and flags), matched with Python's ``re``."""
+
+    def __init__(self, source: str, flags: str = ""):
+        if len(set(flags)) != len(flags) or set(flags) - set("dgimsuvy"):
+            raise ValueError(f"invalid flags {flags!r} (JavaScript knows d g i m s u v y)")
+        self.pattern = source
+        self.flags = flags
+        self.sticky = "y" in flags
+        self.compiled = re.compile(_translate(source, flags), re.I if "i" in flags else 0)
+
+    def search(self, value: str) -> re.Match[str] | None:
+        """``RegExp.prototype.test`` on a fresh expression: anywhere, or at 0 when sticky."""
+        return (self.compiled.match if self.sticky else self.compiled.search)(value)
+
+    def __repr__(self) -> str:
+        return f"/{self.pattern}/{self.flags}"
+
+
+def _translate(src: str, flags: str) -> str:
+    out: list[str] = []
+    i = 0
+    n = len(src)
+    multiline = "m" in flags
+    dotall = "s" in flags
+    in_class = False
+    while i < n:
+        c = src[i]
+        if c == "\\":
+            if i + 1 >= n:
+                raise ValueError("\\ at end of pattern")
+            e = src[i + 1]
+            i += 2
+            if e == "c" and i < n and src[i].isascii() and src[i].isalpha():
+                out.append(re.escape(chr(ord(src[i]) % 32)))
+                i += 1
+            elif e == "x" and re.match(r"[0-9A-Fa-f]{2}", src[i : i + 2]):
+                out.append("\\x" + src[i : i + 2])
+                i += 2
+            elif e == "u" and src[i : i + 1] == "{" and ("u" in flags or "v" in flags):
+                end = src.index("}", i)
+                out.append(re.escape(chr(int(src[i + 1 : end], 16))))
+                i = end + 1
+            elif e == "u" and re.match(r"[0-9A-Fa-f]{4}", src[i : i + 4]):
+                out.append("\\u" + src[i : i + 4])
+                i += 4
+            elif e == "k" and not in_class and src[i : i + 1] == "<":
+                end = src.index(">", i)
+                out.append(f"(?P={src[i + 1 : end]})")
+                i = end + 1
+            elif in_class and e in _IN_CLASS:
+                out.append(_IN_CLASS[e])
+            elif in_class and e == "b":
+                out.append("\\x08")
+            elif not in_class and e in _OUTSIDE:
+                out.append(_OUTSIDE[e])
+            elif e in _KEEP or e in "DWS":
+                out.append("\\" + e)
+            else:  # an identity escape: \/ is /, \a is a (JavaScript without the u flag)
+                out.append(re.escape(e))
+            continue
+        if in_class:
+            if c == "]":
+                in_class = False
+                out.append(c)
+            elif c in "[&~|":
+                out.append("\\" + c)  # literal in JavaScript; set syntax to Python
+            else:
+                out.append(c)
+            i += 1
+            continue
+        if c == "[":
+            if src.startswith("[^]", i):
+                out.append("[\\s\\S]")
+                i += 3
+                continue
+            if src.startswith("[]", i):
+                out.append("(?!)")
+                i += 2
+                continue
+            in_class = True
+            out.append(c)
+            if src.startswith("[^", i):
+                out.append("^")
+                i += 1
+            i += 1
+            continue
+        if c == "$":
+            out.append(f"(?=[{_LINE_END}]|\\Z)" if multiline else "\\Z")
+        elif c == "^":
+            out.append(f"(?:(?<=[{_LINE_END}])|\\A)" if multiline else "\\A")
+        elif c == ".":
+            out.append("[\\s\\S]" if dotall else f"[^{_LINE_END}]")
+        elif src.startswith("(?<", i) and src[i + 3 : i + 4] not in ("=", "!"):
+            out.append("(?P<")
+            i += 3
+            continue
+        else:
+            out.append(c)
+        i += 1
+    if in_class:
+        raise ValueError("unterminated character class")
+    return "".join(out)
 
 
 # ---- validators ------------------------------------------------------------------------------
@@ -401,7 +527,9 @@ def _url(v: str, t: TypeSpec) -> str | None:
         ok = {d.lower() for d in domains}
         if host not in ok and hostport not in ok:
             return f"must point at one of {', '.join(domains)}"
-    if o.get("noTrailingSlash") and (parts.path.endswith("/") or parts.path == "/"):
+    # The bare root is no trailing slash: it is how every URL parser spells an origin
+    # (JavaScript's new URL("https://x.com").href is "https://x.com/").
+    if o.get("noTrailingSlash") and parts.path.endswith("/") and parts.path != "/":
         return "must not end with '/'"
     if "matches" in o and not o["matches"].search(v):
         return f"must match /{o['matches'].pattern}/"

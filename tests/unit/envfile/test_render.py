@@ -47,7 +47,7 @@ def test_example_blanks_secrets_keeps_defaults_examples_and_sections() -> None:
     assert "sk_default_secret" not in text
     assert "KEY=\n" in text and "# required, secret; e.g. sk_test_123" in text
     assert "# --- Keys ---" in text and "# The key." in text
-    assert 'NAME="two words"\n' in text and "PORT=8000\n" in text
+    assert "NAME='two words'\n" in text and "PORT=8000\n" in text
     values = dotenv_values(stream=io.StringIO(text))
     assert values == {"KEY": "", "PORT": "8000", "NAME": "two words"}
 
@@ -177,3 +177,17 @@ def test_diff_both_directions() -> None:
     clean = diff(SCHEMA, dict.fromkeys(SCHEMA.items, "x"), [".env"], render_example(SCHEMA),
                  ".env.example")  # fmt: skip
     assert clean.ok and clean.rows == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["plain", "two words", "a#b", "price $5", "undefined", "it's", 'say "hi"', "x\ny", ""],
+)
+def test_written_values_read_back_alike_by_all_three_readers(value: str) -> None:
+    from devenv.envfile.reader import read_text
+
+    text = f"K={format_value(value)}\n"
+    for reader in ("env-spec", "python-dotenv", "compose"):
+        f = read_text(text, ".env", environ={}, reader=reader)
+        assert (f.values()["K"] or "") == value, (reader, text)
+        assert f.problems == [], (reader, text, f.problems)

@@ -62,7 +62,8 @@ def test_subset_fixture_types_flags_and_docs() -> None:
     assert i["PORT"].type.name == "port" and i["PORT"].type.options == {"min": 1024}
     assert not i["ADMIN_EMAIL"].is_required(None)
     assert i["DEBUG"].type.name == "boolean"  # from the decorator after the value
-    assert i["RATIO"].type.name == "number" and i["RATIO"].type.inferred
+    # A default is a value, not a type: RATIO=0.5 stays a string (issue 14, point 3).
+    assert i["RATIO"].type.name == "string" and i["RATIO"].type.inferred
     assert i["API_URL"].description == []
     assert i["APP_ENV"].description == ["Where the app runs."]
     # The header ends at its divider; the section heading after it is kept for rendering.
@@ -200,7 +201,8 @@ def test_unknown_decorator_with_suggestion() -> None:
         ("A=1\nA=2\n", 2, 1, "declared twice (first at line 1)"),
         ("# @currentEnv=$NOPE\n\nA=1\n", 1, 15, "does not declare"),
         ("# @currentEnv=APP\n\nAPP=1\n", 1, 15, "takes a reference"),
-        ("# @type=enum(a, b)\nMODE=c\n", 2, 6, "the default must be one of a, b"),
+        ("  # @required\nA=1\n", 1, 3, "an indented decorator comment"),
+        ("A=1\n\t# note\nB=2\n", 2, 2, "an indented comment"),
     ],
 )
 def test_bad_schema(text: str, line: int, col: int, fragment: str) -> None:
@@ -214,12 +216,14 @@ def test_every_issue_at_once_and_secret_defaults_masked_in_carets() -> None:
         load_schema(FIXTURES / "bad-many.schema", "bad-many.schema")
     e = info.value
     assert [(i.line, i.col) for i in e.issues] == [
-        (1, 3), (2, 3), (6, 6), (7, 24), (9, 3), (12, 5), (13, 16)
+        (1, 3), (2, 3), (7, 24), (9, 3), (12, 5), (13, 16)
     ]  # fmt: skip
-    assert "(and 6 more below)" in e.one_line()
+    assert "(and 5 more below)" in e.one_line()
     text = "\n".join(e.details())
     assert "super-secret-schema-default" not in text + e.one_line()
-    assert "SECRET_DEFAULT=" + "*" * 28 in text
+    # A fixed mask: neither the value nor its length shows (issue 14, point 8).
+    assert "  SECRET_DEFAULT=****\n                 ^" in text
+    assert "*" * 5 not in text
 
 
 def test_unreadable_schemas(tmp_path: Path) -> None:
