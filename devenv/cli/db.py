@@ -81,6 +81,20 @@ def migrate(
 
     handle = stack(ctx)
     cfg = handle.cfg
+    if cfg.db.migrate:
+        from devenv.db import conn as dbconn
+        from devenv.db import tool
+
+        dsn = handle.database_url()
+        with dbconn.connect(dsn) as conn, dbconn.locked(conn):
+            ran = tool.run(cfg.db.migrate, dsn, cfg.root)
+        if as_json:
+            _echo_json(ran.as_dict())
+        else:
+            for line in ran.output:
+                typer.echo(line)
+            typer.echo(ran.summary())
+        return
     res = migrations.migrate(
         handle.database_url(),
         cfg.path(cfg.db.migrations),
@@ -170,10 +184,17 @@ def seed(
         _echo_json(res.as_dict())
     else:
         for s in res.sets:
-            if s.status in ("loaded", "reloaded"):
+            if s.status == "loaded":
                 typer.echo(
                     f"{s.status:<9} {s.name}: {s.files} files, {s.rows:,} rows, {s.users} users"
                     f" ({s.duration_s:.2f} s)"
+                )
+            elif s.status == "reloaded":
+                removed = f", {s.users_removed} removed" if s.users_removed else ""
+                typer.echo(
+                    f"{s.status:<9} {s.name}: {s.files} files; rows: {s.replaced:,} replaced,"
+                    f" {s.inserted:,} inserted, {s.skipped:,} skipped; {s.users} users"
+                    f"{removed} ({s.duration_s:.2f} s)"
                 )
             elif s.status == "unchanged":
                 typer.echo(f"unchanged {s.name}: already loaded")
@@ -203,12 +224,24 @@ def reset(
     seeds_dir = cfg.path(cfg.db.seeds)
     auth = _auth(handle, seeds_dir, sets)
     res = reset_mod.reset(
-        handle.database_url(), cfg.path(cfg.db.migrations), seeds_dir, sets, auth=auth
+        handle.database_url(),
+        cfg.path(cfg.db.migrations),
+        seeds_dir,
+        sets,
+        auth=auth,
+        migrate_cmd=cfg.db.migrate,
+        root=cfg.root,
     )
     if as_json:
         _echo_json(res.as_dict())
         return
-    applied = len(res.migrate.applied) if res.migrate else 0
+    from devenv.db.tool import ToolResult
+
+    if isinstance(res.migrate, ToolResult):
+        typer.echo(res.migrate.summary())
+        applied = 0
+    else:
+        applied = len(res.migrate.applied) if res.migrate else 0
     loaded = list(res.seed.sets) if res.seed else []
     rows = sum(s.rows for s in loaded)
     users = sum(s.users for s in loaded)
