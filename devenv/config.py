@@ -72,6 +72,9 @@ class DbConfig:
     migrations: str = "migrations"
     seeds: str = "seeds"
     default_seed: str = "default"
+    #: The app's own migration tool (argv, run from the project root with DATABASE_URL set) in
+    #: place of devenv's SQL runner; empty: devenv applies ``migrations`` itself.
+    migrate: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -215,7 +218,7 @@ _SECTIONS: dict[str, set[str]] = {
     "ports": set(DEFAULT_PORTS),
     "images": {*DEFAULT_IMAGES, "registry"},
     "auth": {"site_url", "jwt_expiry", "additional_redirect_urls", "enable_signup"},
-    "db": {"migrations", "seeds", "default_seed"},
+    "db": {"migrations", "seeds", "default_seed", "migrate"},
     "env": {"schema", "example", "files"},
 }
 
@@ -236,6 +239,24 @@ def _str_list(
         p.add(f"{section}.{key}", f"expected a list of strings, got {value!r}")
         return default
     return tuple(value)
+
+
+def _command(p: _Problems, table: dict[str, Any], section: str, key: str) -> tuple[str, ...]:
+    """A command as a string (split like a POSIX shell does, but run without one) or a list of
+    arguments; "" or [] means none."""
+    import shlex
+
+    value = table.get(key, "")
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    if isinstance(value, str):
+        try:
+            return tuple(shlex.split(value))
+        except ValueError as exc:
+            p.add(f"{section}.{key}", f"cannot split {value!r} into arguments: {exc}")
+            return ()
+    p.add(f"{section}.{key}", f"expected a command string or a list of strings, got {value!r}")
+    return ()
 
 
 def _validate(root: Path, path: Path | None, raw: dict[str, Any]) -> Config:
@@ -320,6 +341,7 @@ def _validate(root: Path, path: Path | None, raw: dict[str, Any]) -> Config:
         migrations=_str(p, db_t, "db", "migrations", DbConfig.migrations),
         seeds=_str(p, db_t, "db", "seeds", DbConfig.seeds),
         default_seed=_str(p, db_t, "db", "default_seed", DbConfig.default_seed),
+        migrate=_command(p, db_t, "db", "migrate"),
     )
     env_t = table("env")
     env = EnvConfig(

@@ -21,7 +21,7 @@ Roles and database-wide settings made by migrations survive (they are cluster ob
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from psycopg import conninfo, sql
 
 from devenv.db import auth as authmod
 from devenv.db import conn as dbconn
-from devenv.db import migrations, seeds
+from devenv.db import migrations, seeds, tool
 from devenv.errors import DatabaseError, UsageError
 
 #: GoTrue connects as this role; its sessions survive a reset.
@@ -52,7 +52,7 @@ class CleanResult:
 class ResetResult:
     phases: dict[str, float] = field(default_factory=dict)
     clean: CleanResult = field(default_factory=CleanResult)
-    migrate: migrations.MigrateResult | None = None
+    migrate: migrations.MigrateResult | tool.ToolResult | None = None
     seed: seeds.SeedResult | None = None
 
     @property
@@ -204,8 +204,11 @@ def reset(
     auth: authmod.AuthTarget | None = None,
     allow_remote: bool = False,
     on_phase: Callable[[str], None] | None = None,
+    migrate_cmd: Sequence[str] = (),
+    root: Path | None = None,
 ) -> ResetResult:
-    """Clean, migrate, seed; each phase timed in ``result.phases`` (seconds)."""
+    """Clean, migrate (devenv's SQL runner, or the app's own tool given as ``migrate_cmd``,
+    run from ``root``), seed; each phase timed in ``result.phases`` (seconds)."""
     if not allow_remote:
         check_local(dsn)
     result = ResetResult()
@@ -228,8 +231,9 @@ def reset(
             f"known sets: {', '.join(seeds.available_sets(seeds_dir)) or 'none'}",
         )
     parsed = [seeds.read_set(seeds_dir, s) for s in present]
-    for f in migrations.discover(migrations_dir):
-        migrations.statements(f)  # a file that cannot even be split fails before the drop
+    if not migrate_cmd:
+        for f in migrations.discover(migrations_dir):
+            migrations.statements(f)  # a file that cannot even be split fails before the drop
     phase("read files")
     with dbconn.connect(dsn) as conn, dbconn.locked(conn):
         phase("connect")
@@ -241,7 +245,10 @@ def reset(
         phase("clean")
         if on_phase:
             on_phase("migrate")
-        result.migrate = migrations.apply_pending(conn, migrations_dir)
+        if migrate_cmd:
+            result.migrate = tool.run(migrate_cmd, dsn, root or migrations_dir.parent)
+        else:
+            result.migrate = migrations.apply_pending(conn, migrations_dir)
         phase("migrate")
         if on_phase:
             on_phase("seed")
