@@ -75,6 +75,9 @@ class DbConfig:
     #: The app's own migration tool (argv, run from the project root with DATABASE_URL set) in
     #: place of devenv's SQL runner; empty: devenv applies ``migrations`` itself.
     migrate: tuple[str, ...] = ()
+    #: Files (globs, project-relative, in order) that make up the default seed set instead of
+    #: ``seeds/<default_seed>/`` — how a Supabase CLI project's ``supabase/seed.sql`` is used.
+    seed_paths: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,21 @@ class Config:
             return f"{self.registry.rstrip('/')}/{image}"
         return image
 
+    def seed_files(self) -> dict[str, list[Path]]:
+        """Seed sets given as files (``[db] seed_paths``) rather than folders: {set: files}.
+        Globs expand in name order, each pattern's matches after the previous pattern's."""
+        if not self.db.seed_paths:
+            return {}
+        files: list[Path] = []
+        for pattern in self.db.seed_paths:
+            matches = (
+                sorted(self.root.glob(pattern))
+                if any(c in pattern for c in "*?[")
+                else [self.root / pattern]
+            )
+            files += [m.resolve() for m in matches if m.resolve() not in files]
+        return {self.db.default_seed: files}
+
     def check_services(self, names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
         """Validate service names given on the command line; unknown ones are a usage error."""
         unknown = [n for n in names if n not in SERVICES]
@@ -145,6 +163,9 @@ def find_root(start: Path | None = None) -> Path:
     here = (start or Path.cwd()).resolve()
     for candidate in (here, *here.parents):
         if (candidate / CONFIG_FILE).is_file():
+            return candidate
+    for candidate in (here, *here.parents):
+        if (candidate / "supabase" / "config.toml").is_file():  # an adopted Supabase project
             return candidate
     return here
 
@@ -170,8 +191,24 @@ def load(root: Path | None = None, env: environ_mod.Environ | None = None) -> Co
             raise ConfigError(
                 f"{path}: cannot read: {exc}", "check the file's permissions"
             ) from None
-    cfg = _validate(root, path if path.is_file() else None, raw)
+    source: Path | None = path if path.is_file() else None
+    if source is None:
+        adopted = adopt_supabase(root)
+        if adopted is not None:
+            # A Supabase CLI project without devenv.toml: its paths, ports and auth settings.
+            raw, source = adopted.sections, adopted.source
+    cfg = _validate(root, source, raw)
     return replace(cfg, image_overrides=dict(env.images))
+
+
+def adopt_supabase(root: Path) -> Any:
+    """``root``'s Supabase CLI project as devenv.toml tables (devenv.supabase_cli.Adoption), or
+    None. Only settings this devenv's devenv.toml accepts are taken."""
+    from devenv import supabase_cli
+
+    return supabase_cli.adopt(
+        root, known_auth=set(_SECTIONS["auth"]), known_ports=set(DEFAULT_PORTS)
+    )
 
 
 def in_memory(
@@ -218,7 +255,7 @@ _SECTIONS: dict[str, set[str]] = {
     "ports": set(DEFAULT_PORTS),
     "images": {*DEFAULT_IMAGES, "registry"},
     "auth": {"site_url", "jwt_expiry", "additional_redirect_urls", "enable_signup"},
-    "db": {"migrations", "seeds", "default_seed", "migrate"},
+    "db": {"migrations", "seeds", "default_seed", "migrate", "seed_paths"},
     "env": {"schema", "example", "files"},
 }
 
@@ -342,6 +379,7 @@ def _validate(root: Path, path: Path | None, raw: dict[str, Any]) -> Config:
         seeds=_str(p, db_t, "db", "seeds", DbConfig.seeds),
         default_seed=_str(p, db_t, "db", "default_seed", DbConfig.default_seed),
         migrate=_command(p, db_t, "db", "migrate"),
+        seed_paths=_str_list(p, db_t, "db", "seed_paths", ()),
     )
     env_t = table("env")
     env = EnvConfig(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,16 +48,23 @@ def register(app: typer.Typer) -> None:
 # Where things are.
 
 
-def _auth(handle: Stack, seeds_dir: Path, sets: list[str]) -> AuthTarget | None:
+def _auth(
+    handle: Stack,
+    seeds_dir: Path,
+    sets: list[str],
+    files: Mapping[str, Sequence[Path]] | None = None,
+) -> AuthTarget | None:
     """GoTrue only when a set has auth users: seeding plain data needs no running GoTrue."""
-    return handle.auth_target() if _needs_auth(seeds_dir, sets) else None
+    return handle.auth_target() if _needs_auth(seeds_dir, sets, files or {}) else None
 
 
-def _needs_auth(seeds_dir: Path, sets: list[str]) -> bool:
+def _needs_auth(seeds_dir: Path, sets: list[str], files: Mapping[str, Sequence[Path]]) -> bool:
+    names = [f"auth.users.{ext}" for ext in ("yaml", "yml", "json")]
     return any(
-        any((seeds_dir / s).glob(f"*auth.users.{ext}"))
+        any(p.name.endswith(tuple(names)) for p in files[s])
+        if s in files
+        else any(any((seeds_dir / s).glob(f"*{n}")) for n in names)
         for s in sets
-        for ext in ("yaml", "yml", "json")
     )
 
 
@@ -178,8 +186,9 @@ def seed(
     cfg = handle.cfg
     names = list(sets or [cfg.db.default_seed])
     seeds_dir = cfg.path(cfg.db.seeds)
-    auth = _auth(handle, seeds_dir, names)
-    res = seeds.seed(handle.database_url(), seeds_dir, names, force=force, auth=auth)
+    files = cfg.seed_files()
+    auth = _auth(handle, seeds_dir, names, files)
+    res = seeds.seed(handle.database_url(), seeds_dir, names, force=force, auth=auth, files=files)
     if as_json:
         _echo_json(res.as_dict())
     else:
@@ -222,7 +231,8 @@ def reset(
     cfg = handle.cfg
     sets = [] if no_seed else [cfg.db.default_seed]
     seeds_dir = cfg.path(cfg.db.seeds)
-    auth = _auth(handle, seeds_dir, sets)
+    files = cfg.seed_files()
+    auth = _auth(handle, seeds_dir, sets, files)
     res = reset_mod.reset(
         handle.database_url(),
         cfg.path(cfg.db.migrations),
@@ -231,6 +241,7 @@ def reset(
         auth=auth,
         migrate_cmd=cfg.db.migrate,
         root=cfg.root,
+        files=files,
     )
     if as_json:
         _echo_json(res.as_dict())

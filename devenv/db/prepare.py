@@ -47,13 +47,14 @@ def prepare(
     auth: authmod.AuthTarget | None = None,
     migrate_cmd: Sequence[str] = (),
     root: Path | None = None,
+    files: seeds.SetFiles | None = None,
 ) -> PrepareResult:
     """Apply pending migrations (devenv's SQL runner, or the app's own tool when
     ``migrate_cmd`` is given, run from ``root``), then load the given seed sets (those that
     exist) — one connection, one hold of devenv's lock. A project without the default set seeds
     nothing."""
-    present = [s for s in dict.fromkeys(sets) if (seeds_dir / s).is_dir()]
-    parsed = [seeds.read_set(seeds_dir, s) for s in present]
+    present = [s for s in dict.fromkeys(sets) if seeds.set_exists(seeds_dir, s, files)]
+    parsed = [seeds.read_set(seeds_dir, s, files) for s in present]
     with dbconn.connect(dsn) as conn, dbconn.locked(conn):
         mig: migrations.MigrateResult | tool.ToolResult
         if migrate_cmd:

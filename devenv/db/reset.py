@@ -206,6 +206,7 @@ def reset(
     on_phase: Callable[[str], None] | None = None,
     migrate_cmd: Sequence[str] = (),
     root: Path | None = None,
+    files: seeds.SetFiles | None = None,
 ) -> ResetResult:
     """Clean, migrate (devenv's SQL runner, or the app's own tool given as ``migrate_cmd``,
     run from ``root``), seed; each phase timed in ``result.phases`` (seconds)."""
@@ -223,14 +224,14 @@ def reset(
     # Seed sets are read before anything is dropped: a broken seed file must not leave an
     # empty database behind.
     wanted = [s for s in dict.fromkeys(sets) if s]
-    present = [s for s in wanted if (seeds_dir / s).is_dir()]
+    present = [s for s in wanted if seeds.set_exists(seeds_dir, s, files)]
     missing = [s for s in wanted if s not in present]
     if missing and wanted != ["default"]:
         raise UsageError(
             f"no seed set {missing[0]!r} in {seeds_dir}",
             f"known sets: {', '.join(seeds.available_sets(seeds_dir)) or 'none'}",
         )
-    parsed = [seeds.read_set(seeds_dir, s) for s in present]
+    parsed = [seeds.read_set(seeds_dir, s, files) for s in present]
     if not migrate_cmd:
         for f in migrations.discover(migrations_dir):
             migrations.statements(f)  # a file that cannot even be split fails before the drop

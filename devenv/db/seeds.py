@@ -42,7 +42,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -240,16 +240,43 @@ def _yaml_line(path: Path, kind: str, row: int) -> str:
     return ""
 
 
-def read_set(seeds_dir: Path, name: str) -> SeedSet:
-    """Read and check one set's files (no database needed)."""
-    directory = seeds_dir / name
-    if not directory.is_dir() or name.startswith(("_", ".")):
-        known = available_sets(seeds_dir)
-        raise UsageError(
-            f"no seed set {name!r} in {seeds_dir}",
-            f"known sets: {', '.join(known)}" if known else f"create {directory}/ with seed files",
-        )
-    paths = _set_files(directory)
+#: Sets given as explicit files (``[db] seed_paths``) rather than as folders: {set: files}.
+SetFiles = Mapping[str, Sequence[Path]]
+
+
+def set_exists(seeds_dir: Path, name: str, files: SetFiles | None = None) -> bool:
+    return bool(files and name in files) or (seeds_dir / name).is_dir()
+
+
+def read_set(seeds_dir: Path, name: str, files: SetFiles | None = None) -> SeedSet:
+    """Read and check one set's files (no database needed): ``seeds_dir/name/``, or the files
+    ``files[name]`` lists (in that order) when given."""
+    if files and name in files:
+        paths = list(files[name])
+        missing = [p for p in paths if not p.is_file()]
+        if missing:
+            raise UsageError(
+                f"seed file {missing[0]} (from [db] seed_paths) does not exist",
+                "create it, or fix [db] seed_paths in devenv.toml",
+            )
+        bad = [p for p in paths if p.suffix not in DATA_EXT and p.suffix != ".sql"]
+        if bad:
+            raise UsageError(
+                f"seed file {bad[0]} (from [db] seed_paths) is not SQL, CSV, JSON or YAML",
+                "list only .sql, .csv, .json, .yaml files",
+            )
+        directory = paths[0].parent if paths else seeds_dir
+    else:
+        directory = seeds_dir / name
+        if not directory.is_dir() or name.startswith(("_", ".")):
+            known = available_sets(seeds_dir)
+            raise UsageError(
+                f"no seed set {name!r} in {seeds_dir}",
+                f"known sets: {', '.join(known)}"
+                if known
+                else f"create {directory}/ with seed files",
+            )
+        paths = _set_files(directory)
     s = SeedSet(name, directory, _hash(directory, paths))
     for p in paths:
         if p.suffix == ".sql":
@@ -866,12 +893,13 @@ def seed(
     auth: authmod.AuthTarget | None = None,
     lock_timeout: float = 600.0,
     on_progress: Callable[[str], None] | None = None,
+    files: SetFiles | None = None,
 ) -> SeedResult:
     """Load the named seed sets, each whole or not at all (see the module docs)."""
     if not sets:
         raise UsageError("no seed set named", "e.g. `devenv seed default`")
     # Read every file before connecting: a typo fails fast, without touching the database.
-    parsed = [read_set(seeds_dir, n) for n in dict.fromkeys(sets)]
+    parsed = [read_set(seeds_dir, n, files) for n in dict.fromkeys(sets)]
     with dbconn.connect(dsn) as conn, dbconn.locked(conn, timeout=lock_timeout):
         return load_sets(conn, parsed, force=force, auth=auth, on_progress=on_progress)
 

@@ -87,6 +87,7 @@ def after_up(stack: Stack, running: Iterable[str], *, seed: bool = True) -> Afte
             auth=auth,
             migrate_cmd=cfg.db.migrate,
             root=cfg.root,
+            files=cfg.seed_files(),
         )
     except DatabaseError as exc:
         # The same error object, so nothing it carries is lost; only the message says where.
