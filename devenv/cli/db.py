@@ -201,7 +201,8 @@ def seed(
             elif s.status == "reloaded":
                 removed = f", {s.users_removed} removed" if s.users_removed else ""
                 typer.echo(
-                    f"{s.status:<9} {s.name}: {s.files} files; rows: {s.replaced:,} replaced,"
+                    f"{s.status:<9} {s.name}: {s.files} file{'s' if s.files != 1 else ''};"
+                    f" rows: {s.replaced:,} replaced,"
                     f" {s.inserted:,} inserted, {s.skipped:,} skipped; {s.users} users"
                     f"{removed} ({s.duration_s:.2f} s)"
                 )

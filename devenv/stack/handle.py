@@ -69,6 +69,8 @@ class Stack:
         self._keys: Keys | None = None
         self._keys_how = ""
         self._started = False
+        #: Startup times the health wait saw during this handle's `up`/`restart` (by container).
+        self._measured: dict[str, float] = {}
         self.runner.env = project.compose_env(cfg, None, self.env, owner=owner)
         #: Called with a line when a command waits (for the project lock); the CLI prints it.
         self.on_wait: Callable[[str], None] | None = None
@@ -307,7 +309,12 @@ class Stack:
             ["up", "--detach", "--pull", "never", "--quiet-pull", *services]
         )
         health.wait_containers(
-            self.runner, services, deadline, started=started, on_progress=on_progress
+            self.runner,
+            services,
+            deadline,
+            started=started,
+            on_progress=on_progress,
+            startup=self._measured,
         )
 
     def bootstrap(self) -> None:
@@ -350,7 +357,7 @@ class Stack:
                 keys = None
         u = project.urls(self.cfg, keys, show_secrets=show_secrets)
         infos: list[ServiceInfo] = []
-        remembered = self._startup_times()
+        remembered = {**self._startup_times(), **self._measured}
         for svc in config_mod.SERVICES:
             c = by_service.get(svc)
             if svc not in self.cfg.services and c is None:
@@ -376,8 +383,13 @@ class Stack:
         with self._lock("restart"):
             self.require_keys()
             self.runner.run(["restart", "--timeout", "10", *chosen])
-            health.wait_containers(self.runner, list(chosen), time.monotonic() + timeout)
-        return self.status()
+            health.wait_containers(
+                self.runner, list(chosen), time.monotonic() + timeout, startup=self._measured
+            )
+            after = self.runner.ps()
+            status = self.status(containers=after)
+            self._remember_startup(status, after)
+        return status
 
     def logs(
         self, service: str | None = None, *, follow: bool = False, tail: int | None = None
@@ -466,6 +478,7 @@ class Stack:
         live = {c.id for c in ps}
         # Only live containers are kept, so the file never grows.
         known = {k: v for k, v in self._startup_times().items() if k.split("@")[0] in live}
+        known.update({k: round(v, 3) for k, v in self._measured.items() if k.split("@")[0] in live})
         for info in status.services:
             c = containers.get(info.name)
             if c is not None and info.startup_s is not None and c.started_at is not None:

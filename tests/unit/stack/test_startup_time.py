@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ class RotatingRunner(FakeRunner):
     shows their first healthy check."""
 
     rotated: set[str]
+    born: dict[str, float]
 
     def ps(self) -> list[ContainerState]:
         out = super().ps()
@@ -73,4 +75,38 @@ def test_an_unreadable_file_is_ignored(tmp_path: Path) -> None:
     st.up(data=False, timeout=5)
     (st.cfg.state_dir / STARTUP_FILE).write_text("not json")
     runner.rotated = {"postgres", "redis"}
-    assert [s.startup_s for s in st.status().services] == [None, None]
+    fresh = Stack(st.cfg, env=st.env, engine=FakeEngine(), runner=runner)  # type: ignore[arg-type]
+    assert [s.startup_s for s in fresh.status().services] == [None, None]
+
+
+class WallClockRunner(RotatingRunner):
+    """Containers that start now (wall clock) and whose health log never shows the first
+    healthy check: only the wait loop's own observation can tell the startup time."""
+
+    def ps(self) -> list[ContainerState]:
+        out = super().ps()
+        for c in out:
+            if c.state == "running":
+                c.started_at = self.born.setdefault(c.id, time.time())
+                c.healthy_at = None
+        return out
+
+
+def test_the_wait_loop_measures_what_the_health_log_never_shows(tmp_path: Path) -> None:
+    cfg = config.in_memory(
+        tmp_path, name="fake", services=["postgres", "redis"], free_ports=True,
+        env=environ.read({}),
+    )  # fmt: skip
+    runner = WallClockRunner(project="fake")
+    runner.born = {}
+    st = Stack(cfg, env=environ.read({}), engine=FakeEngine(), runner=runner)  # type: ignore[arg-type]
+    t0 = time.time()
+    shown = [s.startup_s for s in st.up(data=False, timeout=5).status.services]
+    took = time.time() - t0
+    assert all(x is not None and 0 <= x <= took for x in shown), shown
+    fresh = Stack(cfg, env=st.env, engine=FakeEngine(), runner=runner)  # type: ignore[arg-type]
+    assert [s.startup_s for s in fresh.status().services] == [round(x, 3) for x in shown]  # type: ignore[arg-type]
+    # A second `up` finds them healthy already: it saw no transition and keeps what it had.
+    st2 = Stack(cfg, env=st.env, engine=FakeEngine(), runner=runner)  # type: ignore[arg-type]
+    st2.up(data=False, timeout=5)
+    assert [s.startup_s for s in fresh.status().services] == [round(x, 3) for x in shown]  # type: ignore[arg-type]
