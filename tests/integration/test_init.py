@@ -94,6 +94,11 @@ def test_init_in_an_empty_directory_then_up_env_and_seed(fresh: Project) -> None
     assert as_user(dsn, ALICE, "select count(*) from public.notes") == [(2,)]
     with psycopg.connect(dsn) as conn:  # the superuser sees every row
         assert conn.execute("select count(*) from public.notes").fetchone() == (3,)
+    # `authenticator` (same password): nothing without the role switch, RLS with it.
+    auth_dsn = dsn.replace("//postgres:", "//authenticator:", 1)
+    with psycopg.connect(auth_dsn) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("select count(*) from public.notes")
+    assert as_user(auth_dsn, ALICE, "select count(*) from public.notes") == [(2,)]
 
     # seed --force twice leaves the rows one load leaves, and says what it replaced.
     for _ in range(2):
