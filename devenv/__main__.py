@@ -1,3 +1,3 @@
-from devenv.cli import main
+from devenv._entry import main
 
 main()

@@ -24,7 +24,24 @@ from devenv.errors import ConfigError, UsageError
 CONFIG_FILE = "devenv.toml"
 
 #: Every service the stack knows, in start order. compose/compose.yaml defines each of them.
-SERVICES: tuple[str, ...] = ("postgres", "gotrue", "kong", "redis", "fireworks")
+SERVICES: tuple[str, ...] = (
+    "postgres",
+    "gotrue",
+    "kong",
+    "redis",
+    "fireworks",
+    "mail",
+    "pooler",
+    "upstash",
+)
+
+#: Services a project turns on in [project] services; the default stack leaves them out.
+OPT_IN: tuple[str, ...] = ("pooler", "upstash")
+DEFAULT_SERVICES: tuple[str, ...] = tuple(s for s in SERVICES if s not in OPT_IN)
+
+#: Services that run another service's image: the Upstash REST endpoint is devenv's own package,
+#: as the Fireworks mock is.
+IMAGE_OF: dict[str, str] = {"upstash": "fireworks"}
 
 #: What each service needs running beside it (checked when services are enabled in devenv.toml).
 REQUIRES: dict[str, tuple[str, ...]] = {
@@ -35,6 +52,11 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "kong": (),
     "redis": (),
     "fireworks": (),
+    # GoTrue sends its mail here; without it GoTrue drops mail (its no-op mailer), so neither
+    # needs the other to start.
+    "mail": (),
+    "pooler": ("postgres",),
+    "upstash": ("redis",),
 }
 
 #: Host ports, fixed and documented (README). Supabase CLI's neighbourhood, so teams recognise them.
@@ -44,6 +66,10 @@ DEFAULT_PORTS: dict[str, int] = {
     "gotrue": 54326,
     "redis": 54379,
     "fireworks": 54380,
+    "mail": 54324,  # the mail catcher's web UI and API, as `supabase start` publishes it
+    # Supabase CLI's pooler port; the REST endpoint next to Redis and the Fireworks mock.
+    "pooler": 54329,
+    "upstash": 54381,
 }
 
 #: Official images. GoTrue is pinned; the stack was checked against this release. The Fireworks
@@ -54,6 +80,9 @@ DEFAULT_IMAGES: dict[str, str] = {
     "kong": "kong:2.8.1",
     "redis": "redis:7",
     "fireworks": f"devenv-fireworks:{__version__}",
+    "mail": "axllent/mailpit:v1.33.1",
+    # Its environment interface is what compose.yaml sets (checked against its entrypoint).
+    "pooler": "edoburu/pgbouncer:v1.25.2-p0",
 }
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -65,6 +94,9 @@ class AuthConfig:
     jwt_expiry: int = 3600
     additional_redirect_urls: tuple[str, ...] = ()
     enable_signup: bool = True
+    #: Off as in `supabase start`: signup returns a session at once. On: signup returns none and
+    #: the confirmation mail waits in the mail catcher.
+    enable_confirmations: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,6 +150,7 @@ class Config:
         The registry prefix applies to devenv.toml and default images, not to the environment
         override, which is taken verbatim (it is how CI and air-gapped machines pin exact images).
         """
+        service = IMAGE_OF.get(service, service)
         override = self.image_overrides.get(service)
         if override:
             return override
@@ -207,7 +240,10 @@ def adopt_supabase(root: Path) -> Any:
     from devenv import supabase_cli
 
     return supabase_cli.adopt(
-        root, known_auth=set(_SECTIONS["auth"]), known_ports=set(DEFAULT_PORTS)
+        root,
+        known_auth=set(_SECTIONS["auth"]),
+        known_ports=set(DEFAULT_PORTS),
+        services=DEFAULT_SERVICES,
     )
 
 
@@ -254,7 +290,13 @@ _SECTIONS: dict[str, set[str]] = {
     "project": {"name", "services"},
     "ports": set(DEFAULT_PORTS),
     "images": {*DEFAULT_IMAGES, "registry"},
-    "auth": {"site_url", "jwt_expiry", "additional_redirect_urls", "enable_signup"},
+    "auth": {
+        "site_url",
+        "jwt_expiry",
+        "additional_redirect_urls",
+        "enable_signup",
+        "enable_confirmations",
+    },
     "db": {"migrations", "seeds", "default_seed", "migrate", "seed_paths"},
     "env": {"schema", "example", "files"},
 }
@@ -322,7 +364,7 @@ def _validate(root: Path, path: Path | None, raw: dict[str, Any]) -> Config:
         p.add("project.name", f"{name!r} must be lower-case letters, digits, '-' or '_'")
         name = default_name
 
-    services = _str_list(p, project, "project", "services", SERVICES)
+    services = _str_list(p, project, "project", "services", DEFAULT_SERVICES)
     for s in services:
         if s not in SERVICES:
             p.add("project.services", f"unknown service {s!r}; known: {', '.join(SERVICES)}")
@@ -366,11 +408,16 @@ def _validate(root: Path, path: Path | None, raw: dict[str, Any]) -> Config:
     if not isinstance(signup, bool):
         p.add("auth.enable_signup", f"expected true or false, got {signup!r}")
         signup = True
+    confirmations = auth_t.get("enable_confirmations", False)
+    if not isinstance(confirmations, bool):
+        p.add("auth.enable_confirmations", f"expected true or false, got {confirmations!r}")
+        confirmations = False
     auth = AuthConfig(
         site_url=_str(p, auth_t, "auth", "site_url", AuthConfig.site_url),
         jwt_expiry=expiry,
         additional_redirect_urls=_str_list(p, auth_t, "auth", "additional_redirect_urls", ()),
         enable_signup=signup,
+        enable_confirmations=confirmations,
     )
 
     db_t = table("db")

@@ -13,6 +13,7 @@ below that reads ``os.environ`` again. Tests and the pytest plugin pass their ow
 ``DEVENV_DATABASE_URL``         `db`/`seed` talk to this Postgres instead of the stack's
 ``DEVENV_GOTRUE_URL``           with ``DEVENV_SERVICE_ROLE_KEY``: GoTrue for seeded auth users
 ``DEVENV_SERVICE_ROLE_KEY``     the service_role JWT for ``DEVENV_GOTRUE_URL``
+``DEVENV_MAIL_URL``             `devenv mail` reads this Mailpit instead of the stack's
 ``DEVENV_DEBUG``                ``1``: tracebacks instead of the one error line
 =============================== ==============================================================
 """
@@ -30,6 +31,7 @@ FIREWORKS_STUBS = "DEVENV_FIREWORKS_STUBS"
 DATABASE_URL = "DEVENV_DATABASE_URL"
 GOTRUE_URL = "DEVENV_GOTRUE_URL"
 SERVICE_ROLE_KEY = "DEVENV_SERVICE_ROLE_KEY"
+MAIL_URL = "DEVENV_MAIL_URL"
 DEBUG = "DEVENV_DEBUG"
 
 
@@ -43,6 +45,7 @@ class Environ:
     database_url: str = field(default="", repr=False)  # may carry a password
     gotrue_url: str = ""
     service_role_key: str = field(default="", repr=False)
+    mail_url: str = ""
     debug: bool = False
 
     @property
@@ -65,5 +68,6 @@ def read(environ: Mapping[str, str] | None = None) -> Environ:
         database_url=env.get(DATABASE_URL, ""),
         gotrue_url=env.get(GOTRUE_URL, ""),
         service_role_key=env.get(SERVICE_ROLE_KEY, ""),
+        mail_url=env.get(MAIL_URL, ""),
         debug=env.get(DEBUG) == "1",
     )

@@ -55,6 +55,11 @@ class DevenvError(Exception):
         return ()
 
 
+def last_line(text: str) -> str:
+    """The last non-blank line of a tool's output: usually the one that says what went wrong."""
+    return next((ln.strip() for ln in reversed(text.splitlines()) if ln.strip()), "")
+
+
 class UsageError(DevenvError):
     exit_code = EXIT_USAGE
 

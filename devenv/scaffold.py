@@ -100,7 +100,9 @@ def toml_value(value: Any) -> str:
 
 def render_config(root: Path, sections: dict[str, dict[str, Any]], adopted_from: str = "") -> str:
     """The commented devenv.toml: defaults, overlaid with ``sections`` (e.g. adopted values)."""
-    defaults = config_mod.in_memory(root, name=_default_name(root))
+    defaults = config_mod.in_memory(
+        root, name=_default_name(root), services=config_mod.DEFAULT_SERVICES
+    )
 
     def get(section: str, key: str, default: Any) -> Any:
         return sections.get(section, {}).get(key, default)
@@ -193,7 +195,9 @@ def plan(root: Path, *, now: datetime | None = None) -> InitPlan:
                 exc.details(),
             ) from None
         out.actions.append(Action(toml_path, "create", text, "every section and key"))
-        cfg = config_mod.in_memory(root, name=_default_name(root), **sections)
+        cfg = config_mod.in_memory(
+            root, name=_default_name(root), services=config_mod.DEFAULT_SERVICES, **sections
+        )
 
     adopted = out.adoption is not None
     # Migrations: a first one where there are none and the folder is devenv's own.

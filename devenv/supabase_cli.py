@@ -83,6 +83,7 @@ def adopt(
     known_auth: frozenset[str] | set[str] = frozenset(_AUTH_KEYS),
     known_ports: frozenset[str] | set[str] = frozenset({"kong", "postgres"}),
     environ: dict[str, str] | None = None,
+    services: tuple[str, ...] = ("postgres", "gotrue", "kong", "redis", "fireworks"),
 ) -> Adoption | None:
     """The adoption of ``root``'s Supabase CLI project, or None without supabase/config.toml.
 
@@ -121,18 +122,29 @@ def adopt(
         if name:
             take("project_id", name, "project", "name")
 
-    services = ["postgres", "gotrue", "kong", "redis", "fireworks"]
+    chosen = list(services)
     api, auth, db = table(raw, "api"), table(raw, "auth"), table(raw, "db")
-    if api.get("enabled") is False:
-        services.remove("kong")
+    if api.get("enabled") is False and "kong" in chosen:
+        chosen.remove("kong")
         a.taken.append("api.enabled = false -> kong left out of [project] services")
-    if auth.get("enabled") is False:
-        services.remove("gotrue")
+    if auth.get("enabled") is False and "gotrue" in chosen:
+        chosen.remove("gotrue")
         a.taken.append("auth.enabled = false -> gotrue left out of [project] services")
     inbucket = table(raw, "inbucket")
-    if "mail" in known_ports and inbucket.get("enabled", True) is not False:
-        services.append("mail")
-    s["project"] = {**s.get("project", {}), "services": services}
+    if "mail" in chosen and inbucket.get("enabled") is False:
+        chosen.remove("mail")
+        a.taken.append("inbucket.enabled = false -> mail left out of [project] services")
+    pooler = table(db, "pooler")
+    if pooler.get("enabled") is True and "pooler" in known_ports:
+        chosen.append("pooler")
+        a.taken.append("db.pooler.enabled = true -> pooler in [project] services")
+        if isinstance(pooler.get("port"), int):
+            take("db.pooler.port", pooler["port"], "ports", "pooler")
+        for key in sorted(set(pooler) - {"enabled", "port", "pool_mode"}):
+            a.not_taken.append(f"db.pooler.{key}: no devenv counterpart")
+        if pooler.get("pool_mode", "transaction") != "transaction":
+            a.not_taken.append("db.pooler.pool_mode: devenv's pooler runs in transaction mode")
+    s["project"] = {**s.get("project", {}), "services": chosen}
 
     # --- ports
     if isinstance(api.get("port"), int):
@@ -147,7 +159,10 @@ def adopt(
     for key in ("schemas", "extra_search_path", "max_rows", "tls"):
         if key in api:
             a.not_taken.append(f"api.{key}: no PostgREST in the devenv stack (Kong answers 404)")
-    for key in ("shadow_port", "pooler", "vault", "network_restrictions", "root_key"):
+    skipped = ["shadow_port", "vault", "network_restrictions", "root_key"]
+    if "pooler" not in chosen and pooler.get("enabled") is True:
+        skipped.append("pooler")
+    for key in skipped:
         if key in db:
             a.not_taken.append(f"db.{key}: no devenv counterpart")
 

@@ -1,11 +1,24 @@
 #!/bin/sh
-# devenv bootstrap: the roles and `auth` schema that GoTrue and Supabase-style apps expect, on a
-# stock Postgres 15. Idempotent: the postgres image runs it once from /docker-entrypoint-initdb.d
-# (so plain `docker compose up` works), and `devenv up` runs it again on every start, which also
-# re-asserts the role passwords from the project's .devenv/ secrets.
+# devenv bootstrap: the roles, grants and schemas that GoTrue and Supabase apps expect, on a stock
+# Postgres 15, as hosted Supabase sets them up where an app can tell the difference:
+#   - roles anon, authenticated, service_role (NOLOGIN NOINHERIT; service_role BYPASSRLS),
+#     authenticator (LOGIN NOINHERIT, member of the three), supabase_auth_admin (owns `auth`);
+#   - the API roles' statement timeouts (anon 3 s, authenticated and authenticator 8 s);
+#   - default privileges in `public`: tables, sequences and functions that `postgres` creates there
+#     are granted to anon, authenticated and service_role, so a migration written for Supabase
+#     (no GRANT lines; RLS decides) behaves the same here;
+#   - the `extensions` schema Supabase migrations install into (`create extension ... with schema
+#     extensions`), usable by the API roles.
+# Idempotent: the postgres image runs it once from /docker-entrypoint-initdb.d (so plain
+# `docker compose up` works), and `devenv up` runs it again when the keys were made anew for an
+# existing volume, which re-asserts the role passwords from the project's .devenv/ secrets.
+#
+# No secret on any command line (every local user can read those with `ps`): psql reads the SQL
+# from stdin and the password from its own environment with \getenv.
 set -eu
-psql -v ON_ERROR_STOP=1 -X -q --username "${POSTGRES_USER:-postgres}" --dbname postgres \
-  -v pw="${POSTGRES_PASSWORD}" <<'SQL'
+: "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must be set}"
+psql -v ON_ERROR_STOP=1 -X -q --username "${POSTGRES_USER:-postgres}" --dbname postgres <<'SQL'
+\getenv pw POSTGRES_PASSWORD
 DO $$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
@@ -25,11 +38,32 @@ BEGIN
   END IF;
 END
 $$;
+-- Attributes as on hosted Supabase, also for roles an older bootstrap (or a migration) made.
+ALTER ROLE anon NOLOGIN NOINHERIT;
+ALTER ROLE authenticated NOLOGIN NOINHERIT;
+ALTER ROLE service_role NOLOGIN NOINHERIT BYPASSRLS;
+ALTER ROLE authenticator LOGIN NOINHERIT;
+ALTER ROLE anon SET statement_timeout = '3s';
+ALTER ROLE authenticated SET statement_timeout = '8s';
+ALTER ROLE authenticator SET statement_timeout = '8s';
 GRANT anon, authenticated, service_role TO authenticator;
+
 CREATE SCHEMA IF NOT EXISTS auth AUTHORIZATION supabase_auth_admin;
 GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role;
 GRANT CREATE ON DATABASE postgres TO supabase_auth_admin;
 ALTER ROLE supabase_auth_admin SET search_path = auth;
+
+GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public
+  GRANT ALL ON TABLES TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public
+  GRANT ALL ON SEQUENCES TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public
+  GRANT ALL ON FUNCTIONS TO anon, authenticated, service_role;
+
+CREATE SCHEMA IF NOT EXISTS extensions;
+GRANT USAGE ON SCHEMA extensions TO anon, authenticated, service_role;
+
 -- One local password for the login roles, as `supabase start` does; it lives in .devenv/.
 ALTER ROLE postgres WITH PASSWORD :'pw';
 ALTER ROLE supabase_auth_admin WITH PASSWORD :'pw';

@@ -18,7 +18,8 @@ from devenv.cli.context import Invocation
 
 app = typer.Typer(
     name="devenv",
-    help="Local Supabase-style development stacks: Postgres, GoTrue, Kong, Redis, Fireworks mock.",
+    help="Local Supabase-style development stacks: Postgres, GoTrue, Kong, Redis, Fireworks mock, "
+    "mail catcher.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -51,9 +52,9 @@ _stack.register(app)
 def _register_groups() -> None:
     # Each module only defines commands; the heavy work is imported inside them, so registering
     # every group keeps `devenv --help` fast.
-    from devenv.cli import db, env, init, mock
+    from devenv.cli import db, env, init, mail, mock, test
 
-    for mod in (db, env, mock, init):
+    for mod in (db, env, mail, mock, test, init):
         mod.register(app)
 
 
@@ -61,9 +62,10 @@ _register_groups()
 
 
 def _on_sigint(signum: int, frame: object) -> None:
-    from devenv.errors import Interrupted
+    from devenv import interrupt
 
-    raise Interrupted("interrupted", "every step is idempotent: run the same command again")
+    interrupt.note()  # kept even where Python swallows the exception below (see interrupt)
+    interrupt.check()
 
 
 def main() -> None:
@@ -83,7 +85,14 @@ def main() -> None:
 
         logging.getLogger().addHandler(logging.NullHandler())
     try:
-        app(prog_name="devenv")
+        try:
+            app(prog_name="devenv")
+        except SystemExit as done:
+            from devenv import interrupt
+
+            if done.code in (0, None) and interrupt.seen():
+                interrupt.check()  # a Ctrl-C Python swallowed still ends the command as one
+            raise
     except DevenvError as exc:
         if debug:
             raise

@@ -116,7 +116,7 @@ def init(
     stack: dict[str, str] = {}
     if not no_stack:
         try:
-            stack = handle.env_values()
+            stack = handle.env_values(public_aliases=True)
         except (StackError, EngineError) as exc:
             # Same error, one more way out: nothing it carries is dropped.
             exc.hint = (

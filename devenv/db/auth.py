@@ -5,8 +5,10 @@ The contract (supabase/auth ``internal/api/admin.go``): requests carry the servi
 (what Kong's key-auth reads when the URL goes through the gateway's ``/auth/v1``).
 
 - ``POST /admin/users`` ``{email, password, email_confirm, user_metadata, app_metadata, id?}`` ->
-  200 and the user (``id``); 422 ``email_exists`` for a taken email; 400 for a bad id; 500
-  "Database error creating new user" when the id is taken.
+  200 and the user (``id``); 422 ``email_exists`` for a taken email; 400 for a bad id. A taken id
+  is a 500 carrying Postgres' unique violation as is (v2.196.0: ``{"code":"23505","message":
+  "duplicate key value violates unique constraint \"users_pkey\"", ...}``, no
+  ``X-Supabase-Api-Version`` header); older releases said "Database error creating new user".
 - ``PUT /admin/users/{id}`` updates the same fields; 404 ``user_not_found``.
 - ``DELETE /admin/users/{id}`` -> 200 ``{}``.
 
@@ -191,7 +193,7 @@ class GoTrueAdmin:
                 "seeded emails must be unique across seed sets and not taken by other users;"
                 " change it, or start over with `devenv db reset`",
             )
-        if user.id and r.status_code == 500 and "creating new user" in msg:
+        if user.id and r.status_code == 500 and _id_taken(code, msg):
             raise AuthSeedError(
                 f"{user.source} ({user.email}): GoTrue could not create the user with id"
                 f" {user.id} ({msg}); the id is probably taken by another user",
@@ -226,6 +228,13 @@ class GoTrueAdmin:
 
 class DuplicateEmail(AuthSeedError):
     pass
+
+
+def _id_taken(code: str, msg: str) -> bool:
+    """A 500 from ``POST /admin/users`` that means the requested id is already a user's."""
+    if code == "23505" and "users_pkey" in msg:  # unique_violation on auth.users' primary key
+        return True
+    return "creating new user" in msg  # the generic wording of older GoTrue releases
 
 
 def _error_of(r: Any) -> tuple[str, str]:

@@ -37,6 +37,9 @@ from devenv.errors import DatabaseError, UsageError
 #: GoTrue connects as this role; its sessions survive a reset.
 SERVICE_ROLES_PREFIX = "supabase_"
 KEEP_SCHEMAS = ("auth",)
+#: Emptied, then made again as they were (compose/postgres/bootstrap.sh made them).
+RECREATE_SCHEMAS = ("public", "extensions")
+_DEFACL_KINDS = {"r": "TABLES", "S": "SEQUENCES", "f": "FUNCTIONS", "T": "TYPES", "n": "SCHEMAS"}
 _LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
 
 
@@ -109,6 +112,58 @@ def _grants(acl_rows: list[tuple[Any, ...]], obj: sql.Composable) -> list[sql.Co
     return out
 
 
+def _schema_state(
+    conn: psycopg.Connection[tuple[Any, ...]], name: str
+) -> list[sql.Composed] | None:
+    """The statements that make schema ``name`` again as it is now, or None if it is absent."""
+    owner = conn.execute(
+        "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = %s", (name,)
+    ).fetchone()
+    if owner is None:
+        return None
+    schema = sql.SQL("SCHEMA {}").format(sql.Identifier(name))
+    out = [
+        sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
+            sql.Identifier(name), sql.Identifier(str(owner[0]))
+        )
+    ]
+    comment = conn.execute(
+        "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = %s",
+        (name,),
+    ).fetchone()
+    if comment is not None and comment[0] is not None:
+        out.append(sql.SQL("COMMENT ON {} IS {}").format(schema, sql.Literal(str(comment[0]))))
+    acl = conn.execute(
+        "SELECT CASE WHEN a.grantee = 0 THEN NULL ELSE a.grantee::regrole::text END,"
+        " a.privilege_type, a.is_grantable"
+        " FROM pg_namespace n, aclexplode(n.nspacl) a"
+        " WHERE n.nspname = %s AND a.grantee <> n.nspowner",
+        (name,),
+    ).fetchall()
+    out += _grants(acl, schema)
+    for role, kind, grantee, privilege, grantable in conn.execute(
+        "SELECT d.defaclrole::regrole::text, d.defaclobjtype,"
+        " CASE WHEN a.grantee = 0 THEN NULL ELSE a.grantee::regrole::text END,"
+        " a.privilege_type, a.is_grantable"
+        " FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace,"
+        " aclexplode(d.defaclacl) a WHERE n.nspname = %s ORDER BY 1, 2, 3, 4",
+        (name,),
+    ).fetchall():
+        who = sql.SQL("PUBLIC") if grantee is None else sql.Identifier(str(grantee))
+        stmt = sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT {} ON {} TO {}")
+        out.append(
+            stmt.format(
+                sql.Identifier(str(role)),
+                sql.Identifier(name),
+                sql.SQL(str(privilege)),
+                sql.SQL(_DEFACL_KINDS[str(kind)]),
+                who,
+            )
+            + (sql.SQL(" WITH GRANT OPTION") if grantable else sql.SQL(""))
+        )
+    return out
+
+
 def _clean(conn: psycopg.Connection[tuple[Any, ...]]) -> CleanResult:
     res = CleanResult()
     with conn.transaction():
@@ -123,15 +178,10 @@ def _clean(conn: psycopg.Connection[tuple[Any, ...]]) -> CleanResult:
                 (list(KEEP_SCHEMAS), SERVICE_ROLES_PREFIX + "%"),
             ).fetchall()
         ]
-        public = conn.execute(
-            "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'public'"
-        ).fetchone()
-        public_acl = conn.execute(
-            "SELECT CASE WHEN a.grantee = 0 THEN NULL ELSE a.grantee::regrole::text END,"
-            " a.privilege_type, a.is_grantable"
-            " FROM pg_namespace n, aclexplode(n.nspacl) a"
-            " WHERE n.nspname = 'public' AND a.grantee <> n.nspowner"
-        ).fetchall()
+        # Schemas the bootstrap made (Supabase's `public` and `extensions`) come back as they
+        # were: owner, grants and default privileges (what makes new tables usable by the API
+        # roles, as on hosted Supabase).
+        recreate = [_schema_state(conn, name) for name in RECREATE_SCHEMAS]
         if schemas:
             conn.execute(
                 sql.SQL("DROP SCHEMA {} CASCADE").format(
@@ -139,15 +189,10 @@ def _clean(conn: psycopg.Connection[tuple[Any, ...]]) -> CleanResult:
                 )
             )
         res.dropped_schemas = schemas
-        if public is not None:
-            conn.execute(
-                sql.SQL("CREATE SCHEMA IF NOT EXISTS public AUTHORIZATION {}").format(
-                    sql.Identifier(str(public[0]))
-                )
-            )
-            conn.execute("COMMENT ON SCHEMA public IS 'standard public schema'")
-            for g in _grants(public_acl, sql.SQL("SCHEMA public")):
-                conn.execute(g)
+        for state in recreate:
+            if state is not None:
+                for stmt in state:
+                    conn.execute(stmt)
         if dbconn.table_exists(conn, "auth.users"):
             counted = conn.execute("SELECT count(*) FROM auth.users").fetchone()
             res.auth_users_removed = int(str(counted[0])) if counted else 0

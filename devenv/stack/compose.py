@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from devenv.errors import ComposeError, EngineError
+from devenv.errors import ComposeError, EngineError, last_line
 from devenv.stack.engine import Engine
 
 COMPOSE_PROJECT = "com.docker.compose.project"
@@ -127,7 +127,7 @@ def find_compose() -> tuple[str, ...]:
 
 
 def compose_error(args: Sequence[str], argv: Sequence[str], rc: int, stderr: str) -> ComposeError:
-    last = next((ln.strip() for ln in reversed(stderr.splitlines()) if ln.strip()), "")
+    last = last_line(stderr)
     hint = "run `devenv doctor engine`"
     if "Cannot connect to the Docker daemon" in stderr or "docker.sock" in stderr:
         hint = "start the Docker engine (e.g. `sudo systemctl start docker`) and run again"

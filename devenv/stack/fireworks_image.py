@@ -22,7 +22,7 @@ from pathlib import Path
 
 from devenv import __version__
 from devenv import environ as environ_mod
-from devenv.errors import ImageMissing
+from devenv.errors import ImageMissing, last_line
 from devenv.stack.engine import Engine
 
 BASE_ENV = environ_mod.FIREWORKS_BASE_IMAGE
@@ -54,7 +54,7 @@ def make_context(dest: Path, compose_dir: Path) -> Path:
         stdin=subprocess.DEVNULL,
     )  # fmt: skip
     if proc.returncode != 0:
-        why = _last_line(proc.stderr) or f"pip exited {proc.returncode}"
+        why = last_line(proc.stderr) or f"pip exited {proc.returncode}"
         raise ImageMissing(
             f"cannot build the Fireworks mock image: `pip wheel` of devenv-stack failed: {why}",
             "make the package index (or a pip cache with devenv's dependencies) reachable, or"
@@ -79,7 +79,7 @@ def build(tag: str, engine: Engine, env: environ_mod.Environ) -> None:
         except APIError as exc:
             raise ImageMissing(
                 f"cannot build the Fireworks mock image {tag}: its base image {base} is not"
-                f" present and could not be pulled ({_last_line(str(exc.explanation or exc))})",
+                f" present and could not be pulled ({last_line(str(exc.explanation or exc))})",
                 f"`docker pull {base}`, or set {BASE_ENV} to an image with python3"
                 f" {sys.version_info[0]}.{sys.version_info[1]} and pip",
             ) from None
@@ -99,14 +99,10 @@ def build(tag: str, engine: Engine, env: environ_mod.Environ) -> None:
             py = f"{sys.version_info[0]}.{sys.version_info[1]}"
             raise ImageMissing(
                 f"building the Fireworks mock image {tag} from {base} failed:"
-                f" {_last_line(log) or exc.msg}",
+                f" {last_line(log) or exc.msg}",
                 f"the base image needs python3 {py} with pip; set {BASE_ENV} to one,"
                 " or point DEVENV_IMAGE_FIREWORKS at an image you have",
             ) from None
-
-
-def _last_line(text: str) -> str:
-    return next((ln.strip() for ln in reversed(text.splitlines()) if ln.strip()), "")
 
 
 def main(argv: list[str]) -> int:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import string
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -29,9 +28,11 @@ from typing import TYPE_CHECKING, Any
 
 from devenv import config as config_mod
 from devenv import environ as environ_mod
+from devenv import interrupt
 from devenv.config import Config
 from devenv.environ import Environ
 from devenv.errors import SecretsError, StackError
+from devenv.mocks.upstash import token_for as upstash_token
 from devenv.stack import health, images, ports, project, secrets
 from devenv.stack.compose import ComposeRunner, ContainerState, Runner
 from devenv.stack.engine import Engine
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from devenv.db.auth import AuthTarget
 
 LOCK_FILE = "lock"
+#: Touched by `down` as it begins: a starting `up` sees it and stops (see health.wait_containers).
+DOWN_MARK = "down"
 #: Per-container startup times measured during `up` (see Stack._remember_startup).
 STARTUP_FILE = "startup.json"
 
@@ -69,6 +72,7 @@ class Stack:
         self._keys: Keys | None = None
         self._keys_how = ""
         self._started = False
+        self._up_began = 0.0
         #: Startup times the health wait saw during this handle's `up`/`restart` (by container).
         self._measured: dict[str, float] = {}
         self.runner.env = project.compose_env(cfg, None, self.env, owner=owner)
@@ -231,8 +235,10 @@ class Stack:
         chosen = self.cfg.check_services(list(services)) if services else self.cfg.services
         wanted = project.with_requirements(chosen)
         with self._lock("start"):
+            self._up_began = time.time()
             result = self._up(wanted, deadline, on_progress)
         self._started = True
+        interrupt.check()  # a Ctrl-C swallowed during the last poll stops before the data step
         if data:
             from devenv.stack.prepare import after_up
 
@@ -250,9 +256,34 @@ class Stack:
         existing = self.runner.ps()  # also proves the engine answers
         self._check_owner(existing)
         keys, how = self.ensure_keys(existing)
-        kong_changed = self._render_kong(keys) if "kong" in wanted else False
+        # Older versions kept the gateway config (with the service_role key) in a file.
+        (self.cfg.state_dir / "kong.yml").unlink(missing_ok=True)
         phases["prepare"] = time.monotonic() - t0
+        # Everything wanted runs healthy, made from this very configuration: compose would
+        # change nothing, and asking it costs more than the rest of `up` together.
+        if not self._already_up(existing, wanted):
+            self._converge(existing, wanted, how, deadline, on_progress, phases)
+        self._wait_gateway(wanted, keys, deadline, phases)
+        after = self.runner.ps()
+        status = self.status(containers=after)
+        self._remember_startup(status, after)
+        return UpResult(
+            status=status,
+            elapsed_s=time.monotonic() - t0,
+            phases=phases,
+            keys_how=how,
+        )
 
+    def _converge(
+        self,
+        existing: list[ContainerState],
+        wanted: tuple[str, ...],
+        how: str,
+        deadline: float,
+        on_progress: ProgressFn | None,
+        phases: dict[str, float],
+    ) -> None:
+        """Checks, then compose: make the running stack what the configuration says."""
         t = time.monotonic()
         published = {p for c in existing if c.state == "running" for p in c.ports}
         ports.check(
@@ -272,17 +303,32 @@ class Stack:
             # before GoTrue tries to log in with them.
             self._compose_up(["postgres"], deadline, on_progress)
             self.bootstrap()
+        # New keys change Kong's config string, so compose recreates Kong itself.
         self._compose_up(list(wanted), deadline, on_progress)
         had = {c.service for c in existing}
-        if kong_changed and "kong" in had:
-            self.runner.run(["restart", "kong"])  # new keys: Kong reads its config at start
-            self._compose_up(["kong"], deadline, on_progress)
         phases["compose"] = time.monotonic() - t
 
         disabled = sorted(s for s in had if s and s not in self.cfg.services)
         if disabled:
             self.runner.run(["rm", "--stop", "--force", *disabled])
 
+    def _already_up(self, existing: list[ContainerState], wanted: tuple[str, ...]) -> bool:
+        digest = self.runner.env.get("DEVENV_CONFIG_HASH")
+        by_service = {c.service: c for c in existing}
+        if any(c.service not in self.cfg.services for c in existing):
+            return False  # a service was disabled in devenv.toml: compose must remove it
+        return bool(digest) and all(
+            (c := by_service.get(s)) is not None
+            and c.state == "running"
+            and c.health in ("healthy", "")
+            and c.labels.get(project.LABEL_CONFIG) == digest
+            for s in wanted
+        )
+
+    def _wait_gateway(
+        self, wanted: tuple[str, ...], keys: Keys, deadline: float, phases: dict[str, float]
+    ) -> None:
+        """Kong answers /auth/v1/health through to GoTrue with the anon key: the path apps use."""
         if "kong" in wanted and "gotrue" in wanted:
             t = time.monotonic()
             gateway = health.HttpOk(
@@ -290,16 +336,6 @@ class Stack:
             )
             health.wait_http(gateway, deadline, logs_of=["kong", "gotrue"], runner=self.runner)
             phases["gateway"] = time.monotonic() - t
-
-        after = self.runner.ps()
-        status = self.status(containers=after)
-        self._remember_startup(status, after)
-        return UpResult(
-            status=status,
-            elapsed_s=time.monotonic() - t0,
-            phases=phases,
-            keys_how=how,
-        )
 
     def _compose_up(
         self, services: list[str], deadline: float, on_progress: ProgressFn | None
@@ -314,8 +350,15 @@ class Stack:
             deadline,
             started=started,
             on_progress=on_progress,
+            taken_down=self._down_since_up_began,
             startup=self._measured,
         )
+
+    def _down_since_up_began(self) -> bool:
+        try:
+            return (self.cfg.state_dir / DOWN_MARK).stat().st_mtime >= self._up_began
+        except OSError:
+            return False
 
     def bootstrap(self) -> None:
         """Re-run the role/schema bootstrap inside postgres (over its socket, which needs no
@@ -329,6 +372,10 @@ class Stack:
         """Stop and remove the stack's containers and network; volumes (data) only with
         ``volumes``. Needs no keys. Returns the names of the containers removed."""
         containers = self.runner.ps()
+        if containers:
+            secrets.ensure_state_dir(self.cfg.state_dir)
+            (self.cfg.state_dir / DOWN_MARK).write_text(f"down by pid {os.getpid()}\n")
+            self._let_postgres_finish_initialising(containers)
         args = ["down", "--remove-orphans", "--timeout", "10"]
         if volumes:
             args.append("--volumes")
@@ -341,6 +388,23 @@ class Stack:
                 v.remove(force=True)
         self._started = False
         return [c.name for c in containers]
+
+    def _let_postgres_finish_initialising(
+        self, containers: list[ContainerState], limit_s: float = 30.0
+    ) -> None:
+        """A Postgres stopped during its first start (initdb, then the bootstrap) leaves a data
+        volume that looks initialised but lacks the roles and settings the stack needs, and the
+        next `up` cannot repair it. So `down` lets a starting Postgres get healthy first
+        (bounded); a running `up` has already seen the down mark and stopped waiting."""
+        pg = next((c for c in containers if c.service == "postgres"), None)
+        if pg is None or pg.state != "running" or pg.health != "starting":
+            return
+        end = time.monotonic() + limit_s
+        while time.monotonic() < end:
+            pg = next((c for c in self.runner.ps() if c.service == "postgres"), None)
+            if pg is None or pg.state != "running" or pg.health != "starting":
+                return
+            time.sleep(health.POLL_S)
 
     def status(
         self, *, show_secrets: bool = False, containers: list[ContainerState] | None = None
@@ -416,10 +480,11 @@ class Stack:
         self.require_keys()
         return self.runner.exec("postgres", ["psql", "-U", "postgres", "-d", dbname], tty=tty)
 
-    def env_values(self) -> dict[str, str]:
+    def env_values(self, *, public_aliases: bool = False) -> dict[str, str]:
         """The running stack's values an app's .env needs (URLs, ports, keys). Secrets
         included: this is what `status -o env` and `env init` write, never what default output
-        shows."""
+        shows. With ``public_aliases``, also the framework-prefixed names of the public ones
+        (see project.with_public_aliases)."""
         st = self.status(show_secrets=True)
         running = set(st.running_services)
         if not running:
@@ -450,7 +515,17 @@ class Stack:
         if "fireworks" in running:
             out["FIREWORKS_BASE_URL"] = u["fireworks"]
             out["FIREWORKS_API_KEY"] = project.FIREWORKS_LOCAL_KEY
-        return out
+        if "pooler" in running:
+            out["DATABASE_POOLED_URL"] = u["pooler"]
+            # Prisma's form: it must not use named prepared statements through a pooler.
+            out["DATABASE_POOLED_PRISMA_URL"] = f"{u['pooler']}?pgbouncer=true"
+        if "upstash" in running:
+            out["UPSTASH_REDIS_REST_URL"] = u["upstash"]
+            out["UPSTASH_REDIS_REST_TOKEN"] = upstash_token(keys.jwt_secret)
+        if "mail" in running:
+            # For an app's e2e tests (`supabase status` shows the same catcher as "Mailpit URL").
+            out["MAILPIT_URL"] = u["mail"]
+        return project.with_public_aliases(out) if public_aliases else out
 
     # ------------------------------------------------------------------------------------------
     # Helpers.
@@ -499,25 +574,6 @@ class Stack:
                     f"run `devenv down` there, or give this checkout another [project] name in "
                     f"{self.cfg.root / config_mod.CONFIG_FILE}",
                 )
-
-    def _render_kong(self, keys: Keys) -> bool:
-        """Render compose/kong/kong.yml with the keys into .devenv/kong.yml; True if changed."""
-        template = (project.compose_dir() / "kong" / "kong.yml").read_text(encoding="utf-8")
-        text = string.Template(template).substitute(
-            SUPABASE_ANON_KEY=keys.anon_key, SUPABASE_SERVICE_KEY=keys.service_role_key
-        )
-        target = self.cfg.state_dir / "kong.yml"
-        try:
-            if target.read_text(encoding="utf-8") == text:
-                return False
-        except FileNotFoundError:
-            pass
-        secrets.ensure_state_dir(self.cfg.state_dir)
-        secrets.write_private(target, text)
-        # Kong's container runs as an unprivileged user and must read the bind-mounted file;
-        # .devenv/ itself stays 0700, so no other local user can reach it.
-        os.chmod(target, 0o644)
-        return True
 
     def _volume_exists(self, name: str) -> bool:
         return self.engine.volume_exists(f"{self.cfg.name}_{name}")

@@ -12,9 +12,10 @@ waiting for nothing per service.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from devenv import interrupt
 from devenv.errors import HealthTimeout, StackError
 from devenv.stack.compose import ContainerState, Runner, Started, compose_error
 from devenv.stack.model import ProgressFn, ServiceState
@@ -131,20 +132,25 @@ def wait_containers(
     *,
     started: Started | None = None,
     on_progress: ProgressFn | None = None,
+    taken_down: Callable[[], bool] | None = None,
     startup: dict[str, float] | None = None,
 ) -> None:
     """Wait until every service is healthy, while ``started`` (compose ``up --detach``) runs
     and after it ends. Raises HealthTimeout (with the failing services' last log lines) on an
     exited or unhealthy service or the deadline, ComposeError if compose itself failed, and
-    StackTakenDown if the containers were removed under us. ``startup`` receives the startup
-    times seen (see ContainersHealthy.startup)."""
+    StackTakenDown if the containers were removed under us (``taken_down`` says a `devenv down`
+    began: its containers stop before they vanish, which must not read as a crash). ``startup``
+    receives the startup times seen (see ContainersHealthy.startup)."""
     strategy = ContainersHealthy(runner, services)
     if startup is not None:
         strategy.startup = startup  # filled as the loop sees each service turn healthy
     t0 = time.monotonic()
     try:
         while True:
+            interrupt.check()
             check = strategy.check()
+            if taken_down is not None and taken_down():
+                raise _taken_down(runner)
             if on_progress is not None:
                 on_progress(strategy.states, time.monotonic() - t0)
             rc = started.poll() if started is not None else 0
@@ -155,10 +161,7 @@ def wait_containers(
             if done and check.ready:
                 return
             if done and strategy.vanished():
-                raise StackTakenDown(
-                    f"the stack {runner.project!r} was taken down while `up` was waiting for it",
-                    "someone ran `devenv down`; run `devenv up` again to start it",
-                )
+                raise _taken_down(runner)
             if done and strategy.failed():
                 _raise_unhealthy(
                     runner,
@@ -185,6 +188,13 @@ def wait_containers(
         if started is not None:
             started.stop()  # Ctrl-C: compose stops cleanly; the next `up` finishes the job
         raise
+
+
+def _taken_down(runner: Runner) -> StackTakenDown:
+    return StackTakenDown(
+        f"the stack {runner.project!r} was taken down while `up` was waiting for it",
+        "someone ran `devenv down`; run `devenv up` again to start it",
+    )
 
 
 def _raise_unhealthy(
@@ -223,6 +233,7 @@ def _raise_start_failure(
 def wait_http(check: HttpOk, deadline: float, *, logs_of: Sequence[str], runner: Runner) -> None:
     last = ""
     while True:
+        interrupt.check()
         res = check.check()
         if res.ready:
             return

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from devenv.config import Config
 from devenv.environ import Environ
-from devenv.errors import ImageMissing
+from devenv.errors import ImageMissing, last_line
 from devenv.stack.compose import Runner
 from devenv.stack.engine import Engine
 
@@ -21,21 +21,24 @@ def ensure(
     cfg: Config, engine: Engine, runner: Runner, env: Environ, services: Iterable[str]
 ) -> None:
     absent = missing(cfg, engine, services)
-    if "fireworks" in absent:
+    own = [s for s in ("fireworks", "upstash") if s in absent]
+    if own:
+        # devenv's own image (the upstash service runs it too): built from the package.
         from devenv.stack import fireworks_image
 
-        fireworks_image.build(absent.pop("fireworks"), engine, env)
+        fireworks_image.build(absent[own[0]], engine, env)
+        for name in own:
+            absent.pop(name)
     if not absent:
         return
     proc = runner.run(["pull", "--quiet", *absent], check=False)
     still = {svc: image for svc, image in absent.items() if not engine.has_image(image)}
     if still:
         svc, image = next(iter(still.items()))
-        why = next((ln for ln in reversed(proc.stderr.splitlines()) if ln.strip()), "")
+        why = last_line(proc.stderr)
         others = f" (and {len(still) - 1} more)" if len(still) > 1 else ""
         raise ImageMissing(
-            f"image {image} for {svc} is not present and could not be pulled{others}: "
-            f"{why.strip()}",
+            f"image {image} for {svc} is not present and could not be pulled{others}: {why}",
             f"`docker pull {image}` or `docker load` it, or point DEVENV_IMAGE_{svc.upper()} / "
             f"[images] {svc} / [images] registry in devenv.toml at an image you have",
         )

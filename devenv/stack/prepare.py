@@ -24,9 +24,11 @@ if TYPE_CHECKING:
 class AfterUp:
     env_problems: list[Problem] = field(default_factory=list)
     data: PrepareResult | None = None
+    hints: list[str] = field(default_factory=list)
 
     def warnings(self) -> list[str]:
-        out = [f"{p} (see `devenv env check`)" for p in self.env_problems]
+        out = list(self.hints)
+        out += [f"{p} (see `devenv env check`)" for p in self.env_problems]
         if self.data is not None:
             out += self.data.warnings()
         return out
@@ -58,6 +60,7 @@ class AfterUp:
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "hints": self.hints,
             "env_problems": [p.as_dict() for p in self.env_problems],
             "data": self.data.as_dict() if self.data else None,
         }
@@ -71,6 +74,12 @@ def after_up(stack: Stack, running: Iterable[str], *, seed: bool = True) -> Afte
 
     cfg = stack.cfg
     out = AfterUp(env_problems=check_project(cfg))
+    plain = [f for f in cfg.env.files if "{env}" not in f]
+    if cfg.path(cfg.env.schema).is_file() and not any(cfg.path(f).exists() for f in plain):
+        out.hints.append(
+            f"{cfg.env.schema} is here but no {plain[0] if plain else '.env'}: run"
+            " `devenv env init` to write one from the schema and the running stack"
+        )
     running = set(running)
     if "postgres" not in running:
         return out

@@ -11,6 +11,7 @@ from devenv import config as config_mod
 from devenv.config import Config
 from devenv.environ import Environ
 from devenv.errors import StackError
+from devenv.mocks.upstash import token_for as upstash_token
 from devenv.stack import secrets
 from devenv.stack.secrets import Keys
 
@@ -18,15 +19,44 @@ LABEL_PROJECT = "dev.devenv.project"
 LABEL_ROOT = "dev.devenv.root"
 LABEL_STACK = "dev.devenv.stack"
 LABEL_OWNER = "dev.devenv.owner"
+LABEL_CONFIG = "dev.devenv.config"
 
 #: Container port each service publishes (the host side comes from devenv.toml).
-CONTAINER_PORTS = {"postgres": 5432, "gotrue": 9999, "kong": 8000, "redis": 6379, "fireworks": 8000}
+CONTAINER_PORTS = {
+    "postgres": 5432,
+    "gotrue": 9999,
+    "kong": 8000,
+    "redis": 6379,
+    "fireworks": 8000,
+    "mail": 8025,
+    "pooler": 6543,
+    "upstash": 8000,
+}
 
 #: Where a project keeps its Fireworks stub files (mounted read-only into the mock).
 FIREWORKS_STUBS = "fixtures/fireworks"
 #: The key `status -o env` hands apps for the mock. Not a secret: the mock accepts any non-empty
 #: key unless DEVENV_FIREWORKS_KEYS narrows it, so a developer's real key works as well.
 FIREWORKS_LOCAL_KEY = "fw-devenv-local"
+
+
+#: Prefixes front-end frameworks require before they hand a variable to browser or app code
+#: (Next.js, Expo, Vite, SvelteKit, Create React App, Nuxt).
+PUBLIC_PREFIXES = ("NEXT_PUBLIC_", "EXPO_PUBLIC_", "VITE_", "PUBLIC_", "REACT_APP_", "NUXT_PUBLIC_")
+#: Values that may be shipped to a browser: the API URL and the anon key, never the service_role
+#: key, the JWT secret or a database URL.
+PUBLIC_KEYS = ("SUPABASE_URL", "SUPABASE_ANON_KEY")
+
+
+def with_public_aliases(values: dict[str, str]) -> dict[str, str]:
+    """``values`` plus the framework-prefixed names of its public keys
+    (``NEXT_PUBLIC_SUPABASE_URL``, ``EXPO_PUBLIC_SUPABASE_ANON_KEY``, ...)."""
+    out = dict(values)
+    for key in PUBLIC_KEYS:
+        if key in values:
+            for prefix in PUBLIC_PREFIXES:
+                out[prefix + key] = values[key]
+    return out
 
 
 def compose_dir() -> Path:
@@ -69,6 +99,11 @@ def urls(cfg: Config, keys: Keys | None, *, show_secrets: bool = False) -> dict[
         # The OpenAI-compatible base the `openai` SDK takes; the `fireworks-ai` SDK takes the
         # same URL without /inference/v1 (the mock serves /v1 too).
         "fireworks": f"http://127.0.0.1:{p['fireworks']}/inference/v1",
+        # The mail catcher's web UI (its REST API under /api/v1).
+        "mail": f"http://127.0.0.1:{p['mail']}",
+        # PgBouncer in transaction mode, as Supabase's pooler (port 6543 there).
+        "pooler": f"postgresql://postgres:{pw}@127.0.0.1:{p['pooler']}/postgres",
+        "upstash": f"http://127.0.0.1:{p['upstash']}",
     }
 
 
@@ -87,18 +122,49 @@ def compose_env(cfg: Config, keys: Keys | None, env: Environ, *, owner: str = ""
         "DEVENV_SITE_URL": cfg.auth.site_url,
         "DEVENV_REDIRECT_URLS": ",".join(cfg.auth.additional_redirect_urls),
         "DEVENV_DISABLE_SIGNUP": "false" if cfg.auth.enable_signup else "true",
+        "DEVENV_MAILER_AUTOCONFIRM": "false" if cfg.auth.enable_confirmations else "true",
+        # GoTrue's SMTP host: the mail catcher, or none (GoTrue's no-op mailer) when it is off.
+        "DEVENV_SMTP_HOST": "mail" if "mail" in cfg.services else "",
         "DEVENV_API_URL": f"http://127.0.0.1:{cfg.ports['kong']}",
-        "DEVENV_KONG_CONFIG": str(cfg.state_dir / "kong.yml"),
         "DEVENV_FIREWORKS_STUBS": str(fireworks_stubs(cfg)),
         "DEVENV_FIREWORKS_KEYS": env.fireworks_keys,
     }
     if keys is not None:
         out["DEVENV_POSTGRES_PASSWORD"] = keys.postgres_password
         out["DEVENV_JWT_SECRET"] = keys.jwt_secret
+        out["DEVENV_KONG_CONFIG"] = kong_config(keys)
+        out["DEVENV_UPSTASH_TOKEN"] = upstash_token(keys.jwt_secret)
     for service in config_mod.SERVICES:
         out[f"DEVENV_IMAGE_{service.upper()}"] = cfg.image(service)
         out[f"DEVENV_PORT_{service.upper()}"] = str(cfg.ports[service])
+    if keys is not None:
+        out["DEVENV_CONFIG_HASH"] = config_hash(out)
     return out
+
+
+def kong_config(keys: Keys) -> str:
+    """compose/kong/kong.yml with the project's keys, as one line of JSON for
+    KONG_DECLARATIVE_CONFIG_STRING (Kong parses a config string as JSON first, then YAML)."""
+    import json
+    import string
+
+    import yaml
+
+    template = (compose_dir() / "kong" / "kong.yml").read_text(encoding="utf-8")
+    text = string.Template(template).substitute(
+        SUPABASE_ANON_KEY=keys.anon_key, SUPABASE_SERVICE_KEY=keys.service_role_key
+    )
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return json.dumps(yaml.load(text, Loader=loader), separators=(",", ":"))
+
+
+def config_hash(env: dict[str, str]) -> str:
+    """What the containers are made from: compose.yaml and the values it interpolates (secrets
+    only as part of a SHA-256 input, never readable from the digest)."""
+    h = hashlib.sha256(compose_file().read_bytes())
+    for k in sorted(env):
+        h.update(f"\0{k}={env[k]}".encode())
+    return h.hexdigest()[:16]
 
 
 def with_requirements(services: tuple[str, ...] | list[str]) -> tuple[str, ...]:

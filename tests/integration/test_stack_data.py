@@ -269,3 +269,36 @@ def test_db_shell_without_a_local_psql_runs_psql_in_the_container(
     )
     assert proc.returncode == 0, proc.stderr
     assert "3 machines" in proc.stdout
+
+
+def test_up_hints_env_init_and_init_fills_framework_prefixed_public_names(
+    project_factory: Any,
+) -> None:
+    p: Project = project_factory(["postgres", "kong"])
+    (p.root / ".env.schema").write_text(
+        "# @defaultRequired=false\n# ---\n"
+        "# @required @type=url\nNEXT_PUBLIC_SUPABASE_URL=\n"
+        "# @required\nNEXT_PUBLIC_SUPABASE_ANON_KEY=\n"
+        "# @required\nEXPO_PUBLIC_SUPABASE_ANON_KEY=\n"
+        "# @required @type=url\nVITE_SUPABASE_URL=\n"
+        "# @sensitive\nNEXT_PUBLIC_SUPABASE_SERVICE_ROLE_KEY=\n"
+    )
+    up = p.cli("up", "--no-seed")
+    assert up.returncode == 0, up.stderr
+    hint = [ln for ln in up.stderr.splitlines() if "devenv env init" in ln]
+    assert len(hint) == 1 and ".env.schema is here but no .env" in hint[0], up.stderr
+    assert p.cli("env", "init").returncode == 0
+    written = dict(
+        line.split("=", 1)
+        for line in (p.root / ".env").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+    keys = json.loads((p.root / ".devenv" / "secrets.json").read_text())
+    api = f"http://127.0.0.1:{p.cfg.ports['kong']}"
+    assert written["NEXT_PUBLIC_SUPABASE_URL"] == api == written["VITE_SUPABASE_URL"]
+    assert written["NEXT_PUBLIC_SUPABASE_ANON_KEY"] == keys["anon_key"]
+    assert written["EXPO_PUBLIC_SUPABASE_ANON_KEY"] == keys["anon_key"]
+    # A public prefix never gets a secret: a browser bundle would ship it.
+    assert written.get("NEXT_PUBLIC_SUPABASE_SERVICE_ROLE_KEY", "") == ""
+    again = p.cli("up", "--no-seed")
+    assert "devenv env init" not in again.stderr

@@ -107,7 +107,10 @@ class FakeRunner:
                 name=f"{self.project}-{service}-1",
                 id=f"id-{service}-{len(self.calls)}",
                 state="created",
-                labels={"dev.devenv.root": self.env.get("DEVENV_ROOT", "")},
+                labels={
+                    "dev.devenv.root": self.env.get("DEVENV_ROOT", ""),
+                    "dev.devenv.config": self.env.get("DEVENV_CONFIG_HASH", ""),
+                },
                 env={"POSTGRES_PASSWORD": self.env.get("DEVENV_POSTGRES_PASSWORD", "")}
                 if service == "postgres"
                 else {},

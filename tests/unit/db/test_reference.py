@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import jwt
+import psycopg
 import pytest
 
 from devenv.db import migrations, reset, seeds
@@ -65,7 +66,15 @@ def test_catalogue_migration_and_seeds_apply_without_auth(db: Db, tmp_path: Path
     # the demo rows took ids after the seeded ones (the identity sequence was moved on)
     assert db.scalar("select min(id) from machines where sku like 'DEMO-%'") == 3001
     assert db.scalar("select has_table_privilege('anon', 'machines', 'SELECT')") is True
-    assert db.scalar("select has_table_privilege('anon', 'machines', 'INSERT')") is False
+    # As on hosted Supabase, anon holds INSERT by the schema's default privileges: RLS (no insert
+    # policy) is what keeps the catalogue read-only for it.
+    assert db.scalar("select has_table_privilege('anon', 'machines', 'INSERT')") is True
+    with db.connect() as c, pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level"):
+        c.execute("set role anon")
+        c.execute(
+            "insert into machines (sku, name, category, manufacturer, price_cents)"
+            " values ('X-1', 'x', 'saw', 'y', 1)"
+        )
 
 
 # ------------------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ def test_reset_rebuilds_from_files_and_times_phases(db: Db, project: tuple[Path,
         c.execute("grant usage on schema public to anon")
     res = reset.reset(db.dsn, m, s, ["default"])
     assert set(res.phases) == {"read files", "connect", "clean", "migrate", "seed"}
-    assert res.clean.dropped_schemas == ["devenv", "playground", "public", "reports"]
+    assert res.clean.dropped_schemas == ["devenv", "extensions", "playground", "public", "reports"]
     assert res.migrate is not None and len(res.migrate.applied) == 2
     assert res.seed is not None and res.seed.sets[0].status == "loaded"
     assert db.rows("select id from items order by id") == [(1,), (2,)]

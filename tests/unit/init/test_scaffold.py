@@ -42,7 +42,9 @@ def test_init_in_an_empty_directory_writes_a_working_project(tmp_path: Path) -> 
     for svc, image in config.DEFAULT_IMAGES.items():
         assert f'# {svc} = "{image}"' in text
     cfg = config.load(tmp_path)
-    default = config.in_memory(tmp_path, name="x")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    default = config.load(empty)
     assert (cfg.ports, cfg.services, cfg.auth, cfg.db, cfg.env) == (
         default.ports, default.services, default.auth, default.db, default.env,
     )  # fmt: skip

@@ -75,7 +75,6 @@ def test_what_was_taken_and_what_has_no_counterpart_is_said(project: Path) -> No
         "edge_runtime:",
         "api.schemas:",
         "db.shadow_port:",
-        "db.pooler:",
         "auth.enable_refresh_token_rotation:",
         "auth.email.double_confirm_changes:",
     ):
@@ -137,6 +136,21 @@ def test_unreadable_supabase_toml_names_file_and_line(project: Path) -> None:
         load(project)
     assert "supabase/config.toml: not valid TOML" in ei.value.one_line()
     assert "line 1" in ei.value.one_line()
+
+
+def test_an_enabled_pooler_is_taken(project: Path) -> None:
+    path = project / "supabase" / "config.toml"
+    path.write_text(
+        path.read_text().replace(
+            "[db.pooler]\nenabled = false\nport = 55329",
+            '[db.pooler]\nenabled = true\nport = 55329\npool_mode = "session"',
+        )
+    )
+    cfg = load(project)
+    assert "pooler" in cfg.services and cfg.ports["pooler"] == 55329
+    a = config.adopt_supabase(project)
+    assert "db.pooler.port = 55329 -> [ports] pooler" in a.taken
+    assert any(n.startswith("db.pooler.pool_mode:") for n in a.not_taken)
 
 
 def test_disabled_auth_and_api_leave_their_services_out(project: Path) -> None:

@@ -87,3 +87,26 @@ def test_engine_socket_not_readable(tmp_path: Path) -> None:
         f"devenv: error: cannot read the Docker socket unix://{path}: permission denied "
         "(add your user to the `docker` group (then log in again) or run with sudo)"
     )
+
+
+def test_help_fast_path_prints_exactly_what_typer_prints(tmp_path: Path) -> None:
+    """`devenv --help` is served from a cache the real app rendered; it must never drift."""
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "COLUMNS": "100"}
+    first = run_cli("--help", cwd=tmp_path, env=env)  # renders and caches
+    second = run_cli("--help", cwd=tmp_path, env=env)  # from the cache
+    real = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.argv=['devenv','--help']\n"
+         "from devenv.cli import main\ntry: main()\nexcept SystemExit as e: sys.exit(e.code)"],
+        capture_output=True, text=True, env={**__import__("os").environ, **env}, cwd=tmp_path,
+    )  # fmt: skip
+    assert real.returncode == 0 and real.stdout
+    assert first.stdout == second.stdout == real.stdout
+    assert len(list((tmp_path / "cache" / "devenv").glob("help-*.txt"))) == 1
+    code = "import sys; import devenv._entry as e; sys.argv=['devenv','--help']; e.main()\n"
+    code += f"heavy = [m for m in {(*HEAVY, 'typer', 'click')!r} if m in sys.modules]\n"
+    code += "print(','.join(heavy), file=sys.stderr)"
+    cached = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        env={**__import__("os").environ, **env},
+    )  # fmt: skip
+    assert cached.stderr.strip() == "", f"imported for a cached --help: {cached.stderr}"

@@ -21,7 +21,7 @@ def test_defaults_without_a_file(tmp_path: Path) -> None:
     root.mkdir()
     cfg = config.load(root)
     assert cfg.name == "my-app"
-    assert cfg.services == config.SERVICES
+    assert cfg.services == config.DEFAULT_SERVICES
     assert cfg.ports == config.DEFAULT_PORTS
     assert cfg.source is None
 

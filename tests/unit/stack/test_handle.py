@@ -48,9 +48,19 @@ def test_up_order_keys_then_compose_then_wait(tmp_path: Path) -> None:
     assert seen[-1] == {"postgres": "healthy", "redis": "healthy"}
     assert res.status.running and [s.name for s in res.status.services] == SERVICES
     assert res.status.services[0].startup_s == pytest.approx(1.5)
-    # A second up finds everything running and changes nothing.
+    # A second up finds everything running, made from this configuration: no compose at all.
+    calls = len(runner.calls)
     again = st.up(data=False, timeout=5)
+    assert len(runner.calls) == calls and again.status.running
     assert again.keys_how == "created"  # the same handle keeps the keys it has
+    # A changed configuration (here: an image) goes through compose again.
+    changed = Stack(
+        config.in_memory(tmp_path, name="fake", services=SERVICES, ports=st.cfg.ports,
+                         env=environ.read({"DEVENV_IMAGE_REDIS": "redis:other"})),
+        env=environ.read({}), engine=FakeEngine(), runner=runner,  # type: ignore[arg-type]
+    )  # fmt: skip
+    changed.up(data=False, timeout=5)
+    assert runner.calls[calls][:2] == ["up", "--detach"]
     assert Stack(st.cfg, env=st.env, engine=FakeEngine(), runner=runner).ensure_keys()[1] == (
         "loaded"
     )
@@ -243,3 +253,30 @@ def test_parse_inspect_reads_structured_health() -> None:
     exited = compose.parse_inspect({"State": {"Status": "exited", "ExitCode": 3}})
     assert (exited.state, exited.exit_code, exited.health) == ("exited", 3, "")
     assert compose.parse_timestamp("0001-01-01T00:00:00Z") is None
+
+
+def test_public_aliases_only_for_public_values() -> None:
+    from devenv.stack.project import with_public_aliases
+
+    out = with_public_aliases(
+        {"SUPABASE_URL": "http://x", "SUPABASE_ANON_KEY": "a", "SUPABASE_SERVICE_ROLE_KEY": "s"}
+    )
+    assert out["NEXT_PUBLIC_SUPABASE_URL"] == "http://x" == out["VITE_SUPABASE_URL"]
+    assert out["EXPO_PUBLIC_SUPABASE_ANON_KEY"] == "a" == out["PUBLIC_SUPABASE_ANON_KEY"]
+    assert not any(k.endswith("SERVICE_ROLE_KEY") and k != "SUPABASE_SERVICE_ROLE_KEY" for k in out)
+
+
+def test_a_swallowed_interrupt_still_stops_the_wait(tmp_path: Path) -> None:
+    """Python drops an exception raised in a weakref callback (an import's module lock): the
+    SIGINT handler's flag makes the next poll raise it again."""
+    from devenv import interrupt
+    from devenv.errors import Interrupted
+
+    st, runner = make(tmp_path)
+    interrupt.note()
+    try:
+        with pytest.raises(Interrupted):
+            st.up(data=False, timeout=5)
+        assert runner.started[0].stopped
+    finally:
+        interrupt._seen.clear()

@@ -23,6 +23,8 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   rm -f "$pwfile"
   echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
   echo "listen_addresses = '*'" >>"$PGDATA/postgresql.conf"
+  # pg_cron runs in the postmaster; as on Supabase, its jobs live in the postgres database.
+  printf "shared_preload_libraries = 'pg_cron'\ncron.database_name = 'postgres'\n" >>"$PGDATA/postgresql.conf"
   pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
   db=${POSTGRES_DB:-$user}
   if [ "$db" != postgres ]; then psql -v ON_ERROR_STOP=1 -U "$user" -d postgres -c "CREATE DATABASE \"$db\"" >/dev/null; fi
