@@ -104,6 +104,12 @@ class DbConfig:
     migrations: str = "migrations"
     seeds: str = "seeds"
     default_seed: str = "default"
+    #: The app's own migration tool (argv, run from the project root with DATABASE_URL set) in
+    #: place of devenv's SQL runner; empty: devenv applies ``migrations`` itself.
+    migrate: tuple[str, ...] = ()
+    #: Files (globs, project-relative, in order) that make up the default seed set instead of
+    #: ``seeds/<default_seed>/`` — how a Supabase CLI project's ``supabase/seed.sql`` is used.
+    seed_paths: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -155,6 +161,21 @@ class Config:
             return f"{self.registry.rstrip('/')}/{image}"
         return image
 
+    def seed_files(self) -> dict[str, list[Path]]:
+        """Seed sets given as files (``[db] seed_paths``) rather than folders: {set: files}.
+        Globs expand in name order, each pattern's matches after the previous pattern's."""
+        if not self.db.seed_paths:
+            return {}
+        files: list[Path] = []
+        for pattern in self.db.seed_paths:
+            matches = (
+                sorted(self.root.glob(pattern))
+                if any(c in pattern for c in "*?[")
+                else [self.root / pattern]
+            )
+            files += [m.resolve() for m in matches if m.resolve() not in files]
+        return {self.db.default_seed: files}
+
     def check_services(self, names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
         """Validate service names given on the command line; unknown ones are a usage error."""
         unknown = [n for n in names if n not in SERVICES]
@@ -177,6 +198,9 @@ def find_root(start: Path | None = None) -> Path:
     here = (start or Path.cwd()).resolve()
     for candidate in (here, *here.parents):
         if (candidate / CONFIG_FILE).is_file():
+            return candidate
+    for candidate in (here, *here.parents):
+        if (candidate / "supabase" / "config.toml").is_file():  # an adopted Supabase project
             return candidate
     return here
 
@@ -202,8 +226,27 @@ def load(root: Path | None = None, env: environ_mod.Environ | None = None) -> Co
             raise ConfigError(
                 f"{path}: cannot read: {exc}", "check the file's permissions"
             ) from None
-    cfg = _validate(root, path if path.is_file() else None, raw)
+    source: Path | None = path if path.is_file() else None
+    if source is None:
+        adopted = adopt_supabase(root)
+        if adopted is not None:
+            # A Supabase CLI project without devenv.toml: its paths, ports and auth settings.
+            raw, source = adopted.sections, adopted.source
+    cfg = _validate(root, source, raw)
     return replace(cfg, image_overrides=dict(env.images))
+
+
+def adopt_supabase(root: Path) -> Any:
+    """``root``'s Supabase CLI project as devenv.toml tables (devenv.supabase_cli.Adoption), or
+    None. Only settings this devenv's devenv.toml accepts are taken."""
+    from devenv import supabase_cli
+
+    return supabase_cli.adopt(
+        root,
+        known_auth=set(_SECTIONS["auth"]),
+        known_ports=set(DEFAULT_PORTS),
+        services=DEFAULT_SERVICES,
+    )
 
 
 def in_memory(
@@ -256,7 +299,7 @@ _SECTIONS: dict[str, set[str]] = {
         "enable_signup",
         "enable_confirmations",
     },
-    "db": {"migrations", "seeds", "default_seed"},
+    "db": {"migrations", "seeds", "default_seed", "migrate", "seed_paths"},
     "env": {"schema", "example", "files", "reader"},
 }
 
@@ -277,6 +320,24 @@ def _str_list(
         p.add(f"{section}.{key}", f"expected a list of strings, got {value!r}")
         return default
     return tuple(value)
+
+
+def _command(p: _Problems, table: dict[str, Any], section: str, key: str) -> tuple[str, ...]:
+    """A command as a string (split like a POSIX shell does, but run without one) or a list of
+    arguments; "" or [] means none."""
+    import shlex
+
+    value = table.get(key, "")
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    if isinstance(value, str):
+        try:
+            return tuple(shlex.split(value))
+        except ValueError as exc:
+            p.add(f"{section}.{key}", f"cannot split {value!r} into arguments: {exc}")
+            return ()
+    p.add(f"{section}.{key}", f"expected a command string or a list of strings, got {value!r}")
+    return ()
 
 
 def _validate(root: Path, path: Path | None, raw: dict[str, Any]) -> Config:
@@ -366,6 +427,8 @@ def _validate(root: Path, path: Path | None, raw: dict[str, Any]) -> Config:
         migrations=_str(p, db_t, "db", "migrations", DbConfig.migrations),
         seeds=_str(p, db_t, "db", "seeds", DbConfig.seeds),
         default_seed=_str(p, db_t, "db", "default_seed", DbConfig.default_seed),
+        migrate=_command(p, db_t, "db", "migrate"),
+        seed_paths=_str_list(p, db_t, "db", "seed_paths", ()),
     )
     env_t = table("env")
     env = EnvConfig(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,16 +48,23 @@ def register(app: typer.Typer) -> None:
 # Where things are.
 
 
-def _auth(handle: Stack, seeds_dir: Path, sets: list[str]) -> AuthTarget | None:
+def _auth(
+    handle: Stack,
+    seeds_dir: Path,
+    sets: list[str],
+    files: Mapping[str, Sequence[Path]] | None = None,
+) -> AuthTarget | None:
     """GoTrue only when a set has auth users: seeding plain data needs no running GoTrue."""
-    return handle.auth_target() if _needs_auth(seeds_dir, sets) else None
+    return handle.auth_target() if _needs_auth(seeds_dir, sets, files or {}) else None
 
 
-def _needs_auth(seeds_dir: Path, sets: list[str]) -> bool:
+def _needs_auth(seeds_dir: Path, sets: list[str], files: Mapping[str, Sequence[Path]]) -> bool:
+    names = [f"auth.users.{ext}" for ext in ("yaml", "yml", "json")]
     return any(
-        any((seeds_dir / s).glob(f"*auth.users.{ext}"))
+        any(p.name.endswith(tuple(names)) for p in files[s])
+        if s in files
+        else any(any((seeds_dir / s).glob(f"*{n}")) for n in names)
         for s in sets
-        for ext in ("yaml", "yml", "json")
     )
 
 
@@ -81,6 +89,20 @@ def migrate(
 
     handle = stack(ctx)
     cfg = handle.cfg
+    if cfg.db.migrate:
+        from devenv.db import conn as dbconn
+        from devenv.db import tool
+
+        dsn = handle.database_url()
+        with dbconn.connect(dsn) as conn, dbconn.locked(conn):
+            ran = tool.run(cfg.db.migrate, dsn, cfg.root)
+        if as_json:
+            _echo_json(ran.as_dict())
+        else:
+            for line in ran.output:
+                typer.echo(line)
+            typer.echo(ran.summary())
+        return
     res = migrations.migrate(
         handle.database_url(),
         cfg.path(cfg.db.migrations),
@@ -164,16 +186,25 @@ def seed(
     cfg = handle.cfg
     names = list(sets or [cfg.db.default_seed])
     seeds_dir = cfg.path(cfg.db.seeds)
-    auth = _auth(handle, seeds_dir, names)
-    res = seeds.seed(handle.database_url(), seeds_dir, names, force=force, auth=auth)
+    files = cfg.seed_files()
+    auth = _auth(handle, seeds_dir, names, files)
+    res = seeds.seed(handle.database_url(), seeds_dir, names, force=force, auth=auth, files=files)
     if as_json:
         _echo_json(res.as_dict())
     else:
         for s in res.sets:
-            if s.status in ("loaded", "reloaded"):
+            if s.status == "loaded":
                 typer.echo(
                     f"{s.status:<9} {s.name}: {s.files} files, {s.rows:,} rows, {s.users} users"
                     f" ({s.duration_s:.2f} s)"
+                )
+            elif s.status == "reloaded":
+                removed = f", {s.users_removed} removed" if s.users_removed else ""
+                typer.echo(
+                    f"{s.status:<9} {s.name}: {s.files} file{'s' if s.files != 1 else ''};"
+                    f" rows: {s.replaced:,} replaced,"
+                    f" {s.inserted:,} inserted, {s.skipped:,} skipped; {s.users} users"
+                    f"{removed} ({s.duration_s:.2f} s)"
                 )
             elif s.status == "unchanged":
                 typer.echo(f"unchanged {s.name}: already loaded")
@@ -201,14 +232,28 @@ def reset(
     cfg = handle.cfg
     sets = [] if no_seed else [cfg.db.default_seed]
     seeds_dir = cfg.path(cfg.db.seeds)
-    auth = _auth(handle, seeds_dir, sets)
+    files = cfg.seed_files()
+    auth = _auth(handle, seeds_dir, sets, files)
     res = reset_mod.reset(
-        handle.database_url(), cfg.path(cfg.db.migrations), seeds_dir, sets, auth=auth
+        handle.database_url(),
+        cfg.path(cfg.db.migrations),
+        seeds_dir,
+        sets,
+        auth=auth,
+        migrate_cmd=cfg.db.migrate,
+        root=cfg.root,
+        files=files,
     )
     if as_json:
         _echo_json(res.as_dict())
         return
-    applied = len(res.migrate.applied) if res.migrate else 0
+    from devenv.db.tool import ToolResult
+
+    if isinstance(res.migrate, ToolResult):
+        typer.echo(res.migrate.summary())
+        applied = 0
+    else:
+        applied = len(res.migrate.applied) if res.migrate else 0
     loaded = list(res.seed.sets) if res.seed else []
     rows = sum(s.rows for s in loaded)
     users = sum(s.users for s in loaded)

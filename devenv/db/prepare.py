@@ -7,18 +7,19 @@ here: ``up`` must not fail because someone edited a seed file (``devenv seed --f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from devenv.db import auth as authmod
 from devenv.db import conn as dbconn
-from devenv.db import migrations, seeds
+from devenv.db import migrations, seeds, tool
 
 
 @dataclass
 class PrepareResult:
-    migrate: migrations.MigrateResult
+    migrate: migrations.MigrateResult | tool.ToolResult
     seed: seeds.SeedResult | None
 
     def as_dict(self) -> dict[str, Any]:
@@ -44,12 +45,22 @@ def prepare(
     sets: list[str] | tuple[str, ...] = ("default",),
     *,
     auth: authmod.AuthTarget | None = None,
+    migrate_cmd: Sequence[str] = (),
+    root: Path | None = None,
+    files: seeds.SetFiles | None = None,
 ) -> PrepareResult:
-    """Apply pending migrations, then load the given seed sets (those that exist) — one
-    connection, one hold of devenv's lock. A project without the default set seeds nothing."""
-    present = [s for s in dict.fromkeys(sets) if (seeds_dir / s).is_dir()]
-    parsed = [seeds.read_set(seeds_dir, s) for s in present]
+    """Apply pending migrations (devenv's SQL runner, or the app's own tool when
+    ``migrate_cmd`` is given, run from ``root``), then load the given seed sets (those that
+    exist) — one connection, one hold of devenv's lock. A project without the default set seeds
+    nothing."""
+    present = [s for s in dict.fromkeys(sets) if seeds.set_exists(seeds_dir, s, files)]
+    parsed = [seeds.read_set(seeds_dir, s, files) for s in present]
     with dbconn.connect(dsn) as conn, dbconn.locked(conn):
-        mig = migrations.apply_pending(conn, migrations_dir)
+        mig: migrations.MigrateResult | tool.ToolResult
+        if migrate_cmd:
+            # The lock is held meanwhile, so two `up`s never run the tool at once.
+            mig = tool.run(migrate_cmd, dsn, root or migrations_dir.parent)
+        else:
+            mig = migrations.apply_pending(conn, migrations_dir)
         seeded = seeds.load_sets(conn, parsed, auth=auth) if parsed else None
     return PrepareResult(mig, seeded)

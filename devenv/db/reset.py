@@ -21,7 +21,7 @@ Roles and database-wide settings made by migrations survive (they are cluster ob
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from psycopg import conninfo, sql
 
 from devenv.db import auth as authmod
 from devenv.db import conn as dbconn
-from devenv.db import migrations, seeds
+from devenv.db import migrations, seeds, tool
 from devenv.errors import DatabaseError, UsageError
 
 #: GoTrue connects as this role; its sessions survive a reset.
@@ -55,7 +55,7 @@ class CleanResult:
 class ResetResult:
     phases: dict[str, float] = field(default_factory=dict)
     clean: CleanResult = field(default_factory=CleanResult)
-    migrate: migrations.MigrateResult | None = None
+    migrate: migrations.MigrateResult | tool.ToolResult | None = None
     seed: seeds.SeedResult | None = None
 
     @property
@@ -249,8 +249,12 @@ def reset(
     auth: authmod.AuthTarget | None = None,
     allow_remote: bool = False,
     on_phase: Callable[[str], None] | None = None,
+    migrate_cmd: Sequence[str] = (),
+    root: Path | None = None,
+    files: seeds.SetFiles | None = None,
 ) -> ResetResult:
-    """Clean, migrate, seed; each phase timed in ``result.phases`` (seconds)."""
+    """Clean, migrate (devenv's SQL runner, or the app's own tool given as ``migrate_cmd``,
+    run from ``root``), seed; each phase timed in ``result.phases`` (seconds)."""
     if not allow_remote:
         check_local(dsn)
     result = ResetResult()
@@ -265,16 +269,17 @@ def reset(
     # Seed sets are read before anything is dropped: a broken seed file must not leave an
     # empty database behind.
     wanted = [s for s in dict.fromkeys(sets) if s]
-    present = [s for s in wanted if (seeds_dir / s).is_dir()]
+    present = [s for s in wanted if seeds.set_exists(seeds_dir, s, files)]
     missing = [s for s in wanted if s not in present]
     if missing and wanted != ["default"]:
         raise UsageError(
             f"no seed set {missing[0]!r} in {seeds_dir}",
             f"known sets: {', '.join(seeds.available_sets(seeds_dir)) or 'none'}",
         )
-    parsed = [seeds.read_set(seeds_dir, s) for s in present]
-    for f in migrations.discover(migrations_dir):
-        migrations.statements(f)  # a file that cannot even be split fails before the drop
+    parsed = [seeds.read_set(seeds_dir, s, files) for s in present]
+    if not migrate_cmd:
+        for f in migrations.discover(migrations_dir):
+            migrations.statements(f)  # a file that cannot even be split fails before the drop
     phase("read files")
     with dbconn.connect(dsn) as conn, dbconn.locked(conn):
         phase("connect")
@@ -286,7 +291,10 @@ def reset(
         phase("clean")
         if on_phase:
             on_phase("migrate")
-        result.migrate = migrations.apply_pending(conn, migrations_dir)
+        if migrate_cmd:
+            result.migrate = tool.run(migrate_cmd, dsn, root or migrations_dir.parent)
+        else:
+            result.migrate = migrations.apply_pending(conn, migrations_dir)
         phase("migrate")
         if on_phase:
             on_phase("seed")

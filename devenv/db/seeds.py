@@ -20,9 +20,19 @@ and re-used (updated in place, keeping its id) by the next run if even that was 
 crash at any point leaves a state the next run completes.
 
 An unchanged set is skipped; a changed one is reported and left alone unless ``force`` is given,
-which reloads it: users are updated in place, data-file rows are upserted on the table's primary
-key (rows whose key is not in the file are inserted again only where no unique key stops them),
-and SQL files run again (write them to be re-runnable).
+which reloads it so that the database holds what one load of the current files gives:
+
+- the tables a set's data files load are the set's (journalled in ``devenv.seed_tables``); a
+  forced reload empties them first, in the same transaction as the new rows — ``TRUNCATE`` where
+  every table referencing them is emptied too (as fast as a first load), ``DELETE`` otherwise
+  (a row outside the set still referencing one stops the reload and is named);
+- a table another loaded set also fills is not emptied: there rows are upserted on the primary key
+  (or skipped where a unique key already holds them), and the counts say so;
+- users are updated in place (keeping their ids); users the set made that its file no longer lists
+  are deleted;
+- SQL files run again (write them to be re-runnable).
+
+The result counts rows ``replaced`` (removed or updated), ``inserted`` and ``skipped``.
 """
 
 from __future__ import annotations
@@ -32,7 +42,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -230,16 +240,43 @@ def _yaml_line(path: Path, kind: str, row: int) -> str:
     return ""
 
 
-def read_set(seeds_dir: Path, name: str) -> SeedSet:
-    """Read and check one set's files (no database needed)."""
-    directory = seeds_dir / name
-    if not directory.is_dir() or name.startswith(("_", ".")):
-        known = available_sets(seeds_dir)
-        raise UsageError(
-            f"no seed set {name!r} in {seeds_dir}",
-            f"known sets: {', '.join(known)}" if known else f"create {directory}/ with seed files",
-        )
-    paths = _set_files(directory)
+#: Sets given as explicit files (``[db] seed_paths``) rather than as folders: {set: files}.
+SetFiles = Mapping[str, Sequence[Path]]
+
+
+def set_exists(seeds_dir: Path, name: str, files: SetFiles | None = None) -> bool:
+    return bool(files and name in files) or (seeds_dir / name).is_dir()
+
+
+def read_set(seeds_dir: Path, name: str, files: SetFiles | None = None) -> SeedSet:
+    """Read and check one set's files (no database needed): ``seeds_dir/name/``, or the files
+    ``files[name]`` lists (in that order) when given."""
+    if files and name in files:
+        paths = list(files[name])
+        missing = [p for p in paths if not p.is_file()]
+        if missing:
+            raise UsageError(
+                f"seed file {missing[0]} (from [db] seed_paths) does not exist",
+                "create it, or fix [db] seed_paths in devenv.toml",
+            )
+        bad = [p for p in paths if p.suffix not in DATA_EXT and p.suffix != ".sql"]
+        if bad:
+            raise UsageError(
+                f"seed file {bad[0]} (from [db] seed_paths) is not SQL, CSV, JSON or YAML",
+                "list only .sql, .csv, .json, .yaml files",
+            )
+        directory = paths[0].parent if paths else seeds_dir
+    else:
+        directory = seeds_dir / name
+        if not directory.is_dir() or name.startswith(("_", ".")):
+            known = available_sets(seeds_dir)
+            raise UsageError(
+                f"no seed set {name!r} in {seeds_dir}",
+                f"known sets: {', '.join(known)}"
+                if known
+                else f"create {directory}/ with seed files",
+            )
+        paths = _set_files(directory)
     s = SeedSet(name, directory, _hash(directory, paths))
     for p in paths:
         if p.suffix == ".sql":
@@ -278,6 +315,14 @@ class SetResult:
     rows: int = 0
     users: int = 0
     duration_s: float = 0.0
+    #: Rows of the previous load removed (or updated in place, on a shared table).
+    replaced: int = 0
+    #: Rows of the files written as new rows.
+    inserted: int = 0
+    #: Rows of the files not written (a unique key on a shared table already held them).
+    skipped: int = 0
+    #: Users the previous load made that the file no longer lists, deleted.
+    users_removed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -287,7 +332,11 @@ class SetResult:
             "previous_hash": self.previous_hash,
             "files": self.files,
             "rows": self.rows,
+            "replaced": self.replaced,
+            "inserted": self.inserted,
+            "skipped": self.skipped,
             "users": self.users,
+            "users_removed": self.users_removed,
             "duration_s": round(self.duration_s, 3),
         }
 
@@ -448,10 +497,18 @@ def _copy_into(conn: Conn, df: DataFile, target: sql.Composable) -> int:
         return max(cur.rowcount, 0)
 
 
-def _load_data(conn: Conn, df: DataFile, cols: dict[str, _Column], upsert: bool) -> int:
+@dataclass
+class _Written:
+    inserted: int = 0
+    updated: int = 0
+    skipped: int = 0
+
+
+def _load_data(conn: Conn, df: DataFile, cols: dict[str, _Column], upsert: bool) -> _Written:
     table = sql.Identifier(df.schema, df.table)
+    out = _Written()
     if not upsert:
-        n = _copy_into(conn, df, table)
+        out.inserted = _copy_into(conn, df, table)
     else:
         stage = sql.Identifier("_devenv_seed_stage")
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(stage))
@@ -460,7 +517,7 @@ def _load_data(conn: Conn, df: DataFile, cols: dict[str, _Column], upsert: bool)
                 stage, sql.SQL(", ").join(sql.Identifier(c) for c in df.columns), table
             )
         )
-        _copy_into(conn, df, stage)
+        staged = _copy_into(conn, df, stage)
         pk = _primary_key(conn, df)
         names = sql.SQL(", ").join(sql.Identifier(c) for c in df.columns)
         overriding = (
@@ -488,15 +545,19 @@ def _load_data(conn: Conn, df: DataFile, cols: dict[str, _Column], upsert: bool)
             )
         else:
             conflict = sql.SQL("DO NOTHING")
-        cur = conn.execute(
-            sql.SQL("INSERT INTO {} ({}){} SELECT {} FROM {} ON CONFLICT {}").format(
-                table, names, overriding, names, stage, conflict
-            )
-        )
-        n = max(cur.rowcount, 0)
+        # xmax = 0 tells a new row from one ON CONFLICT updated; the server does the counting.
+        row = conn.execute(
+            sql.SQL(
+                "WITH w AS (INSERT INTO {} ({}){} SELECT {} FROM {} ON CONFLICT {}"
+                " RETURNING (xmax = 0) AS fresh)"
+                " SELECT count(*) FILTER (WHERE fresh), count(*) FILTER (WHERE NOT fresh) FROM w"
+            ).format(table, names, overriding, names, stage, conflict)
+        ).fetchone()
+        out.inserted, out.updated = (int(str(row[0])), int(str(row[1]))) if row else (0, 0)
+        out.skipped = max(staged - out.inserted - out.updated, 0)
         conn.execute(sql.SQL("DROP TABLE {}").format(stage))
     _bump_sequences(conn, df)
-    return n
+    return out
 
 
 def _bump_sequences(conn: Conn, df: DataFile) -> None:
@@ -514,6 +575,139 @@ def _bump_sequences(conn: Conn, df: DataFile) -> None:
             ).format(c=sql.Identifier(c), t=sql.Identifier(df.schema, df.table)),
             (row[0],),
         )
+
+
+# ------------------------------------------------------------------------------------------
+# Replacing what a set loaded before (``force``).
+
+Table = tuple[str, str]  # (schema, table)
+
+
+def _ensure_journal(conn: Conn) -> None:
+    """Which tables each set's data files loaded: what a forced reload empties. Lives beside
+    devenv's other bookkeeping (``db reset`` drops it with the rest)."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS devenv.seed_tables ("
+        " seed_set text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL,"
+        " PRIMARY KEY (seed_set, schema_name, table_name))"
+    )
+
+
+def _journalled(conn: Conn) -> dict[str, set[Table]]:
+    out: dict[str, set[Table]] = {}
+    for set_name, schema, table in conn.execute(
+        "SELECT seed_set, schema_name, table_name FROM devenv.seed_tables"
+    ).fetchall():
+        out.setdefault(str(set_name), set()).add((str(schema), str(table)))
+    return out
+
+
+def _plan(conn: Conn, s: SeedSet) -> tuple[list[Table], set[Table]]:
+    """(tables to empty before the reload, tables to upsert into instead)."""
+    journal = _journalled(conn)
+    current = {(f.schema, f.table) for f in s.files if isinstance(f, DataFile)}
+    # A set loaded before the journal existed owns the tables its files name now.
+    mine = journal.get(s.name) or current
+    others = set().union(*(t for n, t in journal.items() if n != s.name))
+    clear = sorted(
+        t
+        for t in mine
+        if t not in others and dbconn.table_exists(conn, sql.Identifier(*t).as_string(conn))
+    )
+    return clear, (mine | current) - set(clear)
+
+
+def _empty(conn: Conn, set_name: str, tables: list[Table]) -> int:
+    """Remove every row of ``tables``; returns how many. TRUNCATE (cost independent of the row
+    count) for the tables no other table references, DELETE (which applies each foreign key's
+    ON DELETE rule) for the rest, referencing tables first."""
+    if not tables:
+        return 0
+    oid_of: dict[int, Table] = {}
+    removed = 0
+    for t in tables:
+        row = conn.execute(
+            sql.SQL("SELECT {}::regclass::oid, (SELECT count(*) FROM {})").format(
+                sql.Literal(sql.Identifier(*t).as_string(conn)), sql.Identifier(*t)
+            )
+        ).fetchone()
+        assert row is not None
+        oid_of[int(str(row[0]))] = t
+    refs = [
+        (int(str(a)), int(str(b)))
+        for a, b in conn.execute(
+            "SELECT conrelid::oid, confrelid::oid FROM pg_constraint"
+            " WHERE contype = 'f' AND confrelid = ANY(%s) AND conrelid <> confrelid",
+            (list(oid_of),),
+        ).fetchall()
+    ]
+    group = set(oid_of)
+    changed = True
+    while changed:  # a table referenced from outside the group cannot be truncated with it
+        changed = False
+        for src, dst in refs:
+            if dst in group and src not in group:
+                group.discard(dst)
+                changed = True
+    if group:
+        counted = conn.execute(
+            sql.SQL("SELECT {}").format(
+                sql.SQL(" + ").join(
+                    sql.SQL("(SELECT count(*) FROM {})").format(sql.Identifier(*oid_of[o]))
+                    for o in sorted(group)
+                )
+            )
+        ).fetchone()
+        removed += int(str(counted[0])) if counted else 0
+        conn.execute(
+            sql.SQL("TRUNCATE {}").format(
+                sql.SQL(", ").join(sql.Identifier(*oid_of[o]) for o in sorted(group))
+            )
+        )
+    rest = [o for o in oid_of if o not in group]
+    while rest:
+        # Referencing tables first, so a NO ACTION key between two of the set's tables holds.
+        pick = next(
+            (o for o in rest if not any(dst == o and src in rest for src, dst in refs)), rest[0]
+        )
+        rest.remove(pick)
+        t = oid_of[pick]
+        try:
+            with conn.transaction():
+                cur = conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(*t)))
+        except psycopg.errors.IntegrityError as exc:
+            detail = exc.diag.message_detail or ""
+            raise SeedError(
+                f"seed set {set_name!r}: cannot replace the rows of {t[0]}.{t[1]}:"
+                f" {exc.diag.message_primary or dbconn.first_line(str(exc))}"
+                + (f" ({dbconn.first_line(detail)})" if detail else ""),
+                "the set was rolled back, nothing changed; delete the rows that reference"
+                " them, or start over with `devenv db reset`",
+            ) from None
+        removed += max(cur.rowcount, 0)
+    return removed
+
+
+def _remove_dropped_users(conn: Conn, s: SeedSet, auth: authmod.AuthTarget | None) -> int:
+    """Users an earlier load made that the set's file no longer lists: deleted in GoTrue."""
+    listed = {u.email for u in s.users}
+    gone = [
+        (str(r[0]), str(r[1]))
+        for r in conn.execute(
+            "SELECT email, user_id FROM devenv.seed_users WHERE seed_set = %s", (s.name,)
+        ).fetchall()
+        if str(r[0]) not in listed
+    ]
+    if not gone or auth is None:
+        return 0
+    with authmod.GoTrueAdmin(auth) as admin:
+        for email, uid in gone:
+            admin.delete(uid)
+            conn.execute(
+                "DELETE FROM devenv.seed_users WHERE seed_set = %s AND email = %s",
+                (s.name, email),
+            )
+    return len(gone)
 
 
 def _recorded(conn: Conn, name: str) -> str | None:
@@ -590,14 +784,18 @@ def _load_set(
     if previous is not None and not force:
         result.status = "unchanged" if previous == s.hash else "changed"
         return result
-    upsert = previous is not None
+    reload = previous is not None
     data_cols = {
         id(f): _check_columns(conn, f) for f in s.files if isinstance(f, DataFile)
     }  # every table and column checked before anything is written
+    clear, upsert_into = _plan(conn, s) if reload else ([], set())
     created: list[str] = []
     try:
+        if reload and s.users:
+            result.users_removed = _remove_dropped_users(conn, s, auth)
         result.users = _ensure_users(conn, s, auth, created)
         with conn.transaction():
+            result.replaced = _empty(conn, s.name, clear)
             for f in s.files:
                 if on_progress:
                     on_progress(f"{s.name}/{f.path.name}")
@@ -612,11 +810,17 @@ def _load_set(
                     )
                 else:
                     try:
-                        result.rows += _load_data(conn, f, data_cols[id(f)], upsert)
+                        w = _load_data(
+                            conn, f, data_cols[id(f)], (f.schema, f.table) in upsert_into
+                        )
                     except psycopg.Error as exc:
                         if conn.broken:
                             raise
                         raise _copy_error(exc, f, s.name) from None
+                    result.rows += w.inserted + w.updated
+                    result.inserted += w.inserted
+                    result.replaced += w.updated
+                    result.skipped += w.skipped
                 result.files += 1
             conn.execute(
                 "INSERT INTO devenv.seed_sets (name, hash, files, rows, users)"
@@ -625,6 +829,15 @@ def _load_set(
                 " files = EXCLUDED.files, rows = EXCLUDED.rows, users = EXCLUDED.users",
                 (s.name, s.hash, result.files, result.rows, result.users),
             )
+            conn.execute("DELETE FROM devenv.seed_tables WHERE seed_set = %s", (s.name,))
+            for schema, table in sorted(
+                {(f.schema, f.table) for f in s.files if isinstance(f, DataFile)}
+            ):
+                conn.execute(
+                    "INSERT INTO devenv.seed_tables (seed_set, schema_name, table_name)"
+                    " VALUES (%s, %s, %s)",
+                    (s.name, schema, table),
+                )
     except psycopg.OperationalError as exc:
         if conn.broken:
             raise DatabaseError(
@@ -649,7 +862,7 @@ def _load_set(
         if not conn.broken:
             _undo_users(conn, s, auth, created)
         raise
-    result.status = "reloaded" if upsert else "loaded"
+    result.status = "reloaded" if reload else "loaded"
     result.duration_s = time.perf_counter() - t0
     return result
 
@@ -664,6 +877,7 @@ def load_sets(
 ) -> SeedResult:
     """The body of :func:`seed`: sets from :func:`read_set`, on a connection holding the lock."""
     dbconn.ensure_schema(conn)
+    _ensure_journal(conn)
     out = SeedResult()
     for s in parsed:
         out.sets.append(_load_set(conn, s, force=force, auth=auth, on_progress=on_progress))
@@ -679,12 +893,13 @@ def seed(
     auth: authmod.AuthTarget | None = None,
     lock_timeout: float = 600.0,
     on_progress: Callable[[str], None] | None = None,
+    files: SetFiles | None = None,
 ) -> SeedResult:
     """Load the named seed sets, each whole or not at all (see the module docs)."""
     if not sets:
         raise UsageError("no seed set named", "e.g. `devenv seed default`")
     # Read every file before connecting: a typo fails fast, without touching the database.
-    parsed = [read_set(seeds_dir, n) for n in dict.fromkeys(sets)]
+    parsed = [read_set(seeds_dir, n, files) for n in dict.fromkeys(sets)]
     with dbconn.connect(dsn) as conn, dbconn.locked(conn, timeout=lock_timeout):
         return load_sets(conn, parsed, force=force, auth=auth, on_progress=on_progress)
 

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 LOCK_FILE = "lock"
 #: Touched by `down` as it begins: a starting `up` sees it and stops (see health.wait_containers).
 DOWN_MARK = "down"
+#: Per-container startup times measured during `up` (see Stack._remember_startup).
+STARTUP_FILE = "startup.json"
 
 
 class Stack:
@@ -71,6 +73,8 @@ class Stack:
         self._keys_how = ""
         self._started = False
         self._up_began = 0.0
+        #: Startup times the health wait saw during this handle's `up`/`restart` (by container).
+        self._measured: dict[str, float] = {}
         self.runner.env = project.compose_env(cfg, None, self.env, owner=owner)
         #: Called with a line when a command waits (for the project lock); the CLI prints it.
         self.on_wait: Callable[[str], None] | None = None
@@ -260,8 +264,11 @@ class Stack:
         if not self._already_up(existing, wanted):
             self._converge(existing, wanted, how, deadline, on_progress, phases)
         self._wait_gateway(wanted, keys, deadline, phases)
+        after = self.runner.ps()
+        status = self.status(containers=after)
+        self._remember_startup(status, after)
         return UpResult(
-            status=self.status(),
+            status=status,
             elapsed_s=time.monotonic() - t0,
             phases=phases,
             keys_how=how,
@@ -344,6 +351,7 @@ class Stack:
             started=started,
             on_progress=on_progress,
             taken_down=self._down_since_up_began,
+            startup=self._measured,
         )
 
     def _down_since_up_began(self) -> bool:
@@ -398,10 +406,12 @@ class Stack:
                 return
             time.sleep(health.POLL_S)
 
-    def status(self, *, show_secrets: bool = False) -> Status:
+    def status(
+        self, *, show_secrets: bool = False, containers: list[ContainerState] | None = None
+    ) -> Status:
         """Services with state, health, port, URL and startup time; keys (recovered from the
         containers if .devenv/ is gone while the stack runs)."""
-        containers = self.runner.ps()
+        containers = self.runner.ps() if containers is None else containers
         by_service = {c.service: c for c in containers}
         keys = self._keys
         if keys is None:
@@ -411,6 +421,7 @@ class Stack:
                 keys = None
         u = project.urls(self.cfg, keys, show_secrets=show_secrets)
         infos: list[ServiceInfo] = []
+        remembered = {**self._startup_times(), **self._measured}
         for svc in config_mod.SERVICES:
             c = by_service.get(svc)
             if svc not in self.cfg.services and c is None:
@@ -421,7 +432,7 @@ class Stack:
             startup = (
                 c.healthy_at - c.started_at
                 if c.started_at is not None and c.healthy_at is not None
-                else None
+                else remembered.get(f"{c.id}@{c.started_at}")
             )
             infos.append(
                 ServiceInfo(svc, c.state, c.health, self.cfg.ports[svc], u[svc], c.name, startup)
@@ -436,8 +447,13 @@ class Stack:
         with self._lock("restart"):
             self.require_keys()
             self.runner.run(["restart", "--timeout", "10", *chosen])
-            health.wait_containers(self.runner, list(chosen), time.monotonic() + timeout)
-        return self.status()
+            health.wait_containers(
+                self.runner, list(chosen), time.monotonic() + timeout, startup=self._measured
+            )
+            after = self.runner.ps()
+            status = self.status(containers=after)
+            self._remember_startup(status, after)
+        return status
 
     def logs(
         self, service: str | None = None, *, follow: bool = False, tail: int | None = None
@@ -513,6 +529,40 @@ class Stack:
 
     # ------------------------------------------------------------------------------------------
     # Helpers.
+
+    def _startup_times(self) -> dict[str, float]:
+        """Startup times `up` measured, by ``<container id>@<started_at>`` (a restarted or
+        recreated container is a new key, so a stale time is never shown)."""
+        import json
+
+        try:
+            data = json.loads((self.cfg.state_dir / STARTUP_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {str(k): float(v) for k, v in data.items() if isinstance(v, int | float)}
+
+    def _remember_startup(self, status: Status, ps: list[ContainerState]) -> None:
+        """Docker keeps only the last 5 health checks, so the first healthy transition (what
+        startup time is measured from) is gone from `status` a few minutes after `up`; `up` sees
+        it fresh, so it keeps it in .devenv/ for `status` to fall back to."""
+        import json
+
+        containers = {c.service: c for c in ps}
+        live = {c.id for c in ps}
+        # Only live containers are kept, so the file never grows.
+        known = {k: v for k, v in self._startup_times().items() if k.split("@")[0] in live}
+        known.update({k: round(v, 3) for k, v in self._measured.items() if k.split("@")[0] in live})
+        for info in status.services:
+            c = containers.get(info.name)
+            if c is not None and info.startup_s is not None and c.started_at is not None:
+                known[f"{c.id}@{c.started_at}"] = round(info.startup_s, 3)
+        with contextlib.suppress(OSError):
+            secrets.ensure_state_dir(self.cfg.state_dir)
+            secrets.write_private(
+                self.cfg.state_dir / STARTUP_FILE, json.dumps(known, indent=2) + "\n"
+            )
 
     def _check_owner(self, containers: Iterable[ContainerState]) -> None:
         """Two checkouts with the same project name must not share (and wreck) one stack."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from devenv import interrupt
 from devenv.errors import HealthTimeout, StackError
-from devenv.stack.compose import Runner, Started, compose_error
+from devenv.stack.compose import ContainerState, Runner, Started, compose_error
 from devenv.stack.model import ProgressFn, ServiceState
 
 POLL_S = 0.1
@@ -41,6 +41,11 @@ class ContainersHealthy:
         self.services = list(services)
         self.seen: set[str] = set()
         self.states: dict[str, ServiceState] = {}
+        #: Startup seconds per container start ("<id>@<started_at>"), taken while the first
+        #: healthy check is still in Docker's 5-entry health log, else from the poll that saw
+        #: the container turn healthy (only if an earlier poll saw it starting).
+        self.startup: dict[str, float] = {}
+        self._starting: set[str] = set()
 
     def poll(self) -> dict[str, ServiceState]:
         states = {s: ServiceState(s) for s in self.services}
@@ -49,6 +54,7 @@ class ContainersHealthy:
             if st is None:
                 continue
             self.seen.add(c.service)
+            self._note_startup(c)
             st.container = c.name
             st.health = c.health
             st.exit_code = c.exit_code
@@ -62,6 +68,19 @@ class ContainersHealthy:
                 st.state = c.state
         self.states = states
         return states
+
+    def _note_startup(self, c: ContainerState) -> None:
+        if c.started_at is None:
+            return
+        key = f"{c.id}@{c.started_at}"
+        if key in self.startup:
+            return
+        if c.healthy_at is not None:
+            self.startup[key] = c.healthy_at - c.started_at
+        elif c.health == "healthy" and key in self._starting:
+            self.startup[key] = time.time() - c.started_at
+        elif c.health == "starting":
+            self._starting.add(key)
 
     @staticmethod
     def ready_one(st: ServiceState) -> bool:
@@ -114,13 +133,17 @@ def wait_containers(
     started: Started | None = None,
     on_progress: ProgressFn | None = None,
     taken_down: Callable[[], bool] | None = None,
+    startup: dict[str, float] | None = None,
 ) -> None:
     """Wait until every service is healthy, while ``started`` (compose ``up --detach``) runs
     and after it ends. Raises HealthTimeout (with the failing services' last log lines) on an
     exited or unhealthy service or the deadline, ComposeError if compose itself failed, and
     StackTakenDown if the containers were removed under us (``taken_down`` says a `devenv down`
-    began: its containers stop before they vanish, which must not read as a crash)."""
+    began: its containers stop before they vanish, which must not read as a crash). ``startup``
+    receives the startup times seen (see ContainersHealthy.startup)."""
     strategy = ContainersHealthy(runner, services)
+    if startup is not None:
+        strategy.startup = startup  # filled as the loop sees each service turn healthy
     t0 = time.monotonic()
     try:
         while True:

@@ -37,12 +37,17 @@ class AfterUp:
         """Lines for the end of ``devenv up``: what the data step changed."""
         if self.data is None:
             return []
+        from devenv.db.tool import ToolResult
+
         mig = self.data.migrate
-        lines = [
-            f"migrations: applied {len(mig.applied)}"
-            + (f" ({', '.join(a.name for a in mig.applied)})" if mig.applied else "")
-            + f", {mig.already_applied} already applied"
-        ]
+        if isinstance(mig, ToolResult):
+            lines = [mig.summary()]
+        else:
+            lines = [
+                f"migrations: applied {len(mig.applied)}"
+                + (f" ({', '.join(a.name for a in mig.applied)})" if mig.applied else "")
+                + f", {mig.already_applied} already applied"
+            ]
         for s in self.data.seed.sets if self.data.seed else []:
             what = {
                 "loaded": f"loaded {s.rows} rows, {s.users} auth users",
@@ -89,6 +94,9 @@ def after_up(stack: Stack, running: Iterable[str], *, seed: bool = True) -> Afte
             cfg.path(cfg.db.seeds),
             [cfg.db.default_seed] if seed else [],
             auth=auth,
+            migrate_cmd=cfg.db.migrate,
+            root=cfg.root,
+            files=cfg.seed_files(),
         )
     except DatabaseError as exc:
         # The same error object, so nothing it carries is lost; only the message says where.

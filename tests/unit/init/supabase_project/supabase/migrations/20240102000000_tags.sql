@@ -1,0 +1,1 @@
+create table public.tags (name text primary key);

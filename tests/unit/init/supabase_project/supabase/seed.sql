@@ -1,0 +1,1 @@
+insert into public.todos (title) values ('buy milk'), ('write tests');
