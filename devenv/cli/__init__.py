@@ -51,9 +51,9 @@ _stack.register(app)
 def _register_groups() -> None:
     # Each module only defines commands; the heavy work is imported inside them, so registering
     # every group keeps `devenv --help` fast.
-    from devenv.cli import db, env, mock
+    from devenv.cli import db, env, gc, mock
 
-    for mod in (db, env, mock):
+    for mod in (db, env, gc, mock):
         mod.register(app)
 
 

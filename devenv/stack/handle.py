@@ -88,10 +88,13 @@ class Stack:
         name: str | None = None,
         services: Iterable[str] = config_mod.SERVICES,
         env: Environ | None = None,
+        owner: str | None = None,
         **sections: Any,
     ) -> Stack:
         """A throw-away stack: a unique project name, free host ports, owned by this process
-        (its pid and host in the labels, so `devenv gc` can tell when the owner is gone)."""
+        (its pid and host in the labels, so `devenv gc` can tell when the owner is gone).
+        ``owner`` ("pid@host") names another owner: pytest-xdist's controller, which outlives
+        the worker that happens to start the shared stack."""
         import uuid
 
         env = environ_mod.read() if env is None else env
@@ -103,7 +106,7 @@ class Stack:
             env=env,
             **sections,
         )
-        return cls(cfg, env=env, owner=f"{os.getpid()}@{socket.gethostname()}")
+        return cls(cfg, env=env, owner=owner or f"{os.getpid()}@{socket.gethostname()}")
 
     def __enter__(self) -> Stack:
         return self
