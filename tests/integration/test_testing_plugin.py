@@ -40,7 +40,7 @@ class App:
         self.root = base / "app"
         shutil.copytree(APP, self.root)
         (self.root / "pytest.ini").write_text(
-            "[pytest]\npython_files = example_*.py\ntestpaths = app_tests\n"
+            "[pytest]\npython_files = example_app.py\ntestpaths = app_tests\n"
         )
         self.log = base / "log.jsonl"
         self.prefix = f"it-tp{uuid.uuid4().hex[:6]}"
@@ -185,6 +185,13 @@ def test_xdist_workers_share_one_stack_with_their_own_databases(app: App) -> Non
     workers = {d.split("_")[3] for d in dbs}  # devenv_t_<session>_<worker>_<n>
     assert workers <= {"gw0", "gw1"} and len(workers) == 2, dbs
     assert app.leftovers() == []  # the controller removed it
+
+
+def test_full_stack_clients_and_fireworks_scoped_per_test(app: App, gotrue: None) -> None:
+    proc = app.run("app_tests/example_full.py")
+    assert proc.returncode == 0, _out(proc)
+    assert "3 passed" in proc.stdout, _out(proc)
+    assert app.leftovers() == []
 
 
 def test_reuse_without_a_running_stack_is_one_error(app: App) -> None:
