@@ -56,12 +56,15 @@ class Stack:
         engine: Engine | None = None,
         runner: Runner | None = None,
         owner: str = "",
+        overrides: Iterable[Path] = (),
     ) -> None:
         self.cfg = cfg
         self.env = environ_mod.read() if env is None else env
         self.engine = engine or Engine()
+        # ``overrides``: compose files merged over compose.yaml (ephemeral stacks put Postgres'
+        # data on a tmpfs this way); the stack's definition stays the one file.
         self.runner: Runner = runner or ComposeRunner(
-            cfg.name, [project.compose_file()], self.engine
+            cfg.name, [project.compose_file(), *overrides], self.engine
         )
         self.owner = owner
         self._keys: Keys | None = None
@@ -89,6 +92,7 @@ class Stack:
         services: Iterable[str] = config_mod.SERVICES,
         env: Environ | None = None,
         owner: str | None = None,
+        overrides: Iterable[Path] = (),
         **sections: Any,
     ) -> Stack:
         """A throw-away stack: a unique project name, free host ports, owned by this process
@@ -106,7 +110,8 @@ class Stack:
             env=env,
             **sections,
         )
-        return cls(cfg, env=env, owner=owner or f"{os.getpid()}@{socket.gethostname()}")
+        owner = owner or f"{os.getpid()}@{socket.gethostname()}"
+        return cls(cfg, env=env, owner=owner, overrides=overrides)
 
     def __enter__(self) -> Stack:
         return self

@@ -67,6 +67,7 @@ class StackSpec:
     session: str
     template: str  # snapshot name, "" without postgres
     reused: bool = False
+    overrides: tuple[str, ...] = ()  # compose files merged over compose.yaml
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -75,6 +76,7 @@ class StackSpec:
     def from_json(cls, text: str) -> StackSpec:
         raw = json.loads(text)
         raw["services"] = tuple(raw["services"])
+        raw["overrides"] = tuple(raw.get("overrides", ()))
         return cls(**raw)
 
 
@@ -88,7 +90,7 @@ def attach(spec: StackSpec) -> Stack:
     cfg = config_mod.in_memory(
         Path(spec.root), name=spec.name, services=spec.services, ports=spec.ports
     )
-    return Stack(cfg, owner=spec.owner)
+    return Stack(cfg, owner=spec.owner, overrides=[Path(p) for p in spec.overrides])
 
 
 class TestDatabase:
@@ -434,6 +436,7 @@ def start(
     timeout: float = 300.0,
     gc: bool = True,
     prefix: str = "devenv-eph",
+    tmpfs: bool = True,
     on_progress: ProgressFn | None = None,
     on_gc: Callable[[str], None] | None = None,
 ) -> TestStack:
@@ -465,10 +468,13 @@ def start(
         (state / "fixtures").mkdir()
         (state / project.FIREWORKS_STUBS).symlink_to(stubs, target_is_directory=True)
 
+    overrides = [_tmpfs_override(state)] if tmpfs and "postgres" in wanted else []
     stack: Stack | None = None
     try:
         for attempt in range(3):
-            stack = _make(state, f"{prefix}-{session}", wanted, root, migrations, seeds, owner)
+            stack = _make(
+                state, f"{prefix}-{session}", wanted, root, migrations, seeds, owner, overrides
+            )
             if reaper:
                 register_with_reaper(stack.cfg.name)
             try:
@@ -493,6 +499,7 @@ def start(
             owner=stack.owner,
             session=session,
             template=template,
+            overrides=tuple(str(p) for p in overrides),
         )
         return TestStack(stack, spec)
     except BaseException as exc:
@@ -517,6 +524,7 @@ def _make(
     migrations: str,
     seeds: str,
     owner: str | None,
+    overrides: list[Path],
 ) -> Stack:
     from devenv.stack.handle import Stack
 
@@ -525,10 +533,34 @@ def _make(
         name=name,
         services=services,
         owner=owner,
+        overrides=overrides,
         # Absolute paths: the config's root is the private state folder, the files are the
         # project's.
         db={"migrations": str(root / migrations), "seeds": str(root / seeds)},
     )
+
+
+def _tmpfs_override(state: Path) -> Path:
+    """A compose override putting Postgres' data directory on a tmpfs: a throw-away stack
+    needs no disk, and initdb, migrations, the template and every clone stay in memory (as
+    pgtestdb recommends for its test servers). The bootstrap script's mount is kept."""
+    from devenv.stack import project
+
+    bootstrap = project.compose_dir() / "postgres" / "bootstrap.sh"
+    path = state / "compose.tmpfs.yaml"
+    path.write_text(
+        "services:\n"
+        "  postgres:\n"
+        "    volumes: !override\n"
+        "      - type: bind\n"
+        f"        source: {json.dumps(str(bootstrap))}\n"
+        "        target: /docker-entrypoint-initdb.d/00-devenv-bootstrap.sh\n"
+        "        read_only: true\n"
+        "    tmpfs:\n"
+        "      - /var/lib/postgresql/data\n",
+        encoding="utf-8",
+    )
+    return path
 
 
 def _prepare(
@@ -539,11 +571,34 @@ def _prepare(
     from devenv.db.prepare import prepare
 
     dsn = stack.database_url()
+    _tune_for_tests(dsn)
     auth = stack.auth_target() if "gotrue" in stack.cfg.services else None
     prepare(dsn, root / migrations, root / seeds, list(seed_sets), auth=auth)
     name = TEMPLATE_PREFIX + session
     snapshots.save(dsn, name)
     return name
+
+
+#: A throw-away server needs no durability. As pgtestdb recommends for its test servers: without
+#: fsync, a FILE_COPY clone's two checkpoints and its file copy stay in the page cache, and a
+#: database per test takes milliseconds instead of hundreds of them (bench/bench_testing.py).
+#: All three are reloadable settings, so the stack's compose file stays the one `devenv up`
+#: runs; ALTER SYSTEM writes them into the stack's own (throw-away) data volume. Never applied
+#: to a reused `devenv up` stack.
+TEST_SETTINGS = {"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"}
+
+
+def _tune_for_tests(dsn: str) -> None:
+    from psycopg import sql
+
+    from devenv.db import conn as dbconn
+
+    with dbconn.connect(dsn) as conn:
+        for key, value in TEST_SETTINGS.items():
+            conn.execute(
+                sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(key), sql.Literal(value))
+            )
+        conn.execute("SELECT pg_reload_conf()")
 
 
 def _start_reused(root: Path, session: str) -> TestStack:
