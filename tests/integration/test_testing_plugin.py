@@ -130,6 +130,16 @@ def test_crash_mid_session_is_cleaned_by_the_next_session(app: App) -> None:
     left = app.leftovers()
     assert len(left) == 1 and left[0].containers, left  # os._exit ran no teardown
     assert gc.owner_state(left[0].owner, left[0].created) == "gone"
+    dry = subprocess.run(
+        [sys.executable, "-m", "devenv", "gc", "--dry-run", "--json", "--prefix", app.prefix],
+        cwd=app.root,
+        env=app.env(),
+        capture_output=True,
+        text=True,
+    )
+    assert dry.returncode == 0, dry.stderr
+    assert [o["project"] for o in json.loads(dry.stdout)["removed"]] == [left[0].project]
+    assert app.leftovers() == left  # a dry run removes nothing
 
     nxt = app.run("-k", "seeded")
     assert nxt.returncode == 0, _out(nxt)
@@ -192,6 +202,40 @@ def test_full_stack_clients_and_fireworks_scoped_per_test(app: App, gotrue: None
     assert proc.returncode == 0, _out(proc)
     assert "3 passed" in proc.stdout, _out(proc)
     assert app.leftovers() == []
+
+
+def test_reuse_uses_the_running_devenv_up_stack(app: App) -> None:
+    from devenv.stack import ports
+    from tests.conftest import run_cli
+
+    name = f"{app.prefix}-up"
+    (app.root / "devenv.toml").write_text(
+        f'[project]\nname = "{name}"\nservices = ["postgres"]\n'
+        f"[ports]\npostgres = {ports.free_port()}\n"
+    )
+    run_cli("up", cwd=app.root, check=True)
+    try:
+        proc = app.run("--devenv-reuse", "-k", "seeded or leak or dropped")
+        assert proc.returncode == 0, _out(proc)
+        assert f"devenv: test stack {name}" in proc.stdout, _out(proc)
+        with _pg(app.root) as conn:
+            left = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT datname FROM pg_database WHERE datname LIKE 'devenv\\_%'"
+                )
+            ]
+        assert left == []  # the session's template and every test database are gone
+    finally:
+        run_cli("down", "--volumes", cwd=app.root)
+
+
+def _pg(root: Path):  # type: ignore[no-untyped-def]
+    import psycopg
+
+    from devenv.stack.handle import Stack
+
+    return psycopg.connect(Stack.load(root).database_url(), autocommit=True)
 
 
 def test_reuse_without_a_running_stack_is_one_error(app: App) -> None:
