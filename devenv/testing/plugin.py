@@ -149,13 +149,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # -- reports: which tests failed (to keep their databases), and the summary --------------------
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    rep = yield
+) -> Generator[None, Any, None]:
+    # Old-style wrapper: the plugin loads in every pytest run where devenv is installed, so it
+    # must work with any pluggy a supported pytest brings.
+    outcome = yield
+    rep: pytest.TestReport = outcome.get_result()
     item.stash.setdefault(_REPORTS, {})[rep.when or ""] = rep
-    return rep
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
