@@ -61,12 +61,15 @@ class Stack:
         engine: Engine | None = None,
         runner: Runner | None = None,
         owner: str = "",
+        overrides: Iterable[Path] = (),
     ) -> None:
         self.cfg = cfg
         self.env = environ_mod.read() if env is None else env
         self.engine = engine or Engine()
+        # ``overrides``: compose files merged over compose.yaml (ephemeral stacks put Postgres'
+        # data on a tmpfs this way); the stack's definition stays the one file.
         self.runner: Runner = runner or ComposeRunner(
-            cfg.name, [project.compose_file()], self.engine
+            cfg.name, [project.compose_file(), *overrides], self.engine
         )
         self.owner = owner
         self._keys: Keys | None = None
@@ -96,10 +99,14 @@ class Stack:
         name: str | None = None,
         services: Iterable[str] = config_mod.SERVICES,
         env: Environ | None = None,
+        owner: str | None = None,
+        overrides: Iterable[Path] = (),
         **sections: Any,
     ) -> Stack:
         """A throw-away stack: a unique project name, free host ports, owned by this process
-        (its pid and host in the labels, so `devenv gc` can tell when the owner is gone)."""
+        (its pid and host in the labels, so `devenv gc` can tell when the owner is gone).
+        ``owner`` ("pid@host") names another owner: pytest-xdist's controller, which outlives
+        the worker that happens to start the shared stack."""
         import uuid
 
         env = environ_mod.read() if env is None else env
@@ -111,7 +118,8 @@ class Stack:
             env=env,
             **sections,
         )
-        return cls(cfg, env=env, owner=f"{os.getpid()}@{socket.gethostname()}")
+        owner = owner or f"{os.getpid()}@{socket.gethostname()}"
+        return cls(cfg, env=env, owner=owner, overrides=overrides)
 
     def __enter__(self) -> Stack:
         return self
