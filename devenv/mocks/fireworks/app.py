@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,7 +35,7 @@ from devenv.mocks.fireworks.apierrors import (
 )
 from devenv.mocks.fireworks.faults import ERROR_KINDS, Faults, Step, parse_plan
 from devenv.mocks.fireworks.journal import Entry, Journal
-from devenv.mocks.fireworks.models import DEFAULT_MODELS, Catalog, ModelInfo
+from devenv.mocks.fireworks.models import Catalog, ModelInfo, default_models
 from devenv.mocks.fireworks.stubs import Stub, StubSet, merge_models
 from devenv.mocks.fireworks.stubs import load as load_stubs
 
@@ -66,7 +65,7 @@ class MockConfig:
 
     keys: frozenset[str] | None = None
     stubs_dir: Path | None = None
-    models: tuple[ModelInfo, ...] = DEFAULT_MODELS
+    models: tuple[ModelInfo, ...] = field(default_factory=default_models)
     journal_size: int = 1000
     journal_body_limit: int = 64 * 1024
     timing: Timing = field(default_factory=Timing)
@@ -189,7 +188,8 @@ class FireworksMock:
             entry.error = exc.message
             body = UNAUTHORIZED_BODY if exc.status == 401 else exc.body()
             extra = [(k.encode(), v.encode()) for k, v in exc.headers.items()]
-            await _send_json(send, exc.status, body, [*extra, *self._request_id()])
+            extra.append((b"x-request-id", replies.request_id()))
+            await _send_json(send, exc.status, body, extra)
         except _Drop:
             entry.status = 0
             entry.unmatched = True
@@ -197,7 +197,7 @@ class FireworksMock:
             entry.duration_ms = (time.perf_counter() - t0) * 1000
 
     def _request_id(self) -> list[tuple[bytes, bytes]]:
-        return [(b"x-request-id", uuid.uuid4().hex.encode())]
+        return [(b"x-request-id", replies.request_id()), *_RATE_LIMIT_HEADERS]
 
     async def _api_route(
         self, sub: str | None, path: str, entry: Entry, scope: Scope, receive: Receive, send: Send
@@ -315,11 +315,8 @@ class FireworksMock:
         headers = [
             *self._request_id(),
             (b"x-devenv-request-hash", req.digest.encode()),
-            (b"fireworks-prompt-tokens", b"%d" % replies.prompt_tokens(req)),
+            (b"fireworks-prompt-tokens", b"%d" % req.prompt_tokens),
             (b"fireworks-cached-prompt-tokens", b"0"),
-            (b"x-ratelimit-limit-requests", b"6000"),
-            (b"x-ratelimit-remaining-requests", b"5999"),
-            (b"x-ratelimit-over-limit", b"no"),
         ]
         if stub is not None:
             headers.append((b"x-devenv-stub", stub.name.encode()))
@@ -328,15 +325,27 @@ class FireworksMock:
             make = (
                 replies.chat_stream if endpoint == "chat.completions" else replies.completion_stream
             )
-            events = make(req, chs, created)
             first = self.timing.ttft_ms if ttft is None else ttft
             gap = self.timing.chunk_delay_ms if delay is None else delay
+            perf = None
+            if req.perf_metrics:
+                # The whole stream is planned now; its processing time is the planned one.
+                spent = time.perf_counter() - t0 + first / 1000
+                n_events = max(1, sum(len(ch.pieces()) for ch in chs))
+                perf = replies.perf_metrics(req, spent, spent + gap * n_events / 1000)
+            events = make(req, chs, created, perf)
             headers.append((b"fireworks-server-time-to-first-token", b"%.3f" % (first / 1000)))
             entry.status = 200
             await self._stream(events, first, gap, kind, step, headers, receive, send)
             return
         make_body = replies.chat_body if endpoint == "chat.completions" else replies.completion_body
-        payload = orjson.dumps(make_body(req, chs, created))
+        spent = time.perf_counter() - t0
+        # Non-streaming replies carry the same metrics in headers (the docs: "Performance
+        # metrics are always included in response headers"); a whole reply's first token is
+        # its processing time here, as nothing is generated incrementally.
+        perf = replies.perf_metrics(req, spent, spent) if req.perf_metrics else None
+        payload = orjson.dumps(make_body(req, chs, created, perf))
+        headers.append((b"fireworks-server-time-to-first-token", b"%.4f" % spent))
         headers.append((b"fireworks-server-processing-time", b"%.4f" % (time.perf_counter() - t0)))
         entry.status = 200
         if kind == "malformed":
@@ -655,6 +664,17 @@ class FireworksMock:
 
 
 _ACCOUNT_MODELS = re.compile(r"^/accounts/([^/]+)/models(?:/([^/]+))?$")
+# On every success, as the real API sends them: the request budget and the adaptive token limits
+# (the rate-limits guide: "Your current effective rate limits are in the response headers
+# X-Ratelimit-Limit-Tokens-Prompt and X-Ratelimit-Limit-Tokens-Generated"; the starting limits
+# are 3.6 million prompt and 36,000 generated tokens per minute).
+_RATE_LIMIT_HEADERS = (
+    (b"x-ratelimit-limit-requests", b"6000"),
+    (b"x-ratelimit-remaining-requests", b"5999"),
+    (b"x-ratelimit-limit-tokens-prompt", b"3600000"),
+    (b"x-ratelimit-limit-tokens-generated", b"36000"),
+    (b"x-ratelimit-over-limit", b"no"),
+)
 
 
 def create_app(config: MockConfig | None = None) -> FireworksMock:
