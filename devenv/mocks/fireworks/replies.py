@@ -450,8 +450,8 @@ _EFFORT_SENTENCES = {"low": (1, 1), "medium": (2, 3), "high": (4, 6)}
 
 
 def _reasoning_pieces(req: GenRequest, seed: str) -> list[str]:
-    parts = ["Let", " me", " think", "."]
-    parts += [" " + p for p in generated_pieces(seed + ":reasoning", _EFFORT_SENTENCES[req.effort])]
+    thought = generated_pieces(seed + ":reasoning", _EFFORT_SENTENCES[req.effort])
+    parts = ["Let", " me", " think", ".", " " + thought[0], *thought[1:]]
     if req.reasoning_cap is not None:
         parts = parts[: req.reasoning_cap]
     return parts
