@@ -115,6 +115,7 @@ _NWORDS = len(_WORDS)
 _CAPS = [w.capitalize() for w in _WORDS]
 _SPACED = [" " + w for w in _WORDS]
 _SPACED_CAPS = [" " + w for w in _CAPS]
+_BYTE_WORD = [_SPACED[i % _NWORDS] for i in range(256)]  # a hash byte -> a word, in C
 # Token ids: a stable id per token text, in a vocabulary of a realistic size.
 _VOCAB = 151_936
 _SPECIAL = 151_643  # chat-template tokens (role markers) sit above the text vocabulary
@@ -206,7 +207,7 @@ def generated_pieces(seed: str, sentences: tuple[int, int] = (1, 3)) -> list[str
         length = 6 + b[1 + k] % 9
         first = b[at] % _NWORDS
         out.append(_SPACED_CAPS[first] if out else _CAPS[first])
-        out.extend(_SPACED[i % _NWORDS] for i in b[at + 1 : at + length])
+        out.extend(map(_BYTE_WORD.__getitem__, b[at + 1 : at + length]))
         out.append(".")
         at += length
     return out

@@ -381,6 +381,21 @@ def _model(body: dict[str, Any], catalog: Catalog) -> ModelInfo:
     return info
 
 
+# Ranges as the API reference gives them ("Required range"); floats for numbers, ints for integers.
+_RANGES: dict[str, tuple[float, float] | tuple[int | None, int | None]] = {
+    "temperature": (0.0, 2.0),
+    "top_p": (0.0, 1.0),
+    "min_p": (0.0, 1.0),
+    "typical_p": (0.0, 1.0),
+    "presence_penalty": (-2.0, 2.0),
+    "frequency_penalty": (-2.0, 2.0),
+    "repetition_penalty": (0.0, 2.0),
+    "top_k": (0, 100),
+    "top_logprobs": (0, 5),
+    "seed": (None, None),
+}
+
+
 def _common_sampling(body: dict[str, Any], model: ModelInfo) -> tuple[int, int | None, list[str]]:
     n = _int(body, "n", 1, 128) or 1
     max_tokens = _int(body, "max_tokens", 1)
@@ -392,17 +407,13 @@ def _common_sampling(body: dict[str, Any], model: ModelInfo) -> tuple[int, int |
         )
     if max_tokens is None:
         max_tokens = max_completion
-    _number(body, "temperature", 0.0, 2.0)
-    _number(body, "top_p", 0.0, 1.0)
-    _number(body, "min_p", 0.0, 1.0)
-    _number(body, "typical_p", 0.0, 1.0)
-    _number(body, "presence_penalty", -2.0, 2.0)
-    _number(body, "frequency_penalty", -2.0, 2.0)
-    # Ranges as the API reference gives them ("Required range").
-    _number(body, "repetition_penalty", 0.0, 2.0)
-    _int(body, "top_k", 0, 100)
-    _int(body, "top_logprobs", 0, 5)
-    _int(body, "seed")
+    # Only the fields present are checked: a request names few of them, and this is hot.
+    for key in body.keys() & _RANGES.keys():
+        lo, hi = _RANGES[key]
+        if isinstance(lo, float) and isinstance(hi, float):
+            _number(body, key, lo, hi)
+        else:
+            _int(body, key, None if lo is None else int(lo), None if hi is None else int(hi))
     logprobs = body.get("logprobs")
     if logprobs is not None and not isinstance(logprobs, bool | int):
         raise _wrong("logprobs", "a boolean or an integer", logprobs)
@@ -971,12 +982,13 @@ def chat_request(body: Any, catalog: Catalog, limits: Limits) -> GenRequest:
         raise _wrong("functions", "an array", body["functions"])
     reasoning, effort, cap = _reasoning(body, model)
 
+    texts = [_text_of(m["content"]) for m in norm_messages]
     last_user = ""
-    for m in reversed(norm_messages):
+    for m, text in zip(reversed(norm_messages), reversed(texts), strict=True):
         if m["role"] == "user":
-            last_user = _text_of(m["content"])
+            last_user = text
             break
-    all_text = "\n".join(_text_of(m["content"]) for m in norm_messages)
+    all_text = "\n".join(texts)
     fields: dict[str, Any] = {"messages": norm_messages}
     if isinstance(tool_choice, dict):
         fields["tool_choice"] = tool_choice
@@ -1178,11 +1190,12 @@ def _templated(template: str, values: dict[str, Any], index: int) -> str:
         ) from None
 
 
-def sanitised_body(body: Any, images: list[Image]) -> Any:
-    """The body for the journal: inline images replaced by their short references."""
-    if not images or not isinstance(body, dict):
+def sanitised_body(body: Any, images: list[Image], videos: list[Image] | None = None) -> Any:
+    """The body for the journal: inline images and videos replaced by short references."""
+    if not (images or videos) or not isinstance(body, dict):
         return body
     refs = iter(images)
+    video_refs = iter(videos or ())
     out = dict(body)
     if isinstance(body.get("messages"), list):
         msgs = []
@@ -1192,6 +1205,9 @@ def sanitised_body(body: Any, images: list[Image]) -> Any:
                 for part in m["content"]:
                     if isinstance(part, dict) and part.get("type") == "image_url":
                         parts.append({"type": "image_url", "image_url": {"url": next(refs).ref}})
+                    elif isinstance(part, dict) and part.get("type") == "video_url":
+                        ref = next(video_refs).ref
+                        parts.append({"type": "video_url", "video_url": {"url": ref}})
                     else:
                         parts.append(part)
                 m = {**m, "content": parts}
