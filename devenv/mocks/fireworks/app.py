@@ -22,7 +22,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from devenv import __version__
-from devenv.mocks.fireworks import replies, validation
+from devenv.mocks.fireworks import messages_api, replies, responses_api, validation
 from devenv.mocks.fireworks.apierrors import (
     UNAUTHORIZED_BODY,
     ApiError,
@@ -133,6 +133,7 @@ class FireworksMock:
         self.stubs = stubs if stubs is not None else load_stubs(self.config.stubs_dir)
         self.catalog = Catalog(merge_models(self.config.models, self.stubs.models))
         self.journal = Journal(self.config.journal_size, self.config.journal_body_limit)
+        self.responses = responses_api.ResponseStore()
         self.faults = Faults()
         self.timing = Timing(**asdict(self.config.timing))
         self.started = time.time()
@@ -140,6 +141,8 @@ class FireworksMock:
             "/chat/completions": ("POST", self._chat),
             "/completions": ("POST", self._completions),
             "/embeddings": ("POST", self._embeddings),
+            "/messages": ("POST", self._messages),
+            "/responses": ("POST", self._responses),
             "/models": ("GET", self._models),
         }
         self._control: dict[str, Callable[[Scope, Receive, Send], Awaitable[None]]] = {
@@ -194,7 +197,10 @@ class FireworksMock:
             entry.unmatched = True
             entry.status = exc.status
             entry.error = exc.message
-            body = UNAUTHORIZED_BODY if exc.status == 401 else exc.body()
+            if sub == "/messages":
+                body = messages_api.error_body(exc)  # what Anthropic clients parse
+            else:
+                body = UNAUTHORIZED_BODY if exc.status == 401 else exc.body()
             extra = [(k.encode(), v.encode()) for k, v in exc.headers.items()]
             extra.append((b"x-request-id", replies.request_id()))
             await _send_json(send, exc.status, body, extra)
@@ -217,6 +223,8 @@ class FireworksMock:
         if route is None:
             if sub.startswith("/models/"):
                 route = ("GET", self._model)
+            elif sub.startswith("/responses/"):
+                route = ("GET", self._stored_response)
             elif path.startswith("/v1/accounts/") and _ACCOUNT_MODELS.match(sub):
                 route = ("GET", self._account_models)
             else:
@@ -302,10 +310,18 @@ class FireworksMock:
             entry.model = body["model"]
         step = self._fault_step(scope, entry.path, entry)
         await self._apply_before(step, entry, receive, send)
-        if endpoint == "chat.completions":
-            req = validation.chat_request(body, self.catalog, self.config.limits)
-        else:
+        request = body
+        conversation: list[dict[str, Any]] = []
+        # The Messages and Responses shapes are translated into the chat request they mean, so
+        # validation, stubs, faults, determinism and the journal are the same for all three.
+        if endpoint == "messages":
+            body = messages_api.to_chat(body)
+        elif endpoint == "responses":
+            body, conversation = responses_api.to_chat(body, self.responses)
+        if endpoint == "completions":
             req = validation.completion_request(body, self.catalog, self.config.limits)
+        else:
+            req = validation.chat_request(body, self.catalog, self.config.limits)
         if req.images or req.videos:
             kept = validation.sanitised_body(body, req.images, req.videos)
             self.journal.keep_body(entry, kept, len(raw))
@@ -333,10 +349,28 @@ class FireworksMock:
         if stub is not None:
             headers.append((b"x-devenv-stub", stub.name.encode()))
         kind = step.kind if step is not None else "ok"
+        if endpoint == "responses":
+            response = responses_api.body(req, chs, created, request)
+            if response["store"]:
+                self.responses.put(
+                    response, [*conversation, *responses_api.assistant_turn(response)]
+                )
+            if req.stream:
+                first = self.timing.ttft_ms if ttft is None else ttft
+                gap = self.timing.chunk_delay_ms if delay is None else delay
+                entry.status = 200
+                events = responses_api.stream(response)
+                await self._stream(events, first, gap, kind, step, headers, receive, send, None)
+                return
+            payload = orjson.dumps(response)
+            await self._send_payload(payload, kind, headers, t0, entry, receive, send)
+            return
         if req.stream:
-            make = (
-                replies.chat_stream if endpoint == "chat.completions" else replies.completion_stream
-            )
+            make = {
+                "chat.completions": replies.chat_stream,
+                "completions": replies.completion_stream,
+                "messages": messages_api.stream,
+            }[endpoint]
             first = self.timing.ttft_ms if ttft is None else ttft
             gap = self.timing.chunk_delay_ms if delay is None else delay
             perf = None
@@ -348,9 +382,14 @@ class FireworksMock:
             events = make(req, chs, created, perf)
             headers.append((b"fireworks-server-time-to-first-token", b"%.3f" % (first / 1000)))
             entry.status = 200
-            await self._stream(events, first, gap, kind, step, headers, receive, send)
+            done = None if endpoint == "messages" else replies.DONE
+            await self._stream(events, first, gap, kind, step, headers, receive, send, done)
             return
-        make_body = replies.chat_body if endpoint == "chat.completions" else replies.completion_body
+        make_body = {
+            "chat.completions": replies.chat_body,
+            "completions": replies.completion_body,
+            "messages": messages_api.body,
+        }[endpoint]
         spent = time.perf_counter() - t0
         # Non-streaming replies carry the same metrics in headers (the docs: "Performance
         # metrics are always included in response headers"); a whole reply's first token is
@@ -358,6 +397,18 @@ class FireworksMock:
         perf = replies.perf_metrics(req, spent, spent) if req.perf_metrics else None
         payload = orjson.dumps(make_body(req, chs, created, perf))
         headers.append((b"fireworks-server-time-to-first-token", b"%.4f" % spent))
+        await self._send_payload(payload, kind, headers, t0, entry, receive, send)
+
+    async def _send_payload(
+        self,
+        payload: bytes,
+        kind: str,
+        headers: list[tuple[bytes, bytes]],
+        t0: float,
+        entry: Entry,
+        receive: Receive,
+        send: Send,
+    ) -> None:
         headers.append((b"fireworks-server-processing-time", b"%.4f" % (time.perf_counter() - t0)))
         entry.status = 200
         if kind == "malformed":
@@ -410,6 +461,7 @@ class FireworksMock:
         headers: list[tuple[bytes, bytes]],
         receive: Receive,
         send: Send,
+        done: bytes | None = replies.DONE,
     ) -> None:
         await send(
             {
@@ -427,8 +479,8 @@ class FireworksMock:
         elif kind == "malformed":
             at = step.arg if step is not None and step.arg is not None else 1
             events = [*events[:at], b'data: {"id": "truncated", "choices": [\n\n', *events[at:]]
-        if kind != "cut":
-            events = [*events, replies.DONE]
+        if kind != "cut" and done is not None:
+            events = [*events, done]
         if ttft_ms:
             await asyncio.sleep(ttft_ms / 1000)
         if gap_ms:
@@ -447,6 +499,26 @@ class FireworksMock:
         self, sub: str, entry: Entry, scope: Scope, receive: Receive, send: Send
     ) -> None:
         await self._generation("chat.completions", entry, scope, receive, send)
+
+    async def _messages(
+        self, sub: str, entry: Entry, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        await self._generation("messages", entry, scope, receive, send)
+
+    async def _responses(
+        self, sub: str, entry: Entry, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        await self._generation("responses", entry, scope, receive, send)
+
+    async def _stored_response(
+        self, sub: str, entry: Entry, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        response_id = sub[len("/responses/") :]
+        stored = self.responses.get(response_id)
+        if stored is None:
+            raise responses_api.not_found(response_id)
+        entry.status = 200
+        await _send_json(send, 200, stored[0], self._request_id())
 
     async def _completions(
         self, sub: str, entry: Entry, scope: Scope, receive: Receive, send: Send
@@ -671,6 +743,7 @@ class FireworksMock:
             raise method_not_allowed(scope["method"], scope["path"])
         self.journal.clear()
         self.faults.clear()
+        self.responses.clear()
         self.timing = Timing(**asdict(self.config.timing))
         await _send_json(send, 200, {"reset": True})
 
