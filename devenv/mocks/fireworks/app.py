@@ -134,6 +134,9 @@ class FireworksMock:
         self.catalog = Catalog(merge_models(self.config.models, self.stubs.models))
         self.journal = Journal(self.config.journal_size, self.config.journal_body_limit)
         self.responses = responses_api.ResponseStore()
+        # Recently answered request bodies -> (validated request, generated choices).
+        self._memo: dict[tuple[str, bytes], tuple[validation.GenRequest, list[replies.Choice]]]
+        self._memo = {}
         self.faults = Faults()
         self.timing = Timing(**asdict(self.config.timing))
         self.started = time.time()
@@ -305,28 +308,43 @@ class FireworksMock:
     ) -> None:
         t0 = time.perf_counter()
         raw = await self._read_body(receive)
-        body = validation.parse_json(raw)
-        if isinstance(body, dict) and isinstance(body.get("model"), str):
-            entry.model = body["model"]
-        step = self._fault_step(scope, entry.path, entry)
-        await self._apply_before(step, entry, receive, send)
-        request = body
-        conversation: list[dict[str, Any]] = []
-        # The Messages and Responses shapes are translated into the chat request they mean, so
-        # validation, stubs, faults, determinism and the journal are the same for all three.
-        if endpoint == "messages":
-            body = messages_api.to_chat(body)
-        elif endpoint == "responses":
-            body, conversation = responses_api.to_chat(body, self.responses)
-        if endpoint == "completions":
-            req = validation.completion_request(body, self.catalog, self.config.limits)
+        memo_key = (endpoint, raw) if len(raw) <= _MEMO_BODY_LIMIT else None
+        memo = self._memo.get(memo_key) if memo_key is not None else None
+        if memo is not None:
+            # The same bytes as a request answered before: validation and the generated
+            # choices are pure functions of them, so both are reused (faults, stubs, timing,
+            # ids and the journal still happen per request, below).
+            req, memo_choices = memo
+            entry.model = req.model.id
+            step = self._fault_step(scope, entry.path, entry)
+            await self._apply_before(step, entry, receive, send)
+            self.journal.keep_body(entry, None, len(raw), raw)
+            request: Any = None
+            conversation: list[dict[str, Any]] = []
         else:
-            req = validation.chat_request(body, self.catalog, self.config.limits)
-        if req.images or req.videos:
-            kept = validation.sanitised_body(body, req.images, req.videos)
-            self.journal.keep_body(entry, kept, len(raw))
-        else:
-            self.journal.keep_body(entry, body, len(raw), raw)
+            body = validation.parse_json(raw)
+            if isinstance(body, dict) and isinstance(body.get("model"), str):
+                entry.model = body["model"]
+            step = self._fault_step(scope, entry.path, entry)
+            await self._apply_before(step, entry, receive, send)
+            request = body
+            conversation = []
+            # The Messages and Responses shapes are translated into the chat request they mean,
+            # so validation, stubs, faults, determinism and the journal are the same for all.
+            if endpoint == "messages":
+                body = messages_api.to_chat(body)
+            elif endpoint == "responses":
+                body, conversation = responses_api.to_chat(body, self.responses)
+            if endpoint == "completions":
+                req = validation.completion_request(body, self.catalog, self.config.limits)
+            else:
+                req = validation.chat_request(body, self.catalog, self.config.limits)
+            memo_choices = None
+            if req.images or req.videos:
+                kept = validation.sanitised_body(body, req.images, req.videos)
+                self.journal.keep_body(entry, kept, len(raw))
+            else:
+                self.journal.keep_body(entry, body, len(raw), raw)
         entry.request_hash = req.digest
         stub = self.stubs.find(req, entry.test_id) if self.stubs.stubs else None
         if stub is not None:
@@ -338,11 +356,23 @@ class FireworksMock:
         delay = _ms_header(scope, "x-devenv-chunk-delay-ms")
         if self.timing.latency_ms:
             await asyncio.sleep(self.timing.latency_ms / 1000)
-        chs = replies.choices(req, stub.reply if stub is not None else None)
+        if stub is not None:
+            chs = replies.choices(req, stub.reply)
+        elif memo_choices is not None:
+            chs = memo_choices
+        else:
+            chs = replies.choices(req, None)
+            # Only the shapes whose replies depend on nothing but the bytes are remembered
+            # (Responses may depend on stored responses), and only text: no inline media.
+            if memo_key is not None and endpoint in _MEMO_ENDPOINTS and not req.images + req.videos:
+                if len(self._memo) >= _MEMO_SIZE:
+                    del self._memo[next(iter(self._memo))]
+                self._memo[memo_key] = (req, chs)
         created = int(time.time())
+        # Few headers on purpose: uvicorn checks each one in Python (about 1 us apiece at the
+        # target rate). The request hash is in the journal (`request_hash`).
         headers = [
             *self._request_id(),
-            (b"x-devenv-request-hash", req.digest.encode()),
             (b"fireworks-prompt-tokens", b"%d" % req.prompt_tokens),
             (b"fireworks-cached-prompt-tokens", b"0"),
         ]
@@ -748,17 +778,18 @@ class FireworksMock:
         await _send_json(send, 200, {"reset": True})
 
 
+# The memo of recent request bodies: bounded in entries and in the size of a body it keeps.
+_MEMO_SIZE = 512
+_MEMO_BODY_LIMIT = 16 * 1024
+_MEMO_ENDPOINTS = frozenset({"chat.completions", "completions", "messages"})
 _ACCOUNT_MODELS = re.compile(r"^/accounts/([^/]+)/models(?:/([^/]+))?$")
-# On every success, as the real API sends them: the request budget and the adaptive token limits
+# On every success, as the real API sends them: the adaptive token limits
 # (the rate-limits guide: "Your current effective rate limits are in the response headers
 # X-Ratelimit-Limit-Tokens-Prompt and X-Ratelimit-Limit-Tokens-Generated"; the starting limits
 # are 3.6 million prompt and 36,000 generated tokens per minute).
 _RATE_LIMIT_HEADERS = (
-    (b"x-ratelimit-limit-requests", b"6000"),
-    (b"x-ratelimit-remaining-requests", b"5999"),
     (b"x-ratelimit-limit-tokens-prompt", b"3600000"),
     (b"x-ratelimit-limit-tokens-generated", b"36000"),
-    (b"x-ratelimit-over-limit", b"no"),
 )
 
 
