@@ -846,7 +846,8 @@ def chat_stream(
                 for p in pieces(call.arguments)
             )
         final = chunk(ch.index, {}, ch.finish_reason)
-        final["usage"] = total
+        if not req.include_usage:  # else only the extra chunk has it (OpenAI clients sum them)
+            final["usage"] = total
         if req.raw_output:
             final["choices"][0]["raw_output"] = raw_output(ch, req)
         if req.token_ids:
@@ -888,7 +889,8 @@ def completion_stream(
                 c["choices"][0]["logprobs"] = {key: v[k : k + 1] for key, v in lp.items()}
             out.append(c)
         final = chunk(ch.index, "", ch.finish_reason)
-        final["usage"] = total
+        if not req.include_usage:  # else only the extra chunk has it (OpenAI clients sum them)
+            final["usage"] = total
         if req.raw_output:
             final["choices"][0]["raw_output"] = raw_output(ch, req)
         if req.token_ids:

@@ -361,6 +361,8 @@ def test_include_usage_adds_a_final_chunk_with_empty_choices(oai: openai.OpenAI)
     whole = oai.chat.completions.create(model=CHAT, messages=USER)
     assert last.usage.completion_tokens == whole.usage.completion_tokens  # type: ignore[union-attr]
     assert chunks[-2].choices[0].finish_reason == "stop"
+    # Only that chunk carries usage, so clients that add up per-chunk usage count it once.
+    assert [c.usage is not None for c in chunks].count(True) == 1
 
 
 def test_n_choices_interleave_and_each_final_chunk_carries_usage(oai: openai.OpenAI) -> None:
