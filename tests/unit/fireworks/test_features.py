@@ -187,6 +187,8 @@ def test_completions_integer_logprobs_gives_the_legacy_shape(oai: openai.OpenAI)
 
 
 def test_streamed_logprobs_match_the_whole_reply(oai: openai.OpenAI) -> None:
+    """Chunk `logprobs` (ChatCompletionChunk choices carry `logprobs`): one entry per streamed
+    token, the same as the non-streamed reply's."""
     whole = oai.chat.completions.create(model=CHAT, messages=USER, logprobs=True, top_logprobs=1)
     streamed = [
         e
@@ -237,6 +239,8 @@ def test_perf_metrics_in_the_final_stream_chunk(fw: fireworks.Fireworks) -> None
 
 
 def test_rate_limit_headers_on_every_success(http: httpx.Client) -> None:
+    """Rate-limits guide: the effective limits are in the response headers; on every success, not
+    only chat."""
     for response in (
         http.get("/inference/v1/models"),
         http.post("/inference/v1/completions", json={"model": CHAT, "prompt": "x"}),
@@ -280,6 +284,7 @@ def test_raw_output_shows_the_tool_call_before_parsing(fw: fireworks.Fireworks) 
 
 
 def test_no_token_ids_unless_asked(fw: fireworks.Fireworks) -> None:
+    """`raw_output` and `return_token_ids` default to off: the fields are absent without them."""
     reply = fw.chat.completions.create(model=CHAT, messages=USER)
     assert reply.prompt_token_ids is None and reply.choices[0].raw_output is None
 
@@ -321,6 +326,8 @@ def test_grammar_mode_output_is_accepted_by_the_grammar(fw: fireworks.Fireworks)
 
 
 def test_recursive_grammar_terminates_and_is_json(oai: openai.OpenAI) -> None:
+    """Grammar mode with recursive rules (the JSON grammar of the GBNF examples): the output
+    always ends and parses."""
     grammar = r"""
 root  ::= value
 value ::= object | array | number | string
@@ -339,6 +346,8 @@ string ::= "\"" [a-z ]* "\""
 
 
 def test_bad_grammar_is_400(http: httpx.Client) -> None:
+    """A grammar that does not parse (an undefined rule) is a 400 naming
+    `response_format.grammar`."""
     response = http.post(
         "/inference/v1/chat/completions",
         json={

@@ -216,6 +216,8 @@ def test_responses_continue_with_previous_response_id_and_retrieve(oai: openai.O
 
 
 def test_responses_function_calls_and_json_schema(oai: openai.OpenAI) -> None:
+    """Responses guide, function tools (client-executed): a `function_call` output item, answered
+    with a `function_call_output` input item; `text.format` json_schema gives conforming JSON."""
     tools = [
         {
             "type": "function",
@@ -271,6 +273,8 @@ def test_responses_stream_events(oai: openai.OpenAI) -> None:
 
 
 def test_responses_faults_and_unknown_fields(oai: openai.OpenAI, mock) -> None:
+    """Stubs and faults apply to `/v1/responses` as to chat (the SDK retries a 503); unknown fields
+    get Fireworks' "Extra inputs are not permitted" answer."""
     reply = oai.responses.create(
         model=CHAT, input="Which machine is this?", extra_headers={"x-devenv-fault": "503,ok"}
     )
@@ -283,6 +287,7 @@ def test_responses_faults_and_unknown_fields(oai: openai.OpenAI, mock) -> None:
 
 
 def test_responses_answer_without_key_is_401(mock) -> None:
+    """Bearer auth as on every Fireworks endpoint, under both `/v1` and `/inference/v1`."""
     response = httpx.post(mock.url + "/v1/responses", json={"model": CHAT, "input": "x"})
     assert response.status_code == 401
     ok = httpx.post(

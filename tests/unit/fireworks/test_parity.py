@@ -94,6 +94,8 @@ def test_max_tokens_above_the_context_with_error_behaviour_is_400(
 
 
 def test_a_prompt_longer_than_the_context_is_400_either_way(http: httpx.Client) -> None:
+    """`max_tokens` can be lowered to fit, a prompt cannot: the reference's `prompt_truncate_len`
+    note says without it "you may receive 'prompt too long' errors"."""
     long = [{"role": "user", "content": "word " * 9000}]
     error = _error(http.post(URL, json={"model": SMALL, "messages": long}), 400, "messages")
     assert "too long" in error["message"]
@@ -211,6 +213,7 @@ def test_tool_choice_flat_form_forces_that_function(fw: fireworks.Fireworks) -> 
 
 
 def test_tool_choice_flat_form_naming_an_absent_tool_is_400(http: httpx.Client) -> None:
+    """The forced function must be one of `tools` ("To force a specific function")."""
     body = {"model": CHAT, "messages": USER, "tools": TOOLS}
     _error(
         http.post(URL, json={**body, "tool_choice": {"type": "function", "name": "nope"}}),
@@ -261,6 +264,7 @@ def test_bmp_tiff_and_ppm_images_are_accepted(oai: openai.OpenAI, mime: str, dat
 
 
 def test_a_tiff_declared_as_png_is_rejected(http: httpx.Client) -> None:
+    """Base64 images are "prefixed with MIME types" (vision guide); the bytes must be that type."""
     url = data_url(_tiff(), "image/png")
     content = [{"type": "image_url", "image_url": {"url": url}}]
     error = _error(
