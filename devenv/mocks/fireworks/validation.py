@@ -852,7 +852,12 @@ def _reasoning(body: dict[str, Any], model: ModelInfo) -> tuple[bool, str, int |
         if thinking["type"] == "disabled":
             effort = "none"
         else:
-            budget = _int(thinking, "budget_tokens", 1024)
+            budget = thinking.get("budget_tokens")
+            if budget is not None and (type(budget) is not int or budget < 1024):
+                raise bad_request(
+                    f"'thinking.budget_tokens' must be an integer >= 1024, got {budget!r}",
+                    "thinking.budget_tokens",
+                )
             effort = budget if budget is not None else True
     if effort is None:
         return model.reasoning is not None and model.reasoning_default, "medium", None

@@ -135,6 +135,18 @@ def test_thinking_and_reasoning_effort_together_are_rejected(fw: fireworks.Firew
         model=M + "glm-4p5", messages=USER, thinking={"type": "disabled"}
     )
     assert off.choices[0].message.reasoning_content is None
+    # "budget_tokens ... Must be >= 1024 if specified."
+    with pytest.raises(fireworks.BadRequestError) as exc:
+        fw.chat.completions.create(
+            model=M + "qwen3-8b",
+            messages=USER,
+            thinking={"type": "enabled", "budget_tokens": 100},
+        )
+    assert "thinking.budget_tokens" in str(exc.value)
+    budgeted = fw.chat.completions.create(
+        model=M + "qwen3-8b", messages=USER, thinking={"type": "enabled", "budget_tokens": 2048}
+    )
+    assert (budgeted.choices[0].message.content or "").startswith("<think>")
 
 
 def test_reasoning_streams_as_reasoning_content_deltas(fw: fireworks.Fireworks) -> None:
