@@ -58,7 +58,7 @@ def bad_request(message: str, param: str | None) -> ApiError:
 def unknown_model(model: str) -> ApiError:
     return ApiError(
         404,
-        f"Model not found, inaccessible, and/or not deployed: {model}",
+        "Model not found, inaccessible, and/or not deployed",
         param="model",
         code="NOT_FOUND",
     )

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,7 +22,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from devenv import __version__
-from devenv.mocks.fireworks import replies, validation
+from devenv.mocks.fireworks import messages_api, replies, responses_api, validation
 from devenv.mocks.fireworks.apierrors import (
     UNAUTHORIZED_BODY,
     ApiError,
@@ -36,7 +36,7 @@ from devenv.mocks.fireworks.apierrors import (
 )
 from devenv.mocks.fireworks.faults import ERROR_KINDS, Faults, Step, parse_plan
 from devenv.mocks.fireworks.journal import Entry, Journal
-from devenv.mocks.fireworks.models import DEFAULT_MODELS, Catalog, ModelInfo
+from devenv.mocks.fireworks.models import Catalog, ModelInfo, default_models
 from devenv.mocks.fireworks.stubs import Stub, StubSet, merge_models
 from devenv.mocks.fireworks.stubs import load as load_stubs
 
@@ -66,7 +66,7 @@ class MockConfig:
 
     keys: frozenset[str] | None = None
     stubs_dir: Path | None = None
-    models: tuple[ModelInfo, ...] = DEFAULT_MODELS
+    models: tuple[ModelInfo, ...] = field(default_factory=default_models)
     journal_size: int = 1000
     journal_body_limit: int = 64 * 1024
     timing: Timing = field(default_factory=Timing)
@@ -79,10 +79,12 @@ class _Drop(Exception):
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
+    # One dict per request instead of a scan of the header list per lookup (six per request).
+    headers = scope.get("devenv.headers")
+    if headers is None:
+        headers = scope["devenv.headers"] = dict(scope["headers"])
+    value = headers.get(name)
+    return None if value is None else str(value.decode("latin-1"))
 
 
 def _ms_header(scope: Scope, name: str) -> int | None:
@@ -131,6 +133,10 @@ class FireworksMock:
         self.stubs = stubs if stubs is not None else load_stubs(self.config.stubs_dir)
         self.catalog = Catalog(merge_models(self.config.models, self.stubs.models))
         self.journal = Journal(self.config.journal_size, self.config.journal_body_limit)
+        self.responses = responses_api.ResponseStore()
+        # Recently answered request bodies -> (validated request, generated choices).
+        self._memo: dict[tuple[str, bytes], tuple[validation.GenRequest, list[replies.Choice]]]
+        self._memo = {}
         self.faults = Faults()
         self.timing = Timing(**asdict(self.config.timing))
         self.started = time.time()
@@ -138,6 +144,8 @@ class FireworksMock:
             "/chat/completions": ("POST", self._chat),
             "/completions": ("POST", self._completions),
             "/embeddings": ("POST", self._embeddings),
+            "/messages": ("POST", self._messages),
+            "/responses": ("POST", self._responses),
             "/models": ("GET", self._models),
         }
         self._control: dict[str, Callable[[Scope, Receive, Send], Awaitable[None]]] = {
@@ -160,6 +168,11 @@ class FireworksMock:
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
+                    # Everything alive now (modules, the catalogue, stubs) lives as long as the
+                    # server: moved out of the collector's generations, full collections no
+                    # longer walk it, which is most of their cost (and of the p99) under load.
+                    gc.collect()
+                    gc.freeze()
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})
@@ -187,9 +200,13 @@ class FireworksMock:
             entry.unmatched = True
             entry.status = exc.status
             entry.error = exc.message
-            body = UNAUTHORIZED_BODY if exc.status == 401 else exc.body()
+            if sub == "/messages":
+                body = messages_api.error_body(exc)  # what Anthropic clients parse
+            else:
+                body = UNAUTHORIZED_BODY if exc.status == 401 else exc.body()
             extra = [(k.encode(), v.encode()) for k, v in exc.headers.items()]
-            await _send_json(send, exc.status, body, [*extra, *self._request_id()])
+            extra.append((b"x-request-id", replies.request_id()))
+            await _send_json(send, exc.status, body, extra)
         except _Drop:
             entry.status = 0
             entry.unmatched = True
@@ -197,7 +214,7 @@ class FireworksMock:
             entry.duration_ms = (time.perf_counter() - t0) * 1000
 
     def _request_id(self) -> list[tuple[bytes, bytes]]:
-        return [(b"x-request-id", uuid.uuid4().hex.encode())]
+        return [(b"x-request-id", replies.request_id()), *_RATE_LIMIT_HEADERS]
 
     async def _api_route(
         self, sub: str | None, path: str, entry: Entry, scope: Scope, receive: Receive, send: Send
@@ -209,6 +226,8 @@ class FireworksMock:
         if route is None:
             if sub.startswith("/models/"):
                 route = ("GET", self._model)
+            elif sub.startswith("/responses/"):
+                route = ("GET", self._stored_response)
             elif path.startswith("/v1/accounts/") and _ACCOUNT_MODELS.match(sub):
                 route = ("GET", self._account_models)
             else:
@@ -289,16 +308,43 @@ class FireworksMock:
     ) -> None:
         t0 = time.perf_counter()
         raw = await self._read_body(receive)
-        body = validation.parse_json(raw)
-        if isinstance(body, dict) and isinstance(body.get("model"), str):
-            entry.model = body["model"]
-        step = self._fault_step(scope, entry.path, entry)
-        await self._apply_before(step, entry, receive, send)
-        if endpoint == "chat.completions":
-            req = validation.chat_request(body, self.catalog, self.config.limits)
+        memo_key = (endpoint, raw) if len(raw) <= _MEMO_BODY_LIMIT else None
+        memo = self._memo.get(memo_key) if memo_key is not None else None
+        if memo is not None:
+            # The same bytes as a request answered before: validation and the generated
+            # choices are pure functions of them, so both are reused (faults, stubs, timing,
+            # ids and the journal still happen per request, below).
+            req, memo_choices = memo
+            entry.model = req.model.id
+            step = self._fault_step(scope, entry.path, entry)
+            await self._apply_before(step, entry, receive, send)
+            self.journal.keep_body(entry, None, len(raw), raw)
+            request: Any = None
+            conversation: list[dict[str, Any]] = []
         else:
-            req = validation.completion_request(body, self.catalog, self.config.limits)
-        self.journal.keep_body(entry, validation.sanitised_body(body, req.images), len(raw))
+            body = validation.parse_json(raw)
+            if isinstance(body, dict) and isinstance(body.get("model"), str):
+                entry.model = body["model"]
+            step = self._fault_step(scope, entry.path, entry)
+            await self._apply_before(step, entry, receive, send)
+            request = body
+            conversation = []
+            # The Messages and Responses shapes are translated into the chat request they mean,
+            # so validation, stubs, faults, determinism and the journal are the same for all.
+            if endpoint == "messages":
+                body = messages_api.to_chat(body)
+            elif endpoint == "responses":
+                body, conversation = responses_api.to_chat(body, self.responses)
+            if endpoint == "completions":
+                req = validation.completion_request(body, self.catalog, self.config.limits)
+            else:
+                req = validation.chat_request(body, self.catalog, self.config.limits)
+            memo_choices = None
+            if req.images or req.videos:
+                kept = validation.sanitised_body(body, req.images, req.videos)
+                self.journal.keep_body(entry, kept, len(raw))
+            else:
+                self.journal.keep_body(entry, body, len(raw), raw)
         entry.request_hash = req.digest
         stub = self.stubs.find(req, entry.test_id) if self.stubs.stubs else None
         if stub is not None:
@@ -310,33 +356,89 @@ class FireworksMock:
         delay = _ms_header(scope, "x-devenv-chunk-delay-ms")
         if self.timing.latency_ms:
             await asyncio.sleep(self.timing.latency_ms / 1000)
-        chs = replies.choices(req, stub.reply if stub is not None else None)
+        if stub is not None:
+            chs = replies.choices(req, stub.reply)
+        elif memo_choices is not None:
+            chs = memo_choices
+        else:
+            chs = replies.choices(req, None)
+            # Only the shapes whose replies depend on nothing but the bytes are remembered
+            # (Responses may depend on stored responses), and only text: no inline media.
+            if memo_key is not None and endpoint in _MEMO_ENDPOINTS and not req.images + req.videos:
+                if len(self._memo) >= _MEMO_SIZE:
+                    del self._memo[next(iter(self._memo))]
+                self._memo[memo_key] = (req, chs)
         created = int(time.time())
+        # Few headers on purpose: uvicorn checks each one in Python (about 1 us apiece at the
+        # target rate). The request hash is in the journal (`request_hash`).
         headers = [
             *self._request_id(),
-            (b"x-devenv-request-hash", req.digest.encode()),
-            (b"fireworks-prompt-tokens", b"%d" % replies.prompt_tokens(req)),
+            (b"fireworks-prompt-tokens", b"%d" % req.prompt_tokens),
             (b"fireworks-cached-prompt-tokens", b"0"),
-            (b"x-ratelimit-limit-requests", b"6000"),
-            (b"x-ratelimit-remaining-requests", b"5999"),
-            (b"x-ratelimit-over-limit", b"no"),
         ]
         if stub is not None:
             headers.append((b"x-devenv-stub", stub.name.encode()))
         kind = step.kind if step is not None else "ok"
+        if endpoint == "responses":
+            response = responses_api.body(req, chs, created, request)
+            if response["store"]:
+                self.responses.put(
+                    response, [*conversation, *responses_api.assistant_turn(response)]
+                )
+            if req.stream:
+                first = self.timing.ttft_ms if ttft is None else ttft
+                gap = self.timing.chunk_delay_ms if delay is None else delay
+                entry.status = 200
+                events = responses_api.stream(response)
+                await self._stream(events, first, gap, kind, step, headers, receive, send, None)
+                return
+            payload = orjson.dumps(response)
+            await self._send_payload(payload, kind, headers, t0, entry, receive, send)
+            return
         if req.stream:
-            make = (
-                replies.chat_stream if endpoint == "chat.completions" else replies.completion_stream
-            )
-            events = make(req, chs, created)
+            make = {
+                "chat.completions": replies.chat_stream,
+                "completions": replies.completion_stream,
+                "messages": messages_api.stream,
+            }[endpoint]
             first = self.timing.ttft_ms if ttft is None else ttft
             gap = self.timing.chunk_delay_ms if delay is None else delay
+            perf = None
+            if req.perf_metrics:
+                # The whole stream is planned now; its processing time is the planned one.
+                spent = time.perf_counter() - t0 + first / 1000
+                n_events = max(1, sum(len(ch.pieces()) for ch in chs))
+                perf = replies.perf_metrics(req, spent, spent + gap * n_events / 1000)
+            events = make(req, chs, created, perf)
             headers.append((b"fireworks-server-time-to-first-token", b"%.3f" % (first / 1000)))
             entry.status = 200
-            await self._stream(events, first, gap, kind, step, headers, receive, send)
+            done = None if endpoint == "messages" else replies.DONE
+            await self._stream(events, first, gap, kind, step, headers, receive, send, done)
             return
-        make_body = replies.chat_body if endpoint == "chat.completions" else replies.completion_body
-        payload = orjson.dumps(make_body(req, chs, created))
+        make_body = {
+            "chat.completions": replies.chat_body,
+            "completions": replies.completion_body,
+            "messages": messages_api.body,
+        }[endpoint]
+        spent = time.perf_counter() - t0
+        # Non-streaming replies carry the same metrics in headers (the docs: "Performance
+        # metrics are always included in response headers"); a whole reply's first token is
+        # its processing time here, as nothing is generated incrementally.
+        perf = replies.perf_metrics(req, spent, spent) if req.perf_metrics else None
+        payload = orjson.dumps(make_body(req, chs, created, perf))
+        headers.append((b"fireworks-server-time-to-first-token", b"%.4f" % spent))
+        await self._send_payload(payload, kind, headers, t0, entry, receive, send)
+
+    async def _send_payload(
+        self,
+        payload: bytes,
+        kind: str,
+        headers: list[tuple[bytes, bytes]],
+        t0: float,
+        entry: Entry,
+        receive: Receive,
+        send: Send,
+    ) -> None:
         headers.append((b"fireworks-server-processing-time", b"%.4f" % (time.perf_counter() - t0)))
         entry.status = 200
         if kind == "malformed":
@@ -389,6 +491,7 @@ class FireworksMock:
         headers: list[tuple[bytes, bytes]],
         receive: Receive,
         send: Send,
+        done: bytes | None = replies.DONE,
     ) -> None:
         await send(
             {
@@ -406,8 +509,8 @@ class FireworksMock:
         elif kind == "malformed":
             at = step.arg if step is not None and step.arg is not None else 1
             events = [*events[:at], b'data: {"id": "truncated", "choices": [\n\n', *events[at:]]
-        if kind != "cut":
-            events = [*events, replies.DONE]
+        if kind != "cut" and done is not None:
+            events = [*events, done]
         if ttft_ms:
             await asyncio.sleep(ttft_ms / 1000)
         if gap_ms:
@@ -427,6 +530,26 @@ class FireworksMock:
     ) -> None:
         await self._generation("chat.completions", entry, scope, receive, send)
 
+    async def _messages(
+        self, sub: str, entry: Entry, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        await self._generation("messages", entry, scope, receive, send)
+
+    async def _responses(
+        self, sub: str, entry: Entry, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        await self._generation("responses", entry, scope, receive, send)
+
+    async def _stored_response(
+        self, sub: str, entry: Entry, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        response_id = sub[len("/responses/") :]
+        stored = self.responses.get(response_id)
+        if stored is None:
+            raise responses_api.not_found(response_id)
+        entry.status = 200
+        await _send_json(send, 200, stored[0], self._request_id())
+
     async def _completions(
         self, sub: str, entry: Entry, scope: Scope, receive: Receive, send: Send
     ) -> None:
@@ -441,7 +564,7 @@ class FireworksMock:
             entry.model = body["model"]
         await self._apply_before(self._fault_step(scope, entry.path, entry), entry, receive, send)
         req = validation.embedding_request(body, self.catalog)
-        self.journal.keep_body(entry, body, len(raw))
+        self.journal.keep_body(entry, body, len(raw), raw)
         entry.request_hash = req.digest
         entry.unmatched = True
         if self.timing.latency_ms:
@@ -650,11 +773,24 @@ class FireworksMock:
             raise method_not_allowed(scope["method"], scope["path"])
         self.journal.clear()
         self.faults.clear()
+        self.responses.clear()
         self.timing = Timing(**asdict(self.config.timing))
         await _send_json(send, 200, {"reset": True})
 
 
+# The memo of recent request bodies: bounded in entries and in the size of a body it keeps.
+_MEMO_SIZE = 512
+_MEMO_BODY_LIMIT = 16 * 1024
+_MEMO_ENDPOINTS = frozenset({"chat.completions", "completions", "messages"})
 _ACCOUNT_MODELS = re.compile(r"^/accounts/([^/]+)/models(?:/([^/]+))?$")
+# On every success, as the real API sends them: the adaptive token limits
+# (the rate-limits guide: "Your current effective rate limits are in the response headers
+# X-Ratelimit-Limit-Tokens-Prompt and X-Ratelimit-Limit-Tokens-Generated"; the starting limits
+# are 3.6 million prompt and 36,000 generated tokens per minute).
+_RATE_LIMIT_HEADERS = (
+    (b"x-ratelimit-limit-tokens-prompt", b"3600000"),
+    (b"x-ratelimit-limit-tokens-generated", b"36000"),
+)
 
 
 def create_app(config: MockConfig | None = None) -> FireworksMock:

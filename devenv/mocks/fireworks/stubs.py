@@ -4,7 +4,7 @@ Every ``*.yaml``, ``*.yml`` and ``*.json`` file in the stub directory (sorted by
 
     models:                       # optional: extra deployed models (fine-tunes, ...)
       - id: accounts/acme/models/machine-vision-ft
-        vision: true              # kind: chat | embedding; context_length; dimensions
+        vision: true              # any key of models.json: kind, context_length, video, ...
     stubs:
       - name: identify-pump       # shown in the journal and the x-devenv-stub header
         match:                    # every key given must match; all optional
@@ -45,7 +45,7 @@ import yaml
 from devenv.errors import MockError
 from devenv.mocks.fireworks.apierrors import ApiError
 from devenv.mocks.fireworks.faults import parse_plan
-from devenv.mocks.fireworks.models import ModelInfo
+from devenv.mocks.fireworks.models import CatalogueError, ModelInfo, model_from_mapping
 from devenv.mocks.fireworks.replies import StubReply
 from devenv.mocks.fireworks.validation import GenRequest
 
@@ -62,7 +62,6 @@ _MATCH_KEYS = {
 }
 _REPLY_KEYS = {"content", "json", "tool_calls", "error", "finish_reason"}
 _STUB_KEYS = {"name", "match", "reply", "fault", "latency_ms"}
-_MODEL_KEYS = {"id", "kind", "vision", "context_length", "dimensions"}
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -330,23 +329,11 @@ def _stub(raw: Any, index: int, parent: Any, source_file: str) -> Stub:
 def _model(raw: Any, index: int, parent: Any) -> ModelInfo:
     where = f"models[{index}]"
     item = _require_map(raw, where, parent, None)
-    _check_keys(item, _MODEL_KEYS, where)
-    model_id = _str(item, "id", where)
-    if not model_id:
-        raise _Problem(_line(item), f"{where}.id is required")
-    kind = item.get("kind", "chat")
-    if kind not in ("chat", "embedding"):
-        raise _Problem(_line(item, "kind"), f"{where}.kind must be chat or embedding")
-    vision = item.get("vision", False)
-    if not isinstance(vision, bool):
-        raise _Problem(_line(item, "vision"), f"{where}.vision must be true or false")
-    numbers = {}
-    for key, default in (("context_length", 131072), ("dimensions", 768)):
-        v = item.get(key, default)
-        if type(v) is not int or v < 1:
-            raise _Problem(_line(item, key), f"{where}.{key} must be a positive whole number")
-        numbers[key] = v
-    return ModelInfo(model_id, kind, vision, numbers["context_length"], numbers["dimensions"])
+    try:
+        return model_from_mapping(item)
+    except CatalogueError as exc:
+        line = _line(item, exc.key) if exc.key in item else _line(item)
+        raise _Problem(line, f"{where}: {exc}") from None
 
 
 def _parse_file(path: Path) -> tuple[list[Stub], list[ModelInfo]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
 
@@ -115,6 +116,21 @@ def test_stub_scoped_to_test_id_and_models_from_stub_files(tmp_path: Path) -> No
         miss = client.chat.completions.create(model=model, messages=msgs)
         assert hit.choices[0].message.content == "scoped"
         assert miss.choices[0].message.content != "scoped"
+        # The same bytes again, now remembered by the mock: stubs, faults scoped to the model and
+        # the journal still apply per request.
+        again = client.chat.completions.create(
+            model=model, messages=msgs, extra_headers={"x-devenv-test-id": "t1"}
+        )
+        assert again.choices[0].message.content == "scoped" and again.id != hit.id
+        httpx.post(
+            server.url + "/__devenv/faults", json={"plan": "503", "model": model}
+        ).raise_for_status()
+        with pytest.raises(openai.InternalServerError):
+            client.with_options(max_retries=0).chat.completions.create(model=model, messages=msgs)
+        entries = httpx.get(server.url + "/__devenv/journal").json()["entries"]
+        assert [e["status"] for e in entries] == [200, 200, 200, 503]
+        assert entries[2]["stub"] == "only-for-t1" and entries[3]["model"] == model
+        assert entries[2]["body"] == {"model": model, "messages": msgs}
 
 
 def test_fixture_stub_files_load() -> None:
