@@ -354,6 +354,9 @@ def _against_schema(
 ) -> list[Problem]:
     out: list[Problem] = []
     read_names = ", ".join(f.path for f in files) or "the env files"
+    # A file that could not be read (too large, binary, not UTF-8) says so once; what it would
+    # have set is unknown, so "required, but not set" would wrongly suggest the values are missing.
+    unread = [f for f in files if not f.readable]
     lower = {k.lower(): k for k in schema.items}
     case_variants: dict[str, tuple[str, int, str]] = {}
     opaque = {e.key for f in files for e in f.entries if e.opaque} | unresolved
@@ -400,6 +403,8 @@ def _against_schema(
                     else f"has no value ({key}= with nothing after it sets none)"
                 )
                 out.append(Problem(file, line, key, "missing", f"required{when}, but {what}"))
+                continue
+            if unread:
                 continue
             message = f"required{when}, but not set in {read_names}"
             if key in case_variants:

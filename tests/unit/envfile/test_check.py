@@ -80,6 +80,15 @@ def test_bad_files_are_reported_and_the_rest_still_checked() -> None:
     assert all(c[3] in ("bom", "missing") for c in codes)
 
 
+def test_a_file_that_was_not_read_reports_only_that(tmp_path: Path) -> None:
+    """A 5 MB .env is refused in one line; "required, but not set" lines would wrongly say the
+    values are missing when nobody read them."""
+    big = tmp_path / ".env"
+    big.write_text("".join(f"K{i}={'x' * 40}\n" for i in range(120_000)))
+    result = check(SCHEMA, [src(big, ".env")], environ={})
+    assert [(p.file, p.code) for p in result.problems] == [(".env", "too-large")]
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=400))
 def test_check_never_raises_on_arbitrary_files(data: bytes) -> None:
