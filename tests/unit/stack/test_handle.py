@@ -280,3 +280,19 @@ def test_a_swallowed_interrupt_still_stops_the_wait(tmp_path: Path) -> None:
         assert runner.started[0].stopped
     finally:
         interrupt._seen.clear()
+
+
+def test_the_config_digest_labels_containers_only() -> None:
+    """Compose recreates a network whose labels change (failing while containers are attached)
+    and refuses a volume whose labels differ: the digest must never reach them."""
+    import yaml
+
+    from devenv.stack import project
+
+    doc = yaml.safe_load(project.compose_file().read_text())
+    for svc, spec in doc["services"].items():
+        assert "dev.devenv.config" in spec["labels"], svc
+    for kind in ("volumes", "networks"):
+        for name, spec in doc[kind].items():
+            assert "dev.devenv.config" not in (spec or {}).get("labels", {}), (kind, name)
+            assert "dev.devenv.project" in spec["labels"], (kind, name)
