@@ -128,7 +128,7 @@ def bench_databases(base: Path, n: int, slow_rounds: int) -> None:
         with dbconn.connect(dsn) as conn:
             for i in range(n):
                 t0 = time.perf_counter()
-                snapshots._clone(conn, f"bench_wal_{i}", template, "WAL_LOG")
+                snapshots.clone(conn, f"bench_wal_{i}", template, "WAL_LOG")
                 wal.append(time.perf_counter() - t0)
                 conn.execute(f"DROP DATABASE bench_wal_{i} WITH (FORCE)")
         migrate_seed: list[float] = []

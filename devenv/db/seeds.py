@@ -110,7 +110,7 @@ def available_sets(seeds_dir: Path) -> list[str]:
     )
 
 
-def _set_files(directory: Path) -> list[Path]:
+def set_files(directory: Path) -> list[Path]:
     return sorted(
         p
         for p in directory.iterdir()
@@ -118,7 +118,7 @@ def _set_files(directory: Path) -> list[Path]:
     )
 
 
-def _hash(directory: Path, files: list[Path]) -> str:
+def set_hash(directory: Path, files: list[Path]) -> str:
     h = hashlib.sha256()
     for p in files:
         h.update(p.name.encode() + b"\0")
@@ -276,8 +276,8 @@ def read_set(seeds_dir: Path, name: str, files: SetFiles | None = None) -> SeedS
                 if known
                 else f"create {directory}/ with seed files",
             )
-        paths = _set_files(directory)
-    s = SeedSet(name, directory, _hash(directory, paths))
+        paths = set_files(directory)
+    s = SeedSet(name, directory, set_hash(directory, paths))
     for p in paths:
         if p.suffix == ".sql":
             try:

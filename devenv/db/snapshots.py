@@ -127,7 +127,7 @@ def _terminate(conn: Conn, datname: str) -> int:
     return sum(1 for r in rows if r[0])
 
 
-def _clone(conn: Conn, new: str, template: str, strategy: str, *, owner: str | None = None) -> int:
+def clone(conn: Conn, new: str, template: str, strategy: str, *, owner: str | None = None) -> int:
     """CREATE DATABASE new TEMPLATE template; terminate and retry while others reconnect."""
     stmt = sql.SQL("CREATE DATABASE {} TEMPLATE {}{}{}").format(
         sql.Identifier(new),
@@ -194,7 +194,7 @@ def save(dsn: str, name: str, *, strategy: str = DEFAULT_STRATEGY) -> SnapshotRe
                 f"delete it first (`devenv db snapshot delete {name}`) or choose another name",
             )
         terminated = _terminate(conn, source)
-        terminated += _clone(conn, datname, source, strategy)
+        terminated += clone(conn, datname, source, strategy)
         meta = {
             "devenv_snapshot": 1,
             "source": source,
@@ -299,7 +299,7 @@ def restore(dsn: str, name: str, *, strategy: str = DEFAULT_STRATEGY) -> Snapsho
         if not _exists(conn, target):
             raise SnapshotError(f"database {target} does not exist", "check the database URL")
         owner, props = _database_properties(conn, target)
-        _clone(conn, side, datname, strategy, owner=owner)
+        clone(conn, side, datname, strategy, owner=owner)
         terminated = _terminate(conn, target)
         try:
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(target)))

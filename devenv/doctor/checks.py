@@ -485,7 +485,7 @@ def stack_seeds(ctx: Context) -> Finding:
     # Only the set's content hash (what `devenv seed` records), not a parse of its rows: the
     # doctor must stay fast on big seed sets. Same function the seeder uses.
     directory = folder / name
-    wanted = seeds._hash(directory, seeds._set_files(directory))
+    wanted = seeds.set_hash(directory, seeds.set_files(directory))
     with dbconn.connect(_dsn(ctx), app="devenv-doctor") as conn:
         if not dbconn.table_exists(conn, f"{dbconn.SCHEMA}.seed_sets"):
             recorded = None

@@ -16,7 +16,7 @@ import socket
 from typing import Any
 
 from devenv.errors import EngineError
-from devenv.stack.engine import _engine_error, docker_host_label
+from devenv.stack.engine import docker_host_label, engine_error
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 
@@ -57,7 +57,7 @@ def get(path: str, timeout: float = 2.0) -> Any:
         r = conn.getresponse()
         body = r.read()
     except OSError as exc:
-        raise _engine_error(docker_host_label(), exc) from None
+        raise engine_error(docker_host_label(), exc) from None
     finally:
         conn.close()
     if r.status != 200:

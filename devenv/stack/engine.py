@@ -41,7 +41,7 @@ class Engine:
                 c = docker.from_env(timeout=30)
                 c.ping()
             except DockerException as exc:
-                raise _engine_error(where, exc) from None
+                raise engine_error(where, exc) from None
             self._client = c
         return self._client
 
@@ -99,7 +99,7 @@ class Engine:
         return [n for n in self.client.networks.list(names=[name]) if n.name == name]
 
 
-def _engine_error(where: str, exc: BaseException) -> EngineError:
+def engine_error(where: str, exc: BaseException) -> EngineError:
     text = str(exc)
     cause: BaseException | None = exc
     while cause is not None:  # the socket error that matters is usually a few causes down

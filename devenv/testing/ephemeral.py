@@ -248,7 +248,7 @@ class TestStack:
             conn = self._admin_conn()
             template = snapshots.PREFIX + self.spec.template
             try:
-                snapshots._clone(conn, name, template, snapshots.DEFAULT_STRATEGY)
+                snapshots.clone(conn, name, template, snapshots.DEFAULT_STRATEGY)
             except DatabaseError:
                 raise
             except Exception as exc:
