@@ -236,7 +236,7 @@ class Context:
         SDK. Raises EngineError when it does not answer."""
 
         def fetch() -> Any:
-            from devenv.doctor import engine_api
+            from devenv.stack import engine_api
 
             if engine_api.unix_socket() is not None:
                 return engine_api.get({"ping": "/_ping"}.get(what, f"/{what}"))

@@ -260,9 +260,8 @@ class ComposeRunner:
         return subprocess.call(full, env=self._full_env())
 
     def ps(self) -> list[ContainerState]:
-        return [
-            parse_inspect(c.attrs) for c in self.engine.containers({COMPOSE_PROJECT: self.project})
-        ]
+        found = self.engine.inspect_all({COMPOSE_PROJECT: self.project})
+        return [parse_inspect(attrs) for attrs in found]
 
     def logs_tail(self, services: Sequence[str], lines: int = 20) -> dict[str, str]:
         out: dict[str, str] = {}

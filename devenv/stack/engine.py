@@ -63,6 +63,26 @@ class Engine:
             out.append(c)
         return out
 
+    def inspect_all(self, labels: Mapping[str, str]) -> list[dict[str, Any]]:
+        """The inspect data of every container carrying ``labels``, running or not, skipping
+        any removed between list and inspect. Over the local socket with the standard library
+        where the engine is local (see engine_api), else through the SDK."""
+        from devenv.stack import engine_api
+
+        if self._client is not None or engine_api.unix_socket() is None:
+            return [c.attrs for c in self.containers(labels)]
+        import json
+        from urllib.parse import quote
+
+        filters = quote(json.dumps({"label": [f"{k}={v}" for k, v in labels.items()]}))
+        out = []
+        for summary in engine_api.get(f"/containers/json?all=1&filters={filters}", 10.0):
+            try:
+                out.append(engine_api.get(f"/containers/{summary['Id']}/json", 10.0))
+            except engine_api.NotFound:
+                continue
+        return list(out)
+
     def summaries(self, labels: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
         """One API call: the list-endpoint summaries (Labels, State, Status, Ports, Names) of
         the containers carrying ``labels`` (all containers without). Far cheaper than

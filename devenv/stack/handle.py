@@ -76,6 +76,8 @@ class Stack:
         self._keys_how = ""
         self._started = False
         self._up_began = 0.0
+        #: The last `up` found everything running from this configuration (no compose run).
+        self.unchanged = False
         #: Startup times the health wait saw during this handle's `up`/`restart` (by container).
         self._measured: dict[str, float] = {}
         self.runner.env = project.compose_env(cfg, None, self.env, owner=owner)
@@ -269,7 +271,8 @@ class Stack:
         phases["prepare"] = time.monotonic() - t0
         # Everything wanted runs healthy, made from this very configuration: compose would
         # change nothing, and asking it costs more than the rest of `up` together.
-        if not self._already_up(existing, wanted):
+        self.unchanged = self._already_up(existing, wanted)
+        if not self.unchanged:
             self._converge(existing, wanted, how, deadline, on_progress, phases)
         self._wait_gateway(wanted, keys, deadline, phases)
         after = self.runner.ps()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devenv.errors import DatabaseError
@@ -25,6 +26,7 @@ class AfterUp:
     env_problems: list[Problem] = field(default_factory=list)
     data: PrepareResult | None = None
     hints: list[str] = field(default_factory=list)
+    data_unchanged: bool = False  # the data step was skipped: nothing it depends on changed
 
     def warnings(self) -> list[str]:
         out = list(self.hints)
@@ -35,6 +37,8 @@ class AfterUp:
 
     def summary(self) -> list[str]:
         """Lines for the end of ``devenv up``: what the data step changed."""
+        if self.data_unchanged:
+            return ["migrations and seeds: files and database unchanged since the last up"]
         if self.data is None:
             return []
         from devenv.db.tool import ToolResult
@@ -63,6 +67,7 @@ class AfterUp:
             "hints": self.hints,
             "env_problems": [p.as_dict() for p in self.env_problems],
             "data": self.data.as_dict() if self.data else None,
+            "data_unchanged": self.data_unchanged,
         }
 
 
@@ -82,6 +87,13 @@ def after_up(stack: Stack, running: Iterable[str], *, seed: bool = True) -> Afte
         )
     running = set(running)
     if "postgres" not in running:
+        return out
+    stamp = _data_stamp(stack, seed)
+    stamp_file = cfg.state_dir / DATA_STAMP
+    if stamp is not None and stack.unchanged and _read(stamp_file) == stamp:
+        # Same Postgres container, same migration and seed files as the last data step that
+        # succeeded: applying "nothing pending" again costs more than the rest of `up`.
+        out.data_unchanged = True
         return out
     from devenv.db.prepare import prepare
 
@@ -104,4 +116,49 @@ def after_up(stack: Stack, running: Iterable[str], *, seed: bool = True) -> Afte
         exc.hint = exc.hint or "fix it, then run `devenv db migrate` and `devenv seed`"
         exc.args = (exc.message,)
         raise
+    if stamp is not None:
+        from devenv.stack import secrets
+
+        secrets.write_private(stamp_file, stamp)
     return out
+
+
+#: The last data step that succeeded: Postgres container + migration/seed files it ran on.
+DATA_STAMP = "data-step"
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def _data_stamp(stack: Stack, seed: bool) -> str | None:
+    """What the data step's outcome depends on, cheaply: the Postgres container (id and start
+    time: a recreated or restarted one may have a new volume), the devenv version, the [db]
+    settings, and every migration and seed file's name, size and mtime. None when Postgres is
+    outside the stack (DEVENV_DATABASE_URL): nothing local says what changed there."""
+    import hashlib
+
+    from devenv import __version__
+
+    if stack.env.external_database:
+        return None
+    pg = next((c for c in stack.runner.ps() if c.service == "postgres"), None)
+    if pg is None or pg.state != "running":
+        return None
+    cfg = stack.cfg
+    h = hashlib.sha256(f"{__version__}\0{pg.id}\0{pg.started_at}\0{seed}\0{cfg.db}".encode())
+    for base in (cfg.path(cfg.db.migrations), cfg.path(cfg.db.seeds)):
+        if base.is_dir():
+            for f in sorted(base.rglob("*")):
+                if f.is_file():
+                    st = f.stat()
+                    h.update(f"\0{f}:{st.st_size}:{st.st_mtime_ns}".encode())
+    for files in cfg.seed_files().values():
+        for p in files:
+            if p.is_file():
+                st = p.stat()
+                h.update(f"\0{p}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()

@@ -59,13 +59,30 @@ def test_up_applies_migrations_then_default_seed_and_is_idempotent(project_facto
     assert "anon key" not in first.stdout  # no gateway or auth here: no API keys to show
     assert query(p, "select count(*), min(year) from public.machines") == [(3, 1981)]
 
+    # Same Postgres container, same files: the data step has nothing to look at.
     again = p.cli("up", "--json")
     assert again.returncode == 0, again.stderr
     data = json.loads(again.stdout)
-    assert data["data"]["migrate"]["applied"] == []
+    assert data["data_unchanged"] is True and data["data"] is None
+    assert "data" in data["phases"]
+
+    # A new migration file: the next up runs the data step again, and applies just that file.
+    (p.root / "migrations" / "003_note.sql").write_text(
+        "alter table public.machines add column note text;\n"
+    )
+    third = p.cli("up", "--json")
+    assert third.returncode == 0, third.stderr
+    data = json.loads(third.stdout)
+    assert data["data_unchanged"] is False
+    assert [a["name"] for a in data["data"]["migrate"]["applied"]] == ["003_note.sql"]
     assert data["data"]["migrate"]["already_applied"] == 2
     assert [s["status"] for s in data["data"]["seed"]["sets"]] == ["unchanged"]
-    assert "data" in data["phases"]
+
+    # Postgres restarted (a new start time): the data step runs again, finding nothing to do.
+    assert p.cli("restart", "postgres").returncode == 0
+    fourth = json.loads(p.cli("up", "--json").stdout)
+    assert fourth["data_unchanged"] is False
+    assert fourth["data"]["migrate"]["applied"] == []
 
     # An edited seed set is reported, not reloaded, and does not fail `up`.
     (p.root / "seeds" / "default" / "10_machines.csv").write_text("id,name,year\n9,new,2000\n")

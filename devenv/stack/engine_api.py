@@ -1,10 +1,11 @@
-"""The three engine calls the engine checks make (/_ping, /version, /info), over the engine's
-Unix socket with the standard library when that is where the engine is.
+"""Read-only engine API calls over the engine's Unix socket with the standard library, when
+that is where the engine is: the doctor's /_ping, /version and /info, and the container list
+and inspect that every `devenv` command's `ps` makes.
 
-Why not the Docker SDK here: importing it (and requests, urllib3) costs more CPU than the whole
-`devenv doctor engine` may take (issue 11: under 0.3 s, against `docker info`). Where the SDK
-is needed for anything else, or the engine is elsewhere (tcp with TLS, ssh), the SDK is used, so
-the answers are the same JSON the SDK would return. Errors are the Engine's own EngineErrors.
+Why not the Docker SDK here: importing it (and requests, urllib3) costs more CPU than `devenv
+doctor engine` may take (under 0.3 s) and most of a second `devenv up` on a running stack. Where
+the engine is elsewhere (tcp with TLS, ssh), the SDK is used, so the answers are the same JSON
+the SDK would return. Errors are the Engine's own EngineErrors.
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ def unix_socket() -> str | None:
     return None
 
 
+class NotFound(EngineError):
+    """The engine answered 404 (a container removed between list and inspect)."""
+
+
 def get(path: str, timeout: float = 2.0) -> Any:
     """GET ``path`` from the engine's API over its Unix socket: the decoded JSON (or text)."""
     sock = unix_socket()
@@ -60,6 +65,8 @@ def get(path: str, timeout: float = 2.0) -> Any:
         raise engine_error(docker_host_label(), exc) from None
     finally:
         conn.close()
+    if r.status == 404:
+        raise NotFound(f"the Docker engine has no {path}", None)
     if r.status != 200:
         raise EngineError(
             f"the Docker engine at {docker_host_label()} answered {path} with HTTP {r.status}",
