@@ -92,7 +92,27 @@ class Engine:
             c.attrs for c in self.client.containers.list(all=True, sparse=True, filters=filters)
         ]
 
+    def _local(self) -> bool:
+        """Answer read-only questions over the local socket (see engine_api): `up` on a
+        stopped stack asks several, and the SDK's import alone costs more than all of them."""
+        from devenv.stack import engine_api
+
+        return self._client is None and engine_api.unix_socket() is not None
+
+    def _exists(self, path: str) -> bool:
+        from devenv.stack import engine_api
+
+        try:
+            engine_api.get(path, 10.0)
+            return True
+        except engine_api.NotFound:
+            return False
+
     def has_image(self, image: str) -> bool:
+        if self._local():
+            from urllib.parse import quote
+
+            return self._exists(f"/images/{quote(image, safe='')}/json")
         from docker.errors import ImageNotFound
 
         try:
@@ -106,6 +126,10 @@ class Engine:
         return list(self.client.volumes.list(filters=filters))
 
     def volume_exists(self, name: str) -> bool:
+        if self._local():
+            from urllib.parse import quote
+
+            return self._exists(f"/volumes/{quote(name, safe='')}")
         from docker.errors import NotFound
 
         try:
@@ -114,9 +138,33 @@ class Engine:
         except NotFound:
             return False
 
-    def networks(self, name: str) -> list[Any]:
-        """Networks whose name is exactly ``name`` (the engine's filter matches substrings)."""
-        return [n for n in self.client.networks.list(names=[name]) if n.name == name]
+    def networks(self, name: str) -> list[dict[str, Any]]:
+        """Inspect data of the networks whose name is exactly ``name`` (the engine's filter
+        matches substrings), with the containers attached to each."""
+        if self._local():
+            import json
+            from urllib.parse import quote
+
+            from devenv.stack import engine_api
+
+            filters = quote(json.dumps({"name": [name]}))
+            found = [
+                n for n in engine_api.get(f"/networks?filters={filters}", 10.0) if n["Name"] == name
+            ]
+            out = []
+            for n in found:  # the list omits attached containers; inspect has them
+                try:
+                    out.append(engine_api.get(f"/networks/{n['Id']}", 10.0))
+                except engine_api.NotFound:
+                    continue
+            return out
+        nets = [n for n in self.client.networks.list(names=[name]) if n.name == name]
+        for n in nets:
+            n.reload()
+        return [n.attrs for n in nets]
+
+    def remove_network(self, network_id: str) -> None:
+        self.client.networks.get(network_id).remove()
 
 
 def engine_error(where: str, exc: BaseException) -> EngineError:

@@ -595,12 +595,11 @@ class Stack:
         nets = self.engine.networks(f"{self.cfg.name}_default")
         if len(nets) < 2:
             return
-        nets.sort(key=lambda n: len((n.attrs or {}).get("Containers") or {}), reverse=True)
+        nets.sort(key=lambda n: len(n.get("Containers") or {}), reverse=True)
         for extra in nets[1:]:
-            with contextlib.suppress(Exception):
-                extra.reload()
-                if not (extra.attrs.get("Containers") or {}):
-                    extra.remove()
+            if not (extra.get("Containers") or {}):
+                with contextlib.suppress(Exception):
+                    self.engine.remove_network(extra["Id"])
 
     @contextlib.contextmanager
     def _lock(self, what: str) -> Iterator[None]:
