@@ -10,7 +10,6 @@ the SDK would return. Errors are the Engine's own EngineErrors.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import socket
@@ -20,18 +19,6 @@ from devenv.errors import EngineError
 from devenv.stack.engine import docker_host_label, engine_error
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.path = path
-
-    def connect(self) -> None:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.path)
-        self.sock = s
 
 
 def unix_socket() -> str | None:
@@ -52,27 +39,42 @@ class NotFound(EngineError):
 
 
 def get(path: str, timeout: float = 2.0) -> Any:
-    """GET ``path`` from the engine's API over its Unix socket: the decoded JSON (or text)."""
+    """GET ``path`` from the engine's API over its Unix socket: the decoded JSON (or text).
+
+    A plain HTTP/1.0 exchange on the socket rather than http.client, which imports ssl (and with
+    it OpenSSL) on a path that never needs it: the engine answers an HTTP/1.0 request with the
+    whole body and closes the connection, so there is no chunked encoding to undo.
+    """
     sock = unix_socket()
     if sock is None:
         raise ValueError("the engine is not on a local Unix socket")
-    conn = _UnixConnection(sock, timeout)
     try:
-        conn.request("GET", path, headers={"Host": "docker"})
-        r = conn.getresponse()
-        body = r.read()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(sock)
+            s.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+            chunks = []
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
     except OSError as exc:
         raise engine_error(docker_host_label(), exc) from None
-    finally:
-        conn.close()
-    if r.status == 404:
-        raise NotFound(f"the Docker engine has no {path}", None)
-    if r.status != 200:
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    try:
+        status = int(lines[0].split()[1])
+    except (IndexError, ValueError):
         raise EngineError(
-            f"the Docker engine at {docker_host_label()} answered {path} with HTTP {r.status}",
+            f"the Docker engine at {docker_host_label()} gave no HTTP answer to {path}",
+            "restart Docker",
+        ) from None
+    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+    if status == 404:
+        raise NotFound(f"the Docker engine has no {path}", None)
+    if status != 200:
+        raise EngineError(
+            f"the Docker engine at {docker_host_label()} answered {path} with HTTP {status}",
             "restart Docker",
         )
     text = body.decode("utf-8", "replace")
-    return (
-        json.loads(text) if r.getheader("Content-Type", "").startswith("application/json") else text
-    )
+    json_body = headers.get("content-type", "").startswith("application/json")
+    return json.loads(text) if json_body else text

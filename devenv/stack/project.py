@@ -4,14 +4,12 @@ locating compose/)."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from devenv import config as config_mod
 from devenv.config import Config
 from devenv.environ import Environ
 from devenv.errors import StackError
-from devenv.mocks.upstash import token_for as upstash_token
 from devenv.stack import secrets
 from devenv.stack.secrets import Keys
 
@@ -77,6 +75,8 @@ def compose_file() -> Path:
 
 def stack_id(cfg: Config) -> str:
     """Stable id of one checkout's stack: the same project name in two checkouts differs here."""
+    import hashlib  # here, not at the top: OpenSSL's load is a cost `doctor engine` need not pay
+
     return hashlib.sha256(f"{cfg.name}\0{cfg.root}".encode()).hexdigest()[:12]
 
 
@@ -133,7 +133,9 @@ def compose_env(cfg: Config, keys: Keys | None, env: Environ, *, owner: str = ""
         out["DEVENV_POSTGRES_PASSWORD"] = keys.postgres_password
         out["DEVENV_JWT_SECRET"] = keys.jwt_secret
         out["DEVENV_KONG_CONFIG"] = kong_config(keys)
-        out["DEVENV_UPSTASH_TOKEN"] = upstash_token(keys.jwt_secret)
+        from devenv.mocks.upstash import token_for
+
+        out["DEVENV_UPSTASH_TOKEN"] = token_for(keys.jwt_secret)
     for service in config_mod.SERVICES:
         out[f"DEVENV_IMAGE_{service.upper()}"] = cfg.image(service)
         out[f"DEVENV_PORT_{service.upper()}"] = str(cfg.ports[service])
@@ -161,6 +163,8 @@ def kong_config(keys: Keys) -> str:
 def config_hash(env: dict[str, str]) -> str:
     """What the containers are made from: compose.yaml and the values it interpolates (secrets
     only as part of a SHA-256 input, never readable from the digest)."""
+    import hashlib
+
     h = hashlib.sha256(compose_file().read_bytes())
     for k in sorted(env):
         h.update(f"\0{k}={env[k]}".encode())

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets as _random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -64,6 +63,8 @@ def derive(jwt_secret: str, postgres_password: str) -> Keys:
 
 
 def generate() -> Keys:
+    import secrets as _random  # here: it loads OpenSSL (hmac), which most commands never need
+
     # 40 url-safe bytes: comfortably above GoTrue's 32-character minimum for HS256 secrets.
     return derive(_random.token_urlsafe(40), _random.token_urlsafe(24))
 
