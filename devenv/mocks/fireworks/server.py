@@ -4,56 +4,14 @@ background thread (tests, the pytest plugin), always as a real HTTP server on a 
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any
 
 from devenv.errors import MockError
 from devenv.mocks.fireworks.app import FireworksMock, MockConfig
-
-
-def _uvicorn_config(app: FireworksMock, host: str, port: int, log_level: str) -> Any:
-    import importlib.util
-
-    import uvicorn
-
-    # uvloop and httptools are what make one worker fast; fall back quietly where they are absent.
-    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
-    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
-    return uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        loop=loop,
-        http=http,
-        lifespan="on",
-        log_level=log_level,
-        access_log=False,
-        server_header=False,
-        date_header=False,
-        timeout_keep_alive=30,
-        timeout_graceful_shutdown=5,
-    )
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise MockError(
-            f"the Fireworks mock cannot listen on {host}:{port}: {exc.strerror}",
-            "pick another --port, or stop what holds it",
-        ) from None
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
+from devenv.mocks.serving import bind, uvicorn_config
 
 
 def run(
@@ -70,7 +28,7 @@ def run(
     import uvicorn
 
     app = FireworksMock(config)
-    sock = _bind(host, port)
+    sock = bind(host, port, "the Fireworks mock")
     bound_host, bound_port = sock.getsockname()[:2]
     if announce is not None:
         announce(
@@ -78,7 +36,7 @@ def run(
             if ":" in bound_host
             else f"http://{bound_host}:{bound_port}"
         )
-    server = uvicorn.Server(_uvicorn_config(app, host, bound_port, log_level))
+    server = uvicorn.Server(uvicorn_config(app, host, bound_port, log_level))
     # uvicorn re-raises the stop signal once it has shut down; a stop asked for is a clean exit
     # (exit 0 under `docker stop`), so the handlers it restores ignore that one re-raise.
     previous = None
@@ -109,9 +67,9 @@ class MockServer:
         import uvicorn
 
         self.app = FireworksMock(config)
-        self._sock = _bind(host, port)
+        self._sock = bind(host, port, "the Fireworks mock")
         self.host, self.port = self._sock.getsockname()[:2]
-        self._server = uvicorn.Server(_uvicorn_config(self.app, self.host, self.port, "error"))
+        self._server = uvicorn.Server(uvicorn_config(self.app, self.host, self.port, "error"))
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
         )
