@@ -20,9 +20,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from devenv.contracts.target import Target
+
+if TYPE_CHECKING:
+    import httpx
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 
@@ -118,6 +121,7 @@ class Suite:
         self.target = target
         self.state: dict[str, Any] = {}
         self.failed: set[str] = set()
+        self._clients: dict[str, httpx.Client] = {}
 
     # Subclasses override.
     def unavailable(self) -> str | None:
@@ -125,7 +129,23 @@ class Suite:
         return None
 
     def close(self) -> None:
-        """Release clients and remove what the checks made (users, keys)."""
+        """Release clients and remove what the checks made (users, keys). Subclasses that
+        clean up call this last."""
+        for c in self._clients.values():
+            c.close()
+        self._clients.clear()
+
+    def http_client(
+        self, name: str, base_url: str, headers: dict[str, str] | None = None
+    ) -> httpx.Client:
+        """The suite's httpx client ``name`` for ``base_url``, made on first use (explicit
+        timeouts, see suites/_http) and closed by close()."""
+        c = self._clients.get(name)
+        if c is None:
+            from devenv.contracts.suites import _http
+
+            c = self._clients[name] = _http.client(base_url, self.timeout, headers)
+        return c
 
     @classmethod
     def check_names(cls) -> list[str]:

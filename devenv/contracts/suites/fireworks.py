@@ -57,16 +57,7 @@ class FireworksSuite(Suite):
 
     @property
     def http(self) -> httpx.Client:
-        c = self.state.get("http")
-        if c is None:
-            c = _http.client(self.target.fireworks_url.rstrip("/") + "/", self.timeout)
-            self.state["http"] = c
-        return c
-
-    def close(self) -> None:
-        c = self.state.get("http")
-        if c is not None:
-            c.close()
+        return self.http_client("http", self.target.fireworks_url.rstrip("/") + "/")
 
     def _chat(self, body: dict[str, Any], key: str | None = None) -> httpx.Response:
         k = self.target.fireworks_key if key is None else key

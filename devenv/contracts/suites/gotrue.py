@@ -38,12 +38,8 @@ class GoTrueSuite(Suite):
 
     @property
     def http(self) -> httpx.Client:
-        c = self.state.get("http")
-        if c is None:
-            # The apikey header is what Kong wants; GoTrue itself ignores it.
-            c = _http.client(self.target.auth_url, self.timeout, {"apikey": self.target.anon_key})
-            self.state["http"] = c
-        return c
+        # The apikey header is what Kong wants; GoTrue itself ignores it.
+        return self.http_client("http", self.target.auth_url, {"apikey": self.target.anon_key})
 
     def admin_headers(self) -> dict[str, str]:
         key = self.target.service_role_key
@@ -59,9 +55,7 @@ class GoTrueSuite(Suite):
                     self.http.delete(f"/admin/users/{uid}", headers=self.admin_headers())
                 except Exception:  # best effort: a down GoTrue already failed its checks
                     break
-        c = self.state.get("http")
-        if c is not None:
-            c.close()
+        super().close()
 
     def _signup(self, email: str) -> httpx.Response:
         return self.http.post("/signup", json={"email": email, "password": PASSWORD})

@@ -84,16 +84,7 @@ class KongSuite(Suite):
 
     @property
     def http(self) -> httpx.Client:
-        c = self.state.get("http")
-        if c is None:
-            c = _http.client(self.target.api_url, self.timeout)
-            self.state["http"] = c
-        return c
-
-    def close(self) -> None:
-        c = self.state.get("http")
-        if c is not None:
-            c.close()
+        return self.http_client("http", self.target.api_url)
 
     @classmethod
     def routes_of(cls, path: Path | None) -> list[Route]:

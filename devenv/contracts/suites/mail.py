@@ -53,20 +53,13 @@ class MailSuite(Suite):
             return "no gateway URL and anon key for this target"
         return None
 
-    def _client(self, name: str, base: str) -> httpx.Client:
-        c = self.state.get(name)
-        if c is None:
-            c = _http.client(base, self.timeout)
-            self.state[name] = c
-        return c
-
     @property
     def mail(self) -> httpx.Client:
-        return self._client("mail_http", self.target.mail_url)
+        return self.http_client("mail_http", self.target.mail_url)
 
     @property
     def api(self) -> httpx.Client:
-        return self._client("api_http", self.target.api_url)
+        return self.http_client("api_http", self.target.api_url)
 
     def close(self) -> None:
         uid = self.state.get("user_id")
@@ -77,10 +70,7 @@ class MailSuite(Suite):
                     f"/auth/v1/admin/users/{uid}",
                     headers={"apikey": key, "Authorization": f"Bearer {key}"},
                 )
-        for name in ("mail_http", "api_http"):
-            c = self.state.get(name)
-            if c is not None:
-                c.close()
+        super().close()
 
     @check("catcher_api")
     def catcher_api(self) -> None:

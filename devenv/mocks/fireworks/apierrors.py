@@ -55,6 +55,16 @@ def bad_request(message: str, param: str | None) -> ApiError:
     return ApiError(400, message, param=param)
 
 
+def reject_unknown_fields(body: dict[str, Any], allowed: frozenset[str] | set[str]) -> None:
+    """Fireworks' 400 for a field it does not take, in its exact wording: clients parse
+    "field: '...'" out of it to drop the field and retry."""
+    for key, value in body.items():
+        if key not in allowed:
+            raise bad_request(
+                f"Extra inputs are not permitted, field: {key!r}, value: {value!r}", key
+            )
+
+
 def unknown_model(model: str) -> ApiError:
     return ApiError(
         404,

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from devenv.mocks.fireworks import replies
-from devenv.mocks.fireworks.apierrors import ApiError, bad_request
+from devenv.mocks.fireworks.apierrors import ApiError, bad_request, reject_unknown_fields
 from devenv.mocks.fireworks.validation import GenRequest
 
 FIELDS = frozenset(
@@ -150,11 +150,7 @@ def to_chat(body: Any) -> dict[str, Any]:
     """The chat-completions body a Messages request means (validated further as one)."""
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object", None)
-    for key, value in body.items():
-        if key not in FIELDS:
-            raise bad_request(
-                f"Extra inputs are not permitted, field: {key!r}, value: {value!r}", key
-            )
+    reject_unknown_fields(body, FIELDS)
     if body.get("max_tokens") is None:
         raise bad_request("'max_tokens' is required", "max_tokens")
     chat: dict[str, Any] = {"model": body.get("model"), "max_tokens": body["max_tokens"]}

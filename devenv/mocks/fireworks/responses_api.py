@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from devenv.mocks.fireworks import replies
-from devenv.mocks.fireworks.apierrors import ApiError, bad_request
+from devenv.mocks.fireworks.apierrors import ApiError, bad_request, reject_unknown_fields
 from devenv.mocks.fireworks.validation import GenRequest
 
 FIELDS = frozenset(
@@ -150,11 +150,7 @@ def to_chat(body: Any, store: ResponseStore) -> tuple[dict[str, Any], list[dict[
     """(the chat-completions body the request means, the conversation to store with it)."""
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object", None)
-    for key, value in body.items():
-        if key not in FIELDS:
-            raise bad_request(
-                f"Extra inputs are not permitted, field: {key!r}, value: {value!r}", key
-            )
+    reject_unknown_fields(body, FIELDS)
     if body.get("input") is None:
         raise bad_request("'input' is required", "input")
     history: list[dict[str, Any]] = []

@@ -18,7 +18,12 @@ from typing import Any, Literal
 
 import orjson
 
-from devenv.mocks.fireworks.apierrors import ApiError, bad_request, unknown_model
+from devenv.mocks.fireworks.apierrors import (
+    ApiError,
+    bad_request,
+    reject_unknown_fields,
+    unknown_model,
+)
 from devenv.mocks.fireworks.models import Catalog, ModelInfo
 
 Endpoint = Literal["chat.completions", "completions", "embeddings"]
@@ -358,15 +363,6 @@ def _bool(body: dict[str, Any], key: str) -> bool | None:
     if not isinstance(value, bool):
         raise _wrong(key, "a boolean", value)
     return value
-
-
-def _unknown_fields(body: dict[str, Any], allowed: frozenset[str]) -> None:
-    # Fireworks' exact wording: clients parse "field: '...'" out of it to drop the field and retry.
-    for key, value in body.items():
-        if key not in allowed:
-            raise bad_request(
-                f"Extra inputs are not permitted, field: {key!r}, value: {value!r}", key
-            )
 
 
 def _model(body: dict[str, Any], catalog: Catalog) -> ModelInfo:
@@ -963,7 +959,7 @@ def chat_request(body: Any, catalog: Catalog, limits: Limits) -> GenRequest:
     model = _model(body, catalog)
     if model.kind != "chat":
         raise bad_request(f"Model {model.id} is an embedding model; it cannot chat", "model")
-    _unknown_fields(body, CHAT_FIELDS)
+    reject_unknown_fields(body, CHAT_FIELDS)
     messages = body.get("messages")
     if messages is None:
         raise bad_request("'messages' is required", "messages")
@@ -1058,7 +1054,7 @@ def completion_request(body: Any, catalog: Catalog, limits: Limits) -> GenReques
     model = _model(body, catalog)
     if model.kind != "chat":
         raise bad_request(f"Model {model.id} is an embedding model; it cannot complete", "model")
-    _unknown_fields(body, COMPLETION_FIELDS)
+    reject_unknown_fields(body, COMPLETION_FIELDS)
     prompts = _prompts(body.get("prompt"))
     images: list[Image] = []
     raw_images = body.get("images")
@@ -1118,7 +1114,7 @@ def embedding_request(body: Any, catalog: Catalog) -> EmbeddingRequest:
     model = _model(body, catalog)
     if model.kind != "embedding":
         raise bad_request(f"Model {model.id} is not an embedding model", "model")
-    _unknown_fields(body, EMBEDDING_FIELDS)
+    reject_unknown_fields(body, EMBEDDING_FIELDS)
     value = body.get("input")
     template = body.get("prompt_template")
     if template is not None and not isinstance(template, str):

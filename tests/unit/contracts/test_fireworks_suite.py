@@ -81,7 +81,7 @@ def suite_request(body: dict[str, Any]) -> httpx.Request:
     suite = FireworksSuite(
         Target(fireworks_url="http://fw.test/inference/v1", fireworks_key="sdk-key")
     )
-    suite.state["http"] = httpx.Client(
+    suite._clients["http"] = httpx.Client(
         base_url="http://fw.test/inference/v1/", transport=httpx.MockTransport(rec)
     )
     suite._chat(body)
