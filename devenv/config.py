@@ -10,6 +10,7 @@ taken from the directory.
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -20,6 +21,7 @@ from typing import Any
 from devenv import __version__
 from devenv import environ as environ_mod
 from devenv.errors import ConfigError, UsageError
+from devenv.stack import postgres_image
 
 CONFIG_FILE = "devenv.toml"
 
@@ -74,8 +76,10 @@ DEFAULT_PORTS: dict[str, int] = {
 
 #: Official images. GoTrue is pinned; the stack was checked against this release. The Fireworks
 #: mock is this package, so its image is devenv's own, built locally when missing (never pulled).
+#: Postgres: unless [images] postgres is set, devenv builds its image FROM this one with the
+#: [db] extensions (devenv/stack/postgres_image.py).
 DEFAULT_IMAGES: dict[str, str] = {
-    "postgres": "postgres:15",
+    "postgres": postgres_image.BASE,
     "gotrue": "supabase/gotrue:v2.196.0",
     "kong": "kong:2.8.1",
     "redis": "redis:7",
@@ -110,6 +114,9 @@ class DbConfig:
     #: Files (globs, project-relative, in order) that make up the default seed set instead of
     #: ``seeds/<default_seed>/`` — how a Supabase CLI project's ``supabase/seed.sql`` is used.
     seed_paths: tuple[str, ...] = ()
+    #: Extensions the Postgres image devenv builds carries, named as ``create extension`` takes
+    #: them (devenv.stack.postgres_image.CATALOGUE); unused when [images] postgres is set.
+    extensions: tuple[str, ...] = postgres_image.DEFAULT_EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,10 @@ class Config:
     source: Path | None = None
     #: DEVENV_IMAGE_<SERVICE> overrides, resolved once when the config is made (see devenv.environ).
     image_overrides: Mapping[str, str] = field(default_factory=dict)
+    #: Services whose image devenv.toml names (the rest take DEFAULT_IMAGES).
+    images_set: frozenset[str] = frozenset()
+    #: DEVENV_POSTGRES_BASE_IMAGE: what devenv's Postgres image is built FROM, not postgres:15.
+    postgres_base: str = ""
 
     @property
     def state_dir(self) -> Path:
@@ -156,10 +167,25 @@ class Config:
         override = self.image_overrides.get(service)
         if override:
             return override
-        image = self.images.get(service, DEFAULT_IMAGES.get(service, ""))
-        if self.registry:
-            return f"{self.registry.rstrip('/')}/{image}"
-        return image
+        if service == "postgres":
+            spec = self.postgres_build()
+            if spec is not None:
+                return _postgres_tag(spec)
+        return self._prefixed(self.images.get(service, DEFAULT_IMAGES.get(service, "")))
+
+    def _prefixed(self, image: str) -> str:
+        return f"{self.registry.rstrip('/')}/{image}" if self.registry else image
+
+    def postgres_build(self) -> postgres_image.Build | None:
+        """The Postgres image devenv builds (base + [db] extensions), or None when the image is
+        given (DEVENV_IMAGE_POSTGRES, [images] postgres: run as it is) or no extension is wanted
+        (then plain postgres:15 runs)."""
+        if self.image_overrides.get("postgres") or "postgres" in self.images_set:
+            return None
+        if not self.db.extensions:
+            return None
+        base = self.postgres_base or self._prefixed(DEFAULT_IMAGES["postgres"])
+        return postgres_image.make_build(base, self.db.extensions)
 
     def seed_files(self) -> dict[str, list[Path]]:
         """Seed sets given as files (``[db] seed_paths``) rather than folders: {set: files}.
@@ -191,6 +217,14 @@ class Config:
                 "add it to [project] services",
             )
         return tuple(names)
+
+
+@functools.lru_cache(maxsize=8)
+def _postgres_tag(spec: postgres_image.Build) -> str:
+    # Hashes two small files; a command asks for the image several times.
+    from devenv.stack.project import compose_dir
+
+    return spec.tag(compose_dir())
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -233,7 +267,12 @@ def load(root: Path | None = None, env: environ_mod.Environ | None = None) -> Co
             # A Supabase CLI project without devenv.toml: its paths, ports and auth settings.
             raw, source = adopted.sections, adopted.source
     cfg = _validate(root, source, raw)
-    return replace(cfg, image_overrides=dict(env.images))
+    return with_environ(cfg, env)
+
+
+def with_environ(cfg: Config, env: environ_mod.Environ) -> Config:
+    """``cfg`` with the invocation's image settings (DEVENV_IMAGE_*, the Postgres base)."""
+    return replace(cfg, image_overrides=dict(env.images), postgres_base=env.postgres_base_image)
 
 
 def adopt_supabase(root: Path) -> Any:
@@ -276,7 +315,7 @@ def in_memory(
     raw["ports"] = {**dict(raw.get("ports", {})), **chosen}
     cfg = _validate(root.resolve(), None, raw)
     env = environ_mod.read() if env is None else env
-    return replace(cfg, image_overrides=dict(env.images))
+    return with_environ(cfg, env)
 
 
 class _Problems:
@@ -299,7 +338,7 @@ _SECTIONS: dict[str, set[str]] = {
         "enable_signup",
         "enable_confirmations",
     },
-    "db": {"migrations", "seeds", "default_seed", "migrate", "seed_paths"},
+    "db": {"migrations", "seeds", "default_seed", "migrate", "seed_paths", "extensions"},
     "env": {"schema", "example", "files", "reader"},
 }
 
@@ -429,7 +468,19 @@ def _validate(root: Path, path: Path | None, raw: dict[str, Any]) -> Config:
         default_seed=_str(p, db_t, "db", "default_seed", DbConfig.default_seed),
         migrate=_command(p, db_t, "db", "migrate"),
         seed_paths=_str_list(p, db_t, "db", "seed_paths", ()),
+        extensions=_str_list(p, db_t, "db", "extensions", DbConfig.extensions),
     )
+    unknown_ext = [e for e in db.extensions if e not in postgres_image.CATALOGUE]
+    if unknown_ext:
+        named = ", ".join(
+            f"{e!r}" + (f" (part of {part!r})" if (part := postgres_image.entry(e)) else "")
+            for e in unknown_ext
+        )
+        p.add(
+            "db.extensions",
+            f"devenv cannot build {named} into its Postgres image;"
+            f" known: {', '.join(postgres_image.CATALOGUE)}",
+        )
     env_t = table("env")
     env = EnvConfig(
         schema=_str(p, env_t, "env", "schema", EnvConfig.schema),
@@ -453,6 +504,7 @@ def _validate(root: Path, path: Path | None, raw: dict[str, Any]) -> Config:
         services=services,
         ports=ports,
         images=images,
+        images_set=frozenset(k for k in DEFAULT_IMAGES if k in images_t),
         registry=registry,
         auth=auth,
         db=db,

@@ -9,6 +9,7 @@ below that reads ``os.environ`` again. Tests and the pytest plugin pass their ow
                                 prefix): how CI and air-gapped machines pin images
 ``DEVENV_FIREWORKS_KEYS``       API keys the Fireworks mock accepts (comma-separated)
 ``DEVENV_FIREWORKS_BASE_IMAGE`` base image the mock's image is built on (python3 X.Y + pip)
+``DEVENV_POSTGRES_BASE_IMAGE`` base image devenv's Postgres image is built on (postgres:15)
 ``DEVENV_FIREWORKS_STUBS``      stub folder for ``devenv mock fireworks``
 ``DEVENV_DATABASE_URL``         `db`/`seed` talk to this Postgres instead of the stack's
 ``DEVENV_GOTRUE_URL``           with ``DEVENV_SERVICE_ROLE_KEY``: GoTrue for seeded auth users
@@ -28,6 +29,7 @@ IMAGE_PREFIX = "DEVENV_IMAGE_"
 FIREWORKS_KEYS = "DEVENV_FIREWORKS_KEYS"
 FIREWORKS_BASE_IMAGE = "DEVENV_FIREWORKS_BASE_IMAGE"
 FIREWORKS_STUBS = "DEVENV_FIREWORKS_STUBS"
+POSTGRES_BASE_IMAGE = "DEVENV_POSTGRES_BASE_IMAGE"
 DATABASE_URL = "DEVENV_DATABASE_URL"
 GOTRUE_URL = "DEVENV_GOTRUE_URL"
 SERVICE_ROLE_KEY = "DEVENV_SERVICE_ROLE_KEY"
@@ -42,6 +44,7 @@ class Environ:
     images: Mapping[str, str] = field(default_factory=dict)  # service -> exact image
     fireworks_keys: str = ""
     fireworks_base_image: str = ""
+    postgres_base_image: str = ""
     database_url: str = field(default="", repr=False)  # may carry a password
     gotrue_url: str = ""
     service_role_key: str = field(default="", repr=False)
@@ -65,6 +68,7 @@ def read(environ: Mapping[str, str] | None = None) -> Environ:
         images=images,
         fireworks_keys=env.get(FIREWORKS_KEYS, ""),
         fireworks_base_image=env.get(FIREWORKS_BASE_IMAGE, ""),
+        postgres_base_image=env.get(POSTGRES_BASE_IMAGE, ""),
         database_url=env.get(DATABASE_URL, ""),
         gotrue_url=env.get(GOTRUE_URL, ""),
         service_role_key=env.get(SERVICE_ROLE_KEY, ""),

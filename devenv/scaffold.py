@@ -149,6 +149,7 @@ def render_config(root: Path, sections: dict[str, dict[str, Any]], adopted_from:
         default_seed=toml_value(get("db", "default_seed", db.default_seed)),
         seed_paths=toml_value(get("db", "seed_paths", list(db.seed_paths))),
         migrate=toml_value(get("db", "migrate", "")),
+        extensions=toml_value(get("db", "extensions", list(db.extensions))),
         schema=toml_value(get("env", "schema", env.schema)),
         example=toml_value(get("env", "example", env.example)),
         files=toml_value(get("env", "files", list(env.files))),

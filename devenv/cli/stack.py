@@ -46,7 +46,11 @@ def up(
     progress = _Progress(enabled=not as_json)
     try:
         result = st.up(
-            services or (), seed=not no_seed, timeout=timeout, on_progress=progress.update
+            services or (),
+            seed=not no_seed,
+            timeout=timeout,
+            on_progress=progress.update,
+            on_note=lambda text: _err(f"devenv: {text}"),
         )
     finally:
         progress.stop()

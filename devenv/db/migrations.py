@@ -259,30 +259,6 @@ def run_statements(
                 raise error(dbconn.server_error_line(exc, str(where), stmt), hint) from None
 
 
-#: Extensions Supabase apps create that a stock postgres:15 lacks: (image that has it, how to
-#: get it into the stack). Images built FROM postgres:15 keep its interface and data volume.
-_EXTENSIONS: dict[str, tuple[str, str]] = {
-    "vector": (
-        "pgvector/pgvector:pg15",
-        'set [images] postgres = "pgvector/pgvector:pg15" in devenv.toml (postgres:15 with'
-        " pgvector; the data volume stays usable)",
-    ),
-    "postgis": (
-        "postgis/postgis:15-3.4",
-        'set [images] postgres = "postgis/postgis:15-3.4" in devenv.toml (postgres:15 with'
-        " PostGIS; the data volume stays usable)",
-    ),
-    "pg_cron": (
-        "supabase/postgres",
-        "use an image FROM postgres:15 with `apt-get install postgresql-15-cron` and"
-        " shared_preload_libraries = 'pg_cron', set as [images] postgres in devenv.toml",
-    ),
-    "pgtap": (
-        "supabase/postgres",
-        "use an image FROM postgres:15 with `apt-get install postgresql-15-pgtap`, set as"
-        " [images] postgres in devenv.toml",
-    ),
-}
 _SUPABASE_ONLY = ("pg_net", "pgjwt", "supabase_vault", "pgsodium", "pg_graphql", "wrappers")
 _NOT_AVAILABLE = re.compile(r'^extension "([^"]+)" is not available')
 
@@ -290,14 +266,21 @@ _NOT_AVAILABLE = re.compile(r'^extension "([^"]+)" is not available')
 def missing_extension(exc: psycopg.Error) -> tuple[str, str, str] | None:
     """(extension, an image that has it, how to use one) if ``exc`` is Postgres saying an
     extension's files are not installed, else None."""
+    from devenv.stack import postgres_image
+
     m = _NOT_AVAILABLE.match(exc.diag.message_primary or "")
     if m is None:
         return None
     name = m.group(1)
-    base = name.split("_")[0] if name.startswith("postgis") else name
-    if base in _EXTENSIONS:
-        image, how = _EXTENSIONS[base]
-        return name, image, how
+    entry = postgres_image.entry(name)
+    if entry is not None:
+        return (
+            name,
+            f'devenv\'s own image with "{entry}" in [db] extensions',
+            f'add "{entry}" to [db] extensions in devenv.toml and run `devenv up` (devenv builds'
+            f" postgres:{postgres_image.MAJOR} with it; the data volume stays); an image set as"
+            " [images] postgres or DEVENV_IMAGE_POSTGRES must carry it itself",
+        )
     if name in _SUPABASE_ONLY:
         return (
             name,

@@ -337,10 +337,12 @@ def project_images(ctx: Context) -> Finding:
     missing = [(s, cfg.image(s)) for s in cfg.services if not ctx.engine.has_image(cfg.image(s))]
     if not missing:
         return Finding("project.images", OK, f"all {len(cfg.services)} images present")
-    pulled = [(s, i) for s, i in missing if s != "fireworks"]
+    built = {"fireworks", "upstash"} | ({"postgres"} if cfg.postgres_build() else set())
+    pulled = [(s, i) for s, i in missing if s not in built]
     text = ", ".join(f"{i} ({s})" for s, i in missing)
     if not pulled:
-        return Finding("project.images", OK, f"{text}: `devenv up` builds it")
+        them = "them" if len(missing) > 1 else "it"
+        return Finding("project.images", OK, f"{text}: `devenv up` builds {them}")
     return Finding(
         "project.images",
         WARN,

@@ -236,17 +236,20 @@ class Stack:
         data: bool = True,
         timeout: float = 180.0,
         on_progress: ProgressFn | None = None,
+        on_note: Callable[[str], None] | None = None,
     ) -> UpResult:
         """Start the enabled services (or ``services`` and what they need), wait until really
         healthy, then (unless ``data`` is false) check .env files, migrate and seed. Raises a
-        DevenvError subclass on every failure; a failing data step leaves the stack up."""
+        DevenvError subclass on every failure; a failing data step leaves the stack up.
+        ``on_note`` hears of slow one-time work (building an image) before it starts; the time
+        that takes does not count against ``timeout``."""
         t0 = time.monotonic()
         deadline = t0 + timeout
         chosen = self.cfg.check_services(list(services)) if services else self.cfg.services
         wanted = project.with_requirements(chosen)
         with self._lock("start"):
             self._up_began = time.time()
-            result = self._up(wanted, deadline, on_progress)
+            result = self._up(wanted, deadline, on_progress, on_note)
         self._started = True
         interrupt.check()  # a Ctrl-C swallowed during the last poll stops before the data step
         if data:
@@ -259,7 +262,11 @@ class Stack:
         return result
 
     def _up(
-        self, wanted: tuple[str, ...], deadline: float, on_progress: ProgressFn | None
+        self,
+        wanted: tuple[str, ...],
+        deadline: float,
+        on_progress: ProgressFn | None,
+        on_note: Callable[[str], None] | None = None,
     ) -> UpResult:
         t0 = time.monotonic()
         phases: dict[str, float] = {}
@@ -273,7 +280,9 @@ class Stack:
         # change nothing, and asking it costs more than the rest of `up` together.
         self.unchanged = self._already_up(existing, wanted)
         if not self.unchanged:
-            self._converge(existing, wanted, how, deadline, on_progress, phases)
+            deadline += self._converge(
+                existing, wanted, how, deadline, on_progress, phases, on_note
+            )
         self._wait_gateway(wanted, keys, deadline, phases)
         after = self.runner.ps()
         status = self.status(containers=after)
@@ -293,8 +302,10 @@ class Stack:
         deadline: float,
         on_progress: ProgressFn | None,
         phases: dict[str, float],
-    ) -> None:
-        """Checks, then compose: make the running stack what the configuration says."""
+        on_note: Callable[[str], None] | None = None,
+    ) -> float:
+        """Checks, then compose: make the running stack what the configuration says. Returns
+        the seconds spent building or pulling images, which the caller adds to its deadline."""
         t = time.monotonic()
         published = {p for c in existing if c.state == "running" for p in c.ports}
         ports.check(
@@ -304,7 +315,10 @@ class Stack:
             project_has_containers=bool(existing),
             engine=self.engine,
         )
-        images.ensure(self.cfg, self.engine, self.runner, self.env, wanted)
+        t_images = time.monotonic()
+        images.ensure(self.cfg, self.engine, self.runner, self.env, wanted, on_note=on_note)
+        spent = time.monotonic() - t_images
+        deadline += spent
         self._repair_networks()
         phases["checks"] = time.monotonic() - t
 
@@ -322,6 +336,7 @@ class Stack:
         disabled = sorted(s for s in had if s and s not in self.cfg.services)
         if disabled:
             self.runner.run(["rm", "--stop", "--force", *disabled])
+        return spent
 
     def _already_up(self, existing: list[ContainerState], wanted: tuple[str, ...]) -> bool:
         digest = self.runner.env.get("DEVENV_CONFIG_HASH")

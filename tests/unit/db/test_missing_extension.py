@@ -21,16 +21,24 @@ def migrate(db: Db, tmp_path: Path, sql: str) -> migrations.MigrationError:
     return exc.value
 
 
-def test_vector_names_pgvector_image(db: Db, tmp_path: Path) -> None:
+def test_vector_names_the_db_extensions_entry(db: Db, tmp_path: Path) -> None:
     err = migrate(db, tmp_path, "create extension if not exists vector with schema extensions;\n")
     path = tmp_path / "migrations" / "20240101000000_init.sql"
     assert err.message == (
         f"{path}:2: extension 'vector' is not available in the stack's Postgres image;"
-        " pgvector/pgvector:pg15 has it"
+        ' devenv\'s own image with "vector" in [db] extensions has it'
     )
-    assert err.hint.startswith('set [images] postgres = "pgvector/pgvector:pg15" in devenv.toml')
+    assert err.hint.startswith('add "vector" to [db] extensions in devenv.toml and run `devenv up`')
     assert "rolled back and not recorded" in err.hint
     assert db.scalar("select to_regclass('public.t')") is None  # the file was rolled back
+
+
+def test_a_part_of_postgis_names_postgis(db: Db, tmp_path: Path) -> None:
+    err = migrate(db, tmp_path, "create extension postgis_topology;\n")
+    assert err.message.endswith(
+        ":2: extension 'postgis_topology' is not available in the stack's Postgres image;"
+        ' devenv\'s own image with "postgis" in [db] extensions has it'
+    )
 
 
 def test_supabase_only_extension(db: Db, tmp_path: Path) -> None:

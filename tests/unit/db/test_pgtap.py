@@ -76,6 +76,7 @@ def test_without_pgtap_in_the_server_one_line_names_an_image(db: Db, tmp_path: P
     with pytest.raises(DatabaseError) as exc:
         pgtap.run(db.dsn, tmp_path)
     assert exc.value.message == (
-        "pgTAP is not installed in the stack's Postgres image; supabase/postgres has it"
+        "pgTAP is not installed in the stack's Postgres image;"
+        ' devenv\'s own image with "pgtap" in [db] extensions has it'
     )
-    assert "postgresql-15-pgtap" in exc.value.hint
+    assert 'add "pgtap" to [db] extensions' in exc.value.hint

@@ -45,7 +45,9 @@ def test_without_devenv_toml_the_supabase_settings_are_the_config(project: Path)
     assert cfg.seed_files() == {
         "default": [project / "supabase" / "seed.sql", project / "supabase/seeds/10_tags.sql"]
     }
-    assert cfg.image("postgres") == config.DEFAULT_IMAGES["postgres"]  # major_version 15
+    # major_version 15: devenv's own image, postgres:15 with the default [db] extensions.
+    assert cfg.postgres_build() is not None
+    assert cfg.postgres_build().base == config.DEFAULT_IMAGES["postgres"]  # type: ignore[union-attr]
     # From a sub-folder too, as `supabase` itself finds its project.
     (project / "src").mkdir()
     assert config.find_root(project / "src") == project

@@ -8,7 +8,7 @@ import pytest
 
 from devenv import config, environ
 from devenv.errors import ConfigError, UsageError
-from devenv.stack import ports
+from devenv.stack import ports, postgres_image
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -110,7 +110,10 @@ def test_image_override_order(tmp_path: Path) -> None:
     root = write(tmp_path, '[images]\nregistry = "mirror:5000/"\nredis = "redis:7.2"\n')
     cfg = config.load(root, environ.read({}))
     assert cfg.image("redis") == "mirror:5000/redis:7.2"
-    assert cfg.image("postgres") == "mirror:5000/postgres:15"
+    # Postgres: devenv's own build FROM the registry's postgres:15 (see the test below).
+    assert cfg.postgres_build() == postgres_image.make_build(
+        "mirror:5000/postgres:15", postgres_image.DEFAULT_EXTENSIONS
+    )
     # The environment wins, verbatim; it is resolved once, when the config is made.
     cfg = config.load(root, environ.read({"DEVENV_IMAGE_REDIS": "local/redis:dev"}))
     assert cfg.image("redis") == "local/redis:dev"
@@ -163,3 +166,44 @@ def test_fireworks_is_a_service_with_devenvs_own_image(
     assert config.DEFAULT_PORTS["fireworks"] not in {
         p for s, p in config.DEFAULT_PORTS.items() if s != "fireworks"
     }
+
+
+def test_postgres_image_is_built_with_the_db_extensions_unless_one_is_named(
+    tmp_path: Path,
+) -> None:
+    cfg = config.load(tmp_path, environ.read({}))
+    assert cfg.db.extensions == ("pg_cron", "vector", "postgis", "pgtap")
+    default = cfg.image("postgres")
+    assert default.startswith("devenv-postgres:15-") and "/" not in default  # local, not pulled
+    # A different set is a different image; the same set in another order is the same one.
+    other = config.load(write(tmp_path, '[db]\nextensions = ["pgtap", "pg_cron"]\n'))
+    same = config.load(write(tmp_path, '[db]\nextensions = ["pg_cron", "pgtap", "pgtap"]\n'))
+    assert other.image("postgres") == same.image("postgres") != default
+    assert other.postgres_build() == postgres_image.Build("postgres:15", ("pg_cron", "pgtap"))
+    # The base comes from DEVENV_POSTGRES_BASE_IMAGE when set, and names the image too.
+    based = config.load(tmp_path, environ.read({"DEVENV_POSTGRES_BASE_IMAGE": "local/pg:15"}))
+    spec = based.postgres_build()
+    assert spec is not None and spec.base == "local/pg:15"
+    assert based.image("postgres") != same.image("postgres")
+    # No extensions: plain postgres:15. An image named in devenv.toml or the environment runs
+    # as it is, and nothing is built.
+    plain = config.load(write(tmp_path, "[db]\nextensions = []\n"))
+    assert plain.postgres_build() is None and plain.image("postgres") == "postgres:15"
+    named = config.load(write(tmp_path, '[images]\npostgres = "supabase/postgres:15.8.1.085"\n'))
+    assert named.postgres_build() is None
+    assert named.image("postgres") == "supabase/postgres:15.8.1.085"
+    env = environ.read({"DEVENV_IMAGE_POSTGRES": "ci/pg:1"})
+    assert config.load(tmp_path, env).image("postgres") == "ci/pg:1"
+    assert config.load(tmp_path, env).postgres_build() is None
+
+
+def test_unknown_db_extension_is_a_config_problem(tmp_path: Path) -> None:
+    write(tmp_path, '[db]\nextensions = ["vector", "pg_net", "postgis_topology"]\n')
+    with pytest.raises(ConfigError) as err:
+        config.load(tmp_path)
+    [line] = err.value.problems
+    assert line == (
+        f"{tmp_path / 'devenv.toml'}: db.extensions: devenv cannot build 'pg_net',"
+        " 'postgis_topology' (part of 'postgis') into its Postgres image; known: "
+        + ", ".join(postgres_image.CATALOGUE)
+    )

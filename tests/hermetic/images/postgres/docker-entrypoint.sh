@@ -23,9 +23,9 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   rm -f "$pwfile"
   echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
   echo "listen_addresses = '*'" >>"$PGDATA/postgresql.conf"
-  # pg_cron runs in the postmaster; as on Supabase, its jobs live in the postgres database.
-  printf "shared_preload_libraries = 'pg_cron'\ncron.database_name = 'postgres'\n" >>"$PGDATA/postgresql.conf"
-  pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
+  # As the official image does, the server's arguments (e.g. -c shared_preload_libraries=...)
+  # apply to the init-time server too; they are -c name=value words without spaces.
+  pg_ctl -D "$PGDATA" -o "-c listen_addresses='' $*" -w start >/dev/null
   db=${POSTGRES_DB:-$user}
   if [ "$db" != postgres ]; then psql -v ON_ERROR_STOP=1 -U "$user" -d postgres -c "CREATE DATABASE \"$db\"" >/dev/null; fi
   for f in /docker-entrypoint-initdb.d/*; do
