@@ -259,36 +259,19 @@ def run_statements(
                 raise error(dbconn.server_error_line(exc, str(where), stmt), hint) from None
 
 
-_SUPABASE_ONLY = ("pg_net", "pgjwt", "supabase_vault", "pgsodium", "pg_graphql", "wrappers")
 _NOT_AVAILABLE = re.compile(r'^extension "([^"]+)" is not available')
 
 
 def missing_extension(exc: psycopg.Error) -> tuple[str, str, str] | None:
     """(extension, an image that has it, how to use one) if ``exc`` is Postgres saying an
     extension's files are not installed, else None."""
-    from devenv.stack import postgres_image
+    from devenv.db.extensions import where_to_get
 
     m = _NOT_AVAILABLE.match(exc.diag.message_primary or "")
     if m is None:
         return None
     name = m.group(1)
-    entry = postgres_image.entry(name)
-    if entry is not None:
-        return (
-            name,
-            f'devenv\'s own image with "{entry}" in [db] extensions',
-            f'add "{entry}" to [db] extensions in devenv.toml and run `devenv up` (devenv builds'
-            f" postgres:{postgres_image.MAJOR} with it; the data volume stays); an image set as"
-            " [images] postgres or DEVENV_IMAGE_POSTGRES must carry it itself",
-        )
-    if name in _SUPABASE_ONLY:
-        return (
-            name,
-            "supabase/postgres",
-            "devenv does not run Supabase's Postgres image yet; keep this extension's migration"
-            " out of local runs or guard it with a check of pg_available_extensions",
-        )
-    return name, "an image with it installed", "set that image as [images] postgres in devenv.toml"
+    return (name, *where_to_get(name))
 
 
 def apply_pending(

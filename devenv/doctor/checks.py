@@ -474,6 +474,52 @@ def stack_migrations(ctx: Context) -> Finding:
     return Finding("stack.migrations", OK, f"{len(st.entries)} applied, none pending or changed")
 
 
+@check("stack.extensions", "extensions the migrations create", timeout=3.0)
+def stack_extensions(ctx: Context) -> Finding:
+    """Before a migration runs into it: every extension the migrations create is in the
+    running server (asked), or, with the stack down, in [db] extensions of devenv's image."""
+    from devenv.db import extensions
+
+    cfg = ctx.cfg
+    folder = cfg.path(cfg.db.migrations)
+    created = extensions.created_in(folder) if folder.is_dir() else {}
+    if not created:
+        return Finding("stack.extensions", SKIP, "no migration creates an extension")
+    spec = cfg.postgres_build()
+    try:
+        dsn = _dsn(ctx)
+    except Blocked:
+        if spec is None:
+            raise  # an image devenv did not build: only its server can say what it has
+        dsn = None
+    if dsn is not None:
+        from devenv.db import conn as dbconn
+
+        with dbconn.connect(dsn, app="devenv-doctor") as conn:
+            have = {str(r[0]) for r in conn.execute("SELECT name FROM pg_available_extensions")}
+        missing = [n for n in created if n not in have]
+        where = "the running Postgres image"
+    else:
+        assert spec is not None
+        missing = extensions.lacking(list(created), spec.extensions)
+        where = "the Postgres image [db] extensions builds"
+    if not missing:
+        names = ", ".join(created)
+        unchecked = "" if dsn else " (the stack is down: contrib's are checked once it runs)"
+        return Finding("stack.extensions", OK, f"{names}: in {where}{unchecked}")
+    name = missing[0]
+    path, line = created[name]
+    more = f" (and {', '.join(missing[1:])})" if len(missing) > 1 else ""
+    _image, how = extensions.where_to_get(name)
+    return Finding(
+        "stack.extensions",
+        FAIL,
+        f"{os.path.relpath(path, cfg.root)}:{line} creates extension {name!r}{more},"
+        f" which {where} lacks",
+        fix=how,
+    )
+
+
 @check("stack.seeds", "seeds", timeout=3.0)
 def stack_seeds(ctx: Context) -> Finding:
     from devenv.db import conn as dbconn

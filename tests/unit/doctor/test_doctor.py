@@ -253,3 +253,34 @@ def test_clock_skew_is_read_from_the_date_header(offset: int) -> None:
     finally:
         server.shutdown()
     assert skew is not None and abs(skew - offset) < 1.6
+
+
+def test_extensions_missing_from_db_extensions_with_the_stack_down(tmp_path: Path) -> None:
+    (tmp_path / "devenv.toml").write_text('[db]\nextensions = ["pg_cron"]\n')
+    mig = tmp_path / "migrations"
+    mig.mkdir()
+    (mig / "001_init.sql").write_text(
+        "create extension if not exists pg_cron;\n/* create extension rum;\n */\n"
+        "create extension hstore;\n"
+    )
+    (mig / "002_ai.sql").write_text("\n\nCREATE EXTENSION IF NOT EXISTS vector;\n")
+    (mig / "003_geo.sql").write_text("create extension postgis_topology cascade;\n")
+    rc, f = doctor(tmp_path, "stack.extensions")
+    e = f["stack.extensions"]
+    assert rc == 1 and e["status"] == FAIL, e
+    assert e["summary"] == (
+        "migrations/002_ai.sql:3 creates extension 'vector' (and postgis_topology), which the"
+        " Postgres image [db] extensions builds lacks"
+    )
+    assert e["fix"].startswith('add "vector" to [db] extensions in devenv.toml')
+    # With both in the list: fine, and contrib's (hstore) wait for the running server.
+    (tmp_path / "devenv.toml").write_text('[db]\nextensions = ["pg_cron", "vector", "postgis"]\n')
+    rc, f = doctor(tmp_path, "stack.extensions")
+    e = f["stack.extensions"]
+    assert e["status"] == OK, e
+    assert e["summary"].startswith("pg_cron, hstore, vector, postgis_topology: in the Postgres")
+    assert "contrib's are checked once it runs" in e["summary"]
+    # An image devenv did not build: only its server can tell, and it is not running.
+    (tmp_path / "devenv.toml").write_text('[images]\npostgres = "postgres:15"\n')
+    _rc, f = doctor(tmp_path, "stack.extensions")
+    assert f["stack.extensions"]["status"] == SKIP
