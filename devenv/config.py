@@ -117,6 +117,8 @@ class DbConfig:
     #: Extensions the Postgres image devenv builds carries, named as ``create extension`` takes
     #: them (devenv.stack.postgres_image.CATALOGUE); unused when [images] postgres is set.
     extensions: tuple[str, ...] = postgres_image.DEFAULT_EXTENSIONS
+    #: The Postgres major devenv's image is built for (postgres:<major> + postgresql-<major>-*).
+    major_version: int = postgres_image.MAJOR
 
 
 @dataclass(frozen=True)
@@ -184,8 +186,8 @@ class Config:
             return None
         if not self.db.extensions:
             return None
-        base = self.postgres_base or self._prefixed(DEFAULT_IMAGES["postgres"])
-        return postgres_image.make_build(base, self.db.extensions)
+        base = self.postgres_base or self._prefixed(f"postgres:{self.db.major_version}")
+        return postgres_image.make_build(base, self.db.extensions, self.db.major_version)
 
     def seed_files(self) -> dict[str, list[Path]]:
         """Seed sets given as files (``[db] seed_paths``) rather than folders: {set: files}.
@@ -338,7 +340,15 @@ _SECTIONS: dict[str, set[str]] = {
         "enable_signup",
         "enable_confirmations",
     },
-    "db": {"migrations", "seeds", "default_seed", "migrate", "seed_paths", "extensions"},
+    "db": {
+        "migrations",
+        "seeds",
+        "default_seed",
+        "migrate",
+        "seed_paths",
+        "extensions",
+        "major_version",
+    },
     "env": {"schema", "example", "files", "reader"},
 }
 
@@ -462,6 +472,11 @@ def _validate(root: Path, path: Path | None, raw: dict[str, Any]) -> Config:
     )
 
     db_t = table("db")
+    major = db_t.get("major_version", DbConfig.major_version)
+    if isinstance(major, bool) or major not in postgres_image.MAJORS:
+        known = ", ".join(map(str, postgres_image.MAJORS))
+        p.add("db.major_version", f"expected one of {known}, got {major!r}")
+        major = DbConfig.major_version
     db = DbConfig(
         migrations=_str(p, db_t, "db", "migrations", DbConfig.migrations),
         seeds=_str(p, db_t, "db", "seeds", DbConfig.seeds),
@@ -469,6 +484,7 @@ def _validate(root: Path, path: Path | None, raw: dict[str, Any]) -> Config:
         migrate=_command(p, db_t, "db", "migrate"),
         seed_paths=_str_list(p, db_t, "db", "seed_paths", ()),
         extensions=_str_list(p, db_t, "db", "extensions", DbConfig.extensions),
+        major_version=major,
     )
     unknown_ext = [e for e in db.extensions if e not in postgres_image.CATALOGUE]
     if unknown_ext:

@@ -150,6 +150,7 @@ def render_config(root: Path, sections: dict[str, dict[str, Any]], adopted_from:
         seed_paths=toml_value(get("db", "seed_paths", list(db.seed_paths))),
         migrate=toml_value(get("db", "migrate", "")),
         extensions=toml_value(get("db", "extensions", list(db.extensions))),
+        major_version=toml_value(get("db", "major_version", db.major_version)),
         schema=toml_value(get("env", "schema", env.schema)),
         example=toml_value(get("env", "example", env.example)),
         files=toml_value(get("env", "files", list(env.files))),

@@ -169,7 +169,8 @@ def adopt(
     # --- database version
     major = db.get("major_version")
     if isinstance(major, int) and major != _DEFAULT_MAJOR:
-        take("db.major_version", f"postgres:{major}", "images", "postgres")
+        # devenv builds postgres:<major> with the [db] extensions, as for 15.
+        take("db.major_version", major, "db", "major_version")
 
     # --- migrations and seeds
     mig = table(db, "migrations")

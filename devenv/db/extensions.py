@@ -30,7 +30,7 @@ def where_to_get(name: str) -> tuple[str, str]:
         return (
             f'devenv\'s own image with "{entry}" in [db] extensions',
             f'add "{entry}" to [db] extensions in devenv.toml and run `devenv up` (devenv builds'
-            f" postgres:{postgres_image.MAJOR} with it; the data volume stays); an image set as"
+            " its postgres image with it; the data volume stays); an image set as"
             " [images] postgres or DEVENV_IMAGE_POSTGRES must carry it itself",
         )
     if name in SUPABASE_ONLY:

@@ -30,7 +30,9 @@ from devenv.errors import ImageMissing, last_line
 if TYPE_CHECKING:
     from devenv.stack.engine import Engine
 
+#: The default major; [db] major_version picks another (the Supabase CLI's key of that name).
 MAJOR = 15
+MAJORS = (13, 14, 15, 16, 17, 18)
 BASE = f"postgres:{MAJOR}"
 BASE_ENV = environ_mod.POSTGRES_BASE_IMAGE
 
@@ -82,30 +84,32 @@ class Build:
 
     base: str
     extensions: tuple[str, ...]
+    major: int = MAJOR
 
     @property
     def packages(self) -> list[str]:
-        return [f"postgresql-{MAJOR}-{CATALOGUE[e][0]}" for e in self.extensions]
+        return [f"postgresql-{self.major}-{CATALOGUE[e][0]}" for e in self.extensions]
 
     @property
     def preload(self) -> list[str]:
         return [e for e in self.extensions if CATALOGUE[e][1]]
 
     def tag(self, compose_dir: Path) -> str:
-        """``devenv-postgres:15-<digest>``: a local name (never pulled), new for any new input."""
+        """``devenv-postgres:<major>-<digest>``: a local name (never pulled), new for any new
+        input."""
         import hashlib  # imported where used: config imports this module on every command
 
         h = hashlib.sha256()
         for name in _CONTEXT_FILES:
             h.update((compose_dir / "postgres" / name).read_bytes())
         h.update("\0".join([self.base, *self.packages, "preload", *self.preload]).encode())
-        return f"devenv-postgres:{MAJOR}-{h.hexdigest()[:12]}"
+        return f"devenv-postgres:{self.major}-{h.hexdigest()[:12]}"
 
 
-def make_build(base: str, extensions: Iterable[str]) -> Build:
+def make_build(base: str, extensions: Iterable[str], major: int = MAJOR) -> Build:
     # Canonical order (the catalogue's), no duplicates: the same set is the same image.
     wanted = set(extensions)
-    return Build(base=base, extensions=tuple(e for e in CATALOGUE if e in wanted))
+    return Build(base=base, extensions=tuple(e for e in CATALOGUE if e in wanted), major=major)
 
 
 def build(spec: Build, tag: str, engine: Engine) -> None:
@@ -120,7 +124,7 @@ def build(spec: Build, tag: str, engine: Engine) -> None:
 
     client = engine.client
     todo = (
-        f"set {BASE_ENV} to a postgres:{MAJOR} image you have, trim [db] extensions, or point"
+        f"set {BASE_ENV} to a postgres:{spec.major} image you have, trim [db] extensions, or point"
         " [images] postgres / DEVENV_IMAGE_POSTGRES at an image to run as it is"
     )
     try:
@@ -181,6 +185,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m devenv.stack.postgres_image")
     parser.add_argument("tag", nargs="?", help="default: the tag `devenv up` would give it")
     parser.add_argument("--base", default=BASE)
+    parser.add_argument("--major", type=int, default=MAJOR, choices=MAJORS)
     parser.add_argument("--extensions", default=",".join(DEFAULT_EXTENSIONS))
     parser.add_argument("--print-tag", action="store_true", help="print the tag; build nothing")
     args = parser.parse_args(argv)
@@ -188,7 +193,7 @@ def main(argv: list[str]) -> int:
     unknown = [e for e in names if e not in CATALOGUE]
     if unknown:
         parser.error(f"unknown extension(s) {', '.join(unknown)}; known: {', '.join(CATALOGUE)}")
-    spec = make_build(args.base, names)
+    spec = make_build(args.base, names, args.major)
     tag = args.tag or spec.tag(compose_dir())
     if not args.print_tag:
         try:

@@ -207,3 +207,15 @@ def test_unknown_db_extension_is_a_config_problem(tmp_path: Path) -> None:
         " 'postgis_topology' (part of 'postgis') into its Postgres image; known: "
         + ", ".join(postgres_image.CATALOGUE)
     )
+
+
+def test_major_version_picks_the_base_and_the_packages(tmp_path: Path) -> None:
+    cfg = config.load(write(tmp_path, '[db]\nmajor_version = 17\nextensions = ["vector"]\n'))
+    spec = cfg.postgres_build()
+    assert spec == postgres_image.Build("postgres:17", ("vector",), major=17)
+    assert spec.packages == ["postgresql-17-pgvector"]
+    assert cfg.image("postgres").startswith("devenv-postgres:17-")
+    write(tmp_path, "[db]\nmajor_version = 12\n")
+    with pytest.raises(ConfigError) as err:
+        config.load(tmp_path)
+    assert "db.major_version: expected one of 13, 14, 15, 16, 17, 18, got 12" in err.value.problems[0]
