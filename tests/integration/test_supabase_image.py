@@ -4,8 +4,9 @@ This machine reaches no registry, so the real supabase/postgres cannot be pulled
 stand-in FROM the stack's Postgres image (tests/fixtures/supabase_postgres: Supabase's initdb
 superuser, pg_hba.conf and init scripts, written from theirs) and names it in devenv.toml, as a
 user names Supabase's. One stack for the module: up healthy, the image's roles and attributes
-left as it made them, a migration and a seed run as `postgres` (not a superuser there), a seeded
-user signs in through GoTrue, and new keys on the old volume reach every login role."""
+left as it made them, a migration and a seed run as `postgres` (not a superuser there), other
+roles through the pooler, snapshots, `db reset`'s refusal, a seeded user signing in through
+GoTrue, and new keys on the old volume reaching every login role."""
 
 from __future__ import annotations
 
@@ -76,7 +77,9 @@ def _standin_image() -> str:
 @pytest.fixture(scope="module")
 def sb(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     image = _standin_image()
-    services = ["postgres", "gotrue", "kong"] if gotrue_available() is None else ["postgres"]
+    services = ["postgres", "pooler"]
+    if gotrue_available() is None:
+        services += ["gotrue", "kong"]
     p = make_project(tmp_path_factory.mktemp("sb"), services, images=f'postgres = "{image}"')
     # Its own name (make_project's is random too), so it is plain whose containers these are.
     name = f"sb-{uuid.uuid4().hex[:8]}"
@@ -177,6 +180,31 @@ def test_migration_and_seed_run_as_postgres(sb: Project) -> None:
     assert owners == [("postgres",), ("postgres",)]
     applied = _rows(sb, "SELECT name FROM devenv.schema_migrations")
     assert [r[0] for r in applied] == ["001_notes.sql"]
+
+
+def test_other_roles_log_in_through_the_pooler(sb: Project) -> None:
+    """The pooler looks passwords up as `postgres`, which reads them on the image through
+    pg_read_all_data (no superuser): PostgREST's `authenticator` gets through."""
+    pw = _secrets(sb)["postgres_password"]
+    dsn = f"postgresql://authenticator:{pw}@127.0.0.1:{sb.cfg.ports['pooler']}/postgres"
+    with psycopg.connect(dsn, autocommit=True, prepare_threshold=None) as c:
+        assert c.execute("SELECT current_user").fetchone() == ("authenticator",)
+
+
+def test_snapshot_save_and_restore_and_reset_says_how(sb: Project) -> None:
+    """Snapshots need a superuser while the image's background workers sit on the database;
+    an in-place reset cannot tell the image's schemas from the app's and says what to do."""
+    assert run_cli("db", "snapshot", "save", "before", cwd=sb.root, check=True).returncode == 0
+    _rows(sb, "INSERT INTO public.tags VALUES (3, 'green') RETURNING id")
+    run_cli("db", "snapshot", "restore", "before", cwd=sb.root, check=True)
+    assert _rows(sb, "SELECT count(*) FROM public.tags") == [(2,)]
+    run_cli("db", "snapshot", "delete", "before", cwd=sb.root, check=True)
+    proc = run_cli("db", "reset", cwd=sb.root)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Supabase's Postgres image" in lines[0], proc.stderr
+    assert "devenv down --volumes" in lines[0]
+    assert _rows(sb, "SELECT count(*) FROM public.tags") == [(2,)]
 
 
 @pytest.mark.gotrue

@@ -17,6 +17,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from devenv.db import conn as dbconn
+from devenv.db import reset, snapshots
+from devenv.errors import DatabaseError
 from tests.conftest import REPO, unavailable
 from tests.support import localpg
 from tests.unit.db.conftest import BOOTSTRAP
@@ -130,3 +133,61 @@ def test_migrations_as_postgres_get_supabase_default_privileges(
         c.execute("SET ROLE authenticated")
         c.execute("INSERT INTO public.notes (body) VALUES ('x')")
         assert c.execute("SELECT count(*) FROM public.notes").fetchone() == (1,)
+
+
+def test_python_recognises_the_layout_by_its_superuser(supabase_pg: localpg.LocalCluster) -> None:
+    """Snapshots switch to the image's superuser; a stock server's DSN is left as it is."""
+    cluster = supabase_pg
+    _sh(BOOTSTRAP, _env(cluster, cluster.password, POSTGRES_USER="supabase_admin"))
+    dsn = cluster.dsn(user="postgres")
+    with psycopg.connect(dsn) as c:
+        assert dbconn.supabase_image(c)
+    switched = dbconn.superuser_dsn(dsn)
+    assert psycopg.conninfo.conninfo_to_dict(switched)["user"] == "supabase_admin"
+    # The image's superuser asks for no switch.
+    assert dbconn.superuser_dsn(cluster.dsn(user="supabase_admin")).endswith("connect_timeout=10")
+    with psycopg.connect(switched) as c:
+        assert c.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
+
+
+def test_stock_postgres_is_not_taken_for_the_image(pg: localpg.LocalCluster) -> None:
+    dsn = pg.dsn()
+    with psycopg.connect(dsn) as c:
+        assert not dbconn.supabase_image(c)
+    assert dbconn.superuser_dsn(dsn) == dsn
+
+
+def test_snapshot_and_restore_as_postgres_on_the_layout(supabase_pg: localpg.LocalCluster) -> None:
+    """`postgres` alone may not clone a database a superuser's session is on; devenv uses the
+    image's superuser for it, and the restored database keeps `postgres` as its owner."""
+    cluster = supabase_pg
+    _sh(BOOTSTRAP, _env(cluster, cluster.password, POSTGRES_USER="supabase_admin"))
+    dsn = cluster.dsn(user="postgres")
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute("CREATE TABLE public.kept (v int)")
+        c.execute("INSERT INTO public.kept VALUES (1)")
+    with psycopg.connect(cluster.dsn(user="supabase_admin")):
+        # A superuser's session on the database, as pg_cron's launcher is on the image.
+        snapshots.save(dsn, "one")
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute("INSERT INTO public.kept VALUES (2)")
+    snapshots.restore(dsn, "one")
+    with psycopg.connect(dsn) as c:
+        assert c.execute("SELECT count(*) FROM public.kept").fetchone() == (1,)
+        owner = c.execute(
+            "SELECT datdba::regrole::text FROM pg_database WHERE datname = 'postgres'"
+        ).fetchone()
+        assert owner == ("postgres",)
+
+
+def test_reset_refuses_the_layout_with_one_line(supabase_pg: localpg.LocalCluster) -> None:
+    cluster = supabase_pg
+    _sh(BOOTSTRAP, _env(cluster, cluster.password, POSTGRES_USER="supabase_admin"))
+    with psycopg.connect(cluster.dsn(user="postgres"), autocommit=True) as c:
+        c.execute("CREATE TABLE public.kept (v int)")
+    with pytest.raises(DatabaseError) as err:
+        reset.clean(cluster.dsn(user="postgres"))
+    assert "Supabase's Postgres image" in err.value.one_line()
+    assert "devenv down --volumes" in err.value.one_line()
+    with psycopg.connect(cluster.dsn(user="postgres")) as c:  # nothing was dropped
+        assert c.execute("SELECT to_regclass('public.kept') IS NOT NULL").fetchone() == (True,)
