@@ -30,11 +30,11 @@
 #
 # No secret on any command line (every local user can read those with `ps`): psql reads the SQL
 # from stdin and the password from its own environment with \getenv.
-set -eu
 : "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must be set}"
 # A subshell: the image's entrypoint sources a non-executable init script, and nothing set here
-# (PGHOST, PGPASSWORD) may leak into the entrypoint's own later steps.
+# (shell options, PGHOST, PGPASSWORD) may leak into the entrypoint's own later steps.
 (
+set -eu
 if [ -z "${PGHOST:-}" ]; then
   if pg_isready -q -h 127.0.0.1 -p "${PGPORT:-5432}" >/dev/null 2>&1; then
     export PGHOST=127.0.0.1
