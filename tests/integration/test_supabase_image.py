@@ -35,6 +35,8 @@ ADA = "0ada0000-0000-4000-8000-00000000000a"
 
 MIGRATION = """\
 create table public.tags (id int primary key, name text not null);
+alter table public.tags enable row level security;
+create policy tags_read on public.tags for select using (true);
 create table public.notes (
     id bigint generated always as identity primary key,
     owner uuid not null default auth.uid() references auth.users (id) on delete cascade,
@@ -167,6 +169,11 @@ def test_the_image_roles_are_kept_as_it_made_them(sb: Project) -> None:
     # The bootstrap gave the roles the image leaves without a password the stack's.
     for role in ("supabase_auth_admin", "authenticator", "supabase_admin"):
         assert _rows(sb, "SELECT current_user", user=role) == [(role,)]
+
+
+def test_postgres_contract_suite_passes_on_the_image(sb: Project) -> None:
+    proc = run_cli("test", "contracts", "postgres", "--json", cwd=sb.root)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_migration_and_seed_run_as_postgres(sb: Project) -> None:
