@@ -70,6 +70,34 @@ def connect(
         ) from None
 
 
+#: Supabase's Postgres image (supabase/postgres) names its superuser so; its `postgres` is not one
+#: (hosted Supabase's attributes). The stack's bootstrap gives it the stack's password.
+SUPABASE_SUPERUSER = "supabase_admin"
+
+
+def supabase_image(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
+    """Whether the server is laid out as Supabase's Postgres image: recognised, as
+    compose/postgres/bootstrap.sh recognises it, by what is in the database (a superuser
+    ``supabase_admin``), not by an image name, so a mirrored or re-tagged image counts too."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = %s AND rolsuper)",
+        (SUPABASE_SUPERUSER,),
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def superuser_dsn(dsn: str) -> str:
+    """``dsn`` for the steps that need a superuser (cloning and dropping databases while the
+    server's background workers, pg_cron's among them, are connected). On Supabase's image,
+    where the DSN's `postgres` is no superuser, the same DSN as its superuser: the same
+    password, which the stack's bootstrap gives both."""
+    with connect(dsn) as conn:
+        row = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
+        if (row and row[0]) or not supabase_image(conn):
+            return dsn
+    return conninfo.make_conninfo(dsn, user=SUPABASE_SUPERUSER)
+
+
 def first_line(text: str) -> str:
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     return lines[0] if lines else text.strip()

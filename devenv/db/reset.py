@@ -16,6 +16,10 @@ of other clients on the database are terminated first (they could hold locks on 
 except GoTrue's own.
 
 Roles and database-wide settings made by migrations survive (they are cluster objects).
+
+Not on Supabase's Postgres image (``[images] postgres = "supabase/postgres:…"``): its own schemas
+and extensions cannot be told from the app's, so the reset refuses with the way `supabase db
+reset` takes there (a new volume: `devenv down --volumes`, `devenv up`).
 """
 
 from __future__ import annotations
@@ -85,6 +89,19 @@ def check_local(dsn: str) -> None:
         raise UsageError(
             f"refusing to reset {dbconn.describe(dsn)}: it is not a local database",
             "reset only works on the local stack; point DEVENV_DATABASE_URL at it",
+        )
+
+
+def _refuse_supabase_image(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    """Supabase's Postgres image makes schemas, extensions and event triggers of its own, owned
+    partly by `postgres` like the app's: an in-place reset cannot tell them apart, and dropping
+    them breaks the image. `supabase db reset` recreates the database there; so does this hint."""
+    if dbconn.supabase_image(conn):
+        raise DatabaseError(
+            f"cannot reset {dbconn.describe_conn(conn)} in place: it runs Supabase's Postgres"
+            " image, whose own schemas and extensions cannot be told from the app's",
+            "nothing was changed; recreate it as `supabase db reset` does: `devenv down"
+            " --volumes`, then `devenv up`, which runs the migrations and seeds again",
         )
 
 
@@ -219,6 +236,7 @@ def clean(dsn: str, *, allow_remote: bool = False) -> CleanResult:
     if not allow_remote:
         check_local(dsn)
     with dbconn.connect(dsn) as conn, dbconn.locked(conn):
+        _refuse_supabase_image(conn)
         terminated = _terminate_others(conn)
         res = _run_clean(conn)
         res.sessions_terminated = terminated
@@ -283,6 +301,7 @@ def reset(
     phase("read files")
     with dbconn.connect(dsn) as conn, dbconn.locked(conn):
         phase("connect")
+        _refuse_supabase_image(conn)
         if on_phase:
             on_phase("clean")
         terminated = _terminate_others(conn)

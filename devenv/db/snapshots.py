@@ -18,7 +18,9 @@ not for the whole copy. The target's owner, database-level grants and ``ALTER DA
 settings are carried over (a template clone does not copy them; GoTrue needs its CREATE grant).
 
 Saving needs the source to have no other sessions for a moment; they are terminated and the clone
-retried while clients (GoTrue's pool) reconnect.
+retried while clients (GoTrue's pool) reconnect. That takes a superuser when background workers
+(pg_cron's) are connected: on Supabase's Postgres image, whose `postgres` is none, snapshots are
+taken as its superuser ``supabase_admin`` (the stack's bootstrap gives it the stack's password).
 """
 
 from __future__ import annotations
@@ -97,9 +99,11 @@ def _db_name(name: str) -> str:
 
 
 def _maintenance_dsn(dsn: str) -> str:
-    """Another database on the same server: the one being cloned or dropped must be free."""
+    """Another database on the same server (the one being cloned or dropped must be free), as
+    a superuser (on Supabase's image: ``supabase_admin``, see dbconn.superuser_dsn)."""
     target = dbconn.dbname(dsn)
-    return dbconn.with_dbname(dsn, "template1" if target == "postgres" else "postgres")
+    other = dbconn.with_dbname(dsn, "template1" if target == "postgres" else "postgres")
+    return dbconn.superuser_dsn(other)
 
 
 def _strategy(conn: Conn, strategy: str) -> sql.Composable:

@@ -387,12 +387,10 @@ class Stack:
             return False
 
     def bootstrap(self) -> None:
-        """Re-run the role/schema bootstrap inside postgres (over its socket, which needs no
-        password): it re-asserts the role passwords when the keys were made anew for an
-        existing volume."""
-        self.runner.run(
-            ["exec", "-T", "postgres", "sh", "/docker-entrypoint-initdb.d/00-devenv-bootstrap.sh"]
-        )
+        """Re-run the role/schema bootstrap inside postgres (over loopback, which the image
+        trusts, so it needs no password): it re-asserts the role passwords when the keys were
+        made anew for an existing volume."""
+        self.runner.run(["exec", "-T", "postgres", "sh", project.BOOTSTRAP_TARGET])
 
     def down(self, *, volumes: bool = False) -> list[str]:
         """Stop and remove the stack's containers and network; volumes (data) only with

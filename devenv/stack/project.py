@@ -32,6 +32,10 @@ CONTAINER_PORTS = {
 }
 
 #: Where a project keeps its Fireworks stub files (mounted read-only into the mock).
+#: Where compose mounts compose/postgres/bootstrap.sh. The name sorts after Supabase's image's own
+#: init script (migrate.sh, which makes the roles), so on that image the bootstrap finds them.
+BOOTSTRAP_TARGET = "/docker-entrypoint-initdb.d/zz-devenv-bootstrap.sh"
+
 FIREWORKS_STUBS = "fixtures/fireworks"
 #: The key `status -o env` hands apps for the mock. Not a secret: the mock accepts any non-empty
 #: key unless DEVENV_FIREWORKS_KEYS narrows it, so a developer's real key works as well.

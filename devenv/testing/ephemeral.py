@@ -554,7 +554,7 @@ def _tmpfs_override(state: Path) -> Path:
         "    volumes: !override\n"
         "      - type: bind\n"
         f"        source: {json.dumps(str(bootstrap))}\n"
-        "        target: /docker-entrypoint-initdb.d/00-devenv-bootstrap.sh\n"
+        f"        target: {project.BOOTSTRAP_TARGET}\n"
         "        read_only: true\n"
         "    tmpfs:\n"
         "      - /var/lib/postgresql/data\n",

@@ -107,8 +107,14 @@ class LocalCluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def create(*, password: str = "postgres", settings: dict[str, str] | None = None) -> LocalCluster:
-    """initdb a new cluster in a fresh temp dir and start it on a free loopback port."""
+def create(
+    *,
+    password: str = "postgres",
+    settings: dict[str, str] | None = None,
+    superuser: str = "postgres",
+) -> LocalCluster:
+    """initdb a new cluster in a fresh temp dir and start it on a free loopback port.
+    ``superuser`` names initdb's superuser (Supabase's image: ``supabase_admin``)."""
     bindir = find_bindir()
     run_as: str | None = None
     root = Path(tempfile.mkdtemp(prefix="devenv-pg-"))
@@ -131,7 +137,7 @@ def create(*, password: str = "postgres", settings: dict[str, str] | None = None
             "-D",
             str(cluster.datadir),
             "-U",
-            "postgres",
+            superuser,
             "--auth=scram-sha-256",
             f"--pwfile={pwfile}",
             "-E",
