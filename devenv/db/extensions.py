@@ -12,8 +12,10 @@ from pathlib import Path
 
 from devenv.stack import postgres_image
 
-#: Extensions that exist only in Supabase's own Postgres image.
+#: Extensions that exist only in Supabase's own Postgres image, and the tag the Supabase CLI
+#: pins for Postgres 15 (README: "Supabase's own Postgres image").
 SUPABASE_ONLY = ("pg_net", "pgjwt", "supabase_vault", "pgsodium", "pg_graphql", "wrappers")
+SUPABASE_IMAGE = "supabase/postgres:15.8.1.085"
 
 _CREATE = re.compile(
     r'\bcreate\s+extension\s+(?:if\s+not\s+exists\s+)?(?:"([^"]+)"|([a-z_][a-z0-9_$]*))',
@@ -35,9 +37,10 @@ def where_to_get(name: str) -> tuple[str, str]:
         )
     if name in SUPABASE_ONLY:
         return (
-            "supabase/postgres",
-            "devenv does not run Supabase's Postgres image yet; keep this extension's migration"
-            " out of local runs or guard it with a check of pg_available_extensions",
+            SUPABASE_IMAGE,
+            f'set [images] postgres = "{SUPABASE_IMAGE}" in devenv.toml (Supabase\'s own image;'
+            " its data volume is not interchangeable with postgres:15's: `devenv down --volumes`"
+            " first)",
         )
     return "an image with it installed", "set that image as [images] postgres in devenv.toml"
 

@@ -45,8 +45,9 @@ def test_supabase_only_extension(db: Db, tmp_path: Path) -> None:
     err = migrate(db, tmp_path, "\n\ncreate extension pg_net;\n")
     assert err.message.endswith(
         ":4: extension 'pg_net' is not available in the stack's Postgres image;"
-        " supabase/postgres has it"
+        " supabase/postgres:15.8.1.085 has it"
     )
+    assert err.hint.startswith('set [images] postgres = "supabase/postgres:15.8.1.085"')
 
 
 def test_other_feature_errors_keep_the_server_line(db: Db, tmp_path: Path) -> None:
