@@ -112,9 +112,10 @@ def make_build(base: str, extensions: Iterable[str], major: int = MAJOR) -> Buil
     return Build(base=base, extensions=tuple(e for e in CATALOGUE if e in wanted), major=major)
 
 
-def build(spec: Build, tag: str, engine: Engine) -> None:
+def build(spec: Build, tag: str, engine: Engine, *, nocache: bool = False) -> None:
     """Build and tag the image, pulling the base if it is missing. Raises ImageMissing with the
-    reason and what to do (the last line of apt's output when a package cannot be had)."""
+    reason and what to do (the last line of apt's output when a package cannot be had).
+    ``nocache``: every step anew (the benchmark's cold build)."""
     import shutil
     import tempfile
 
@@ -151,6 +152,7 @@ def build(spec: Build, tag: str, engine: Engine) -> None:
                     "PRELOAD": ",".join(spec.preload),
                 },
                 pull=False,
+                nocache=nocache,
                 rm=True,
                 forcerm=True,
                 labels={"dev.devenv.extensions": ",".join(spec.extensions)},

@@ -135,6 +135,9 @@ def test_fireworks_image_that_cannot_be_built_is_one_line_and_starts_nothing(
     )
     assert proc.returncode == 1
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    # First the note that the image is being built (it takes a while), then the one error line.
+    assert lines[0].startswith("devenv: building devenv-it-fireworks:"), proc.stderr
+    lines = lines[1:]
     assert len(lines) == 1, proc.stderr
     assert bad_base in lines[0] and "DEVENV_FIREWORKS_BASE_IMAGE" in lines[0]
     assert "Traceback" not in proc.stderr
