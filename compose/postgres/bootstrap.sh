@@ -48,11 +48,9 @@ superuser="${POSTGRES_USER:-postgres}"
 supabase=$(psql -v ON_ERROR_STOP=1 -X -q -tA --username "$superuser" --dbname postgres -c \
   "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = 'supabase_admin' AND rolsuper)")
 
-if [ "$supabase" = t ]; then
+# Both layouts: create what is missing, with hosted Supabase's attributes; an existing role or
+# schema is left as it is here (Supabase's image made them with its own attributes).
 psql -v ON_ERROR_STOP=1 -X -q --username "$superuser" --dbname postgres <<'SQL'
-\getenv pw POSTGRES_PASSWORD
--- Supabase's image: create only what this build lacks (none of it, on the images `supabase
--- start` pins), with the attributes the stock path gives them; leave every existing role as is.
 DO $$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
@@ -85,7 +83,13 @@ BEGIN
   END IF;
 END
 $$;
--- The one local password for the login roles devenv and GoTrue use, as `supabase start` sets it.
+SQL
+
+if [ "$supabase" = t ]; then
+# Supabase's image: no attribute changed. The one local password for the login roles devenv and
+# GoTrue use, as `supabase start` sets it (the image itself sets it for the first two only).
+psql -v ON_ERROR_STOP=1 -X -q --username "$superuser" --dbname postgres <<'SQL'
+\getenv pw POSTGRES_PASSWORD
 ALTER ROLE supabase_admin WITH PASSWORD :'pw';
 ALTER ROLE postgres WITH PASSWORD :'pw';
 ALTER ROLE supabase_auth_admin WITH PASSWORD :'pw';
@@ -94,25 +98,6 @@ SQL
 else
 psql -v ON_ERROR_STOP=1 -X -q --username "$superuser" --dbname postgres <<'SQL'
 \getenv pw POSTGRES_PASSWORD
-DO $$
-BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
-    CREATE ROLE anon NOLOGIN NOINHERIT;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
-    CREATE ROLE authenticated NOLOGIN NOINHERIT;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
-    CREATE ROLE service_role NOLOGIN NOINHERIT BYPASSRLS;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticator') THEN
-    CREATE ROLE authenticator LOGIN NOINHERIT;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'supabase_auth_admin') THEN
-    CREATE ROLE supabase_auth_admin LOGIN NOINHERIT CREATEROLE;
-  END IF;
-END
-$$;
 -- Attributes as on hosted Supabase, also for roles an older bootstrap (or a migration) made.
 ALTER ROLE anon NOLOGIN NOINHERIT;
 ALTER ROLE authenticated NOLOGIN NOINHERIT;
@@ -123,7 +108,6 @@ ALTER ROLE authenticated SET statement_timeout = '8s';
 ALTER ROLE authenticator SET statement_timeout = '8s';
 GRANT anon, authenticated, service_role TO authenticator;
 
-CREATE SCHEMA IF NOT EXISTS auth AUTHORIZATION supabase_auth_admin;
 GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role;
 GRANT CREATE ON DATABASE postgres TO supabase_auth_admin;
 ALTER ROLE supabase_auth_admin SET search_path = auth;
@@ -136,7 +120,6 @@ ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public
   GRANT ALL ON FUNCTIONS TO anon, authenticated, service_role;
 
-CREATE SCHEMA IF NOT EXISTS extensions;
 GRANT USAGE ON SCHEMA extensions TO anon, authenticated, service_role;
 
 -- One local password for the login roles, as `supabase start` does; it lives in .devenv/.
