@@ -11,6 +11,7 @@ the build path runs every time.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -161,3 +162,29 @@ def test_an_extension_the_base_cannot_install_is_one_line_and_starts_nothing(
     assert first.startswith("devenv: error: cannot build the Postgres image devenv-postgres:15-")
     assert f"its base image {missing_base} is not present and could not be pulled" in first
     assert p.containers() == []
+
+
+def test_both_own_images_are_built_in_one_up(project_factory: Any, base: str) -> None:
+    # A new machine: neither devenv image is there. One `up` builds both (at the same time)
+    # and starts the stack on them.
+    fw_tag = f"devenv-it-fireworks:{uuid.uuid4().hex[:8]}"
+    p: Project = project_factory(["postgres", "fireworks"], db='extensions = ["pgtap"]')
+    pg_tag = image_of(p, base)
+    remove_image(pg_tag)
+    env = {**settings(base), "DEVENV_IMAGE_FIREWORKS": fw_tag}
+    try:
+        up = p.cli("up", "--no-seed", env=env, timeout=600)
+        assert up.returncode == 0, up.stderr
+        notes = [ln for ln in up.stderr.splitlines() if ln.startswith("devenv: building ")]
+        assert len(notes) == 2 and fw_tag in notes[0] and pg_tag in notes[1], up.stderr
+        client = eng.Engine().client
+        client.images.get(fw_tag)
+        client.images.get(pg_tag)
+        with psycopg.connect(p.database_url(), autocommit=True) as c:
+            c.execute("create extension pgtap")
+        status = p.cli("status", "-o", "json", env=env)
+        assert json.loads(status.stdout)["running"] is True
+    finally:
+        p.cli("down", "--volumes", env=env)
+        remove_image(pg_tag)
+        remove_image(fw_tag)
