@@ -7,7 +7,9 @@ Baseline, in the same run: the plain base image (``[images] postgres`` = the bas
   server preloads pg_cron (target: within 10% of the baseline);
 - the one-time build of the image (no build cache): the first ``devenv up`` on a new machine pays
   it once per extension set, next to the pull of the base itself (not measurable here: no
-  registry); reported in seconds.
+  registry); reported in seconds;
+- the first ``devenv up``'s image step with both of devenv's images missing: the Postgres build
+  and the Fireworks mock's, one after the other (baseline) and at the same time, as ``up`` does.
 
 Run with the harness's settings: ``set -a; eval "$(tests/hermetic/setup)"; set +a`` then
 ``python -m bench.bench_postgres_image [rounds]``. The base is DEVENV_POSTGRES_BASE_IMAGE.
@@ -24,8 +26,10 @@ import uuid
 from pathlib import Path
 
 from bench._common import devenv, row, timed
-from devenv.stack import ports, postgres_image
+from devenv import environ
+from devenv.stack import fireworks_image, ports, postgres_image
 from devenv.stack.engine import Engine
+from devenv.stack.images import together
 
 EXTENSIONS = ("pg_cron", "postgis", "pgtap")  # what Debian packages for 15 (no pgvector)
 
@@ -55,6 +59,25 @@ def main(rounds: int) -> None:
     build_s = time.perf_counter() - t
     engine.client.images.remove(tag, force=True)
 
+    # Both of devenv's images, one after the other and then at the same time (fresh tags).
+    env = environ.read()
+    both: dict[str, float] = {}
+    for how in ("one after the other", "at the same time"):
+        pg, fw = (f"devenv-bench-{n}:{uuid.uuid4().hex[:8]}" for n in ("postgres", "fireworks"))
+        jobs = [
+            lambda: postgres_image.build(spec, pg, engine, nocache=True),  # noqa: B023
+            lambda: fireworks_image.build(fw, engine, env),  # noqa: B023
+        ]
+        t = time.perf_counter()
+        if how == "at the same time":
+            together(jobs)
+        else:
+            for job in jobs:
+                job()
+        both[how] = time.perf_counter() - t
+        for tag_ in (pg, fw):
+            engine.client.images.remove(tag_, force=True)
+
     results: dict[str, list[float]] = {"plain": [], "own": []}
     try:
         for root in (plain, own):  # first up: creates the volume (and builds devenv's image)
@@ -76,6 +99,9 @@ def main(rounds: int) -> None:
     print(row("warm up, plain base (baseline)", results["plain"], [plain_med]))
     print(row("warm up, devenv's image", results["own"], [plain_med], "<= 1.10x"))
     print(f"{'one-time build, no cache (s)':<34} {build_s:7.1f}")
+    seq, par = both["one after the other"], both["at the same time"]
+    print(f"{'both images, one after other (s)':<34} {seq:7.1f}  (baseline)")
+    print(f"{'both images, at the same time (s)':<34} {par:7.1f}  {par / seq:6.2f}x")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,8 @@ from tests.conftest import run_cli
 
 
 def doctor(cwd: Path, *args: str, sock: Path | None = None) -> tuple[int, dict[str, dict]]:
-    env = {"DOCKER_HOST": f"unix://{sock or cwd / 'no-engine.sock'}"}
+    # No image overrides (the test command exports the harness's): devenv.toml decides.
+    env = {"DOCKER_HOST": f"unix://{sock or cwd / 'no-engine.sock'}", "DEVENV_IMAGE_POSTGRES": ""}
     proc = run_cli("doctor", "--json", *args, cwd=cwd, env=env, timeout=60)
     assert "Traceback" not in proc.stderr, proc.stderr
     data = json.loads(proc.stdout)

@@ -11,6 +11,11 @@ from devenv.errors import ConfigError, UsageError
 from devenv.stack import ports, postgres_image
 
 
+def load(root: Path) -> config.Config:
+    """With no DEVENV_* settings: the test command exports the harness's image overrides."""
+    return config.load(root, environ.read({}))
+
+
 def write(tmp_path: Path, text: str) -> Path:
     (tmp_path / "devenv.toml").write_text(text)
     return tmp_path
@@ -176,8 +181,8 @@ def test_postgres_image_is_built_with_the_db_extensions_unless_one_is_named(
     default = cfg.image("postgres")
     assert default.startswith("devenv-postgres:15-") and "/" not in default  # local, not pulled
     # A different set is a different image; the same set in another order is the same one.
-    other = config.load(write(tmp_path, '[db]\nextensions = ["pgtap", "pg_cron"]\n'))
-    same = config.load(write(tmp_path, '[db]\nextensions = ["pg_cron", "pgtap", "pgtap"]\n'))
+    other = load(write(tmp_path, '[db]\nextensions = ["pgtap", "pg_cron"]\n'))
+    same = load(write(tmp_path, '[db]\nextensions = ["pg_cron", "pgtap", "pgtap"]\n'))
     assert other.image("postgres") == same.image("postgres") != default
     assert other.postgres_build() == postgres_image.Build("postgres:15", ("pg_cron", "pgtap"))
     # The base comes from DEVENV_POSTGRES_BASE_IMAGE when set, and names the image too.
@@ -187,9 +192,9 @@ def test_postgres_image_is_built_with_the_db_extensions_unless_one_is_named(
     assert based.image("postgres") != same.image("postgres")
     # No extensions: plain postgres:15. An image named in devenv.toml or the environment runs
     # as it is, and nothing is built.
-    plain = config.load(write(tmp_path, "[db]\nextensions = []\n"))
+    plain = load(write(tmp_path, "[db]\nextensions = []\n"))
     assert plain.postgres_build() is None and plain.image("postgres") == "postgres:15"
-    named = config.load(write(tmp_path, '[images]\npostgres = "supabase/postgres:15.8.1.085"\n'))
+    named = load(write(tmp_path, '[images]\npostgres = "supabase/postgres:15.8.1.085"\n'))
     assert named.postgres_build() is None
     assert named.image("postgres") == "supabase/postgres:15.8.1.085"
     env = environ.read({"DEVENV_IMAGE_POSTGRES": "ci/pg:1"})
@@ -200,7 +205,7 @@ def test_postgres_image_is_built_with_the_db_extensions_unless_one_is_named(
 def test_unknown_db_extension_is_a_config_problem(tmp_path: Path) -> None:
     write(tmp_path, '[db]\nextensions = ["vector", "pg_net", "postgis_topology"]\n')
     with pytest.raises(ConfigError) as err:
-        config.load(tmp_path)
+        load(tmp_path)
     [line] = err.value.problems
     assert line == (
         f"{tmp_path / 'devenv.toml'}: db.extensions: devenv cannot build 'pg_net',"
@@ -210,13 +215,13 @@ def test_unknown_db_extension_is_a_config_problem(tmp_path: Path) -> None:
 
 
 def test_major_version_picks_the_base_and_the_packages(tmp_path: Path) -> None:
-    cfg = config.load(write(tmp_path, '[db]\nmajor_version = 17\nextensions = ["vector"]\n'))
+    cfg = load(write(tmp_path, '[db]\nmajor_version = 17\nextensions = ["vector"]\n'))
     spec = cfg.postgres_build()
     assert spec == postgres_image.Build("postgres:17", ("vector",), major=17)
     assert spec.packages == ["postgresql-17-pgvector"]
     assert cfg.image("postgres").startswith("devenv-postgres:17-")
     write(tmp_path, "[db]\nmajor_version = 12\n")
     with pytest.raises(ConfigError) as err:
-        config.load(tmp_path)
+        load(tmp_path)
     [line] = err.value.problems
     assert line.endswith("db.major_version: expected one of 13, 14, 15, 16, 17, 18, got 12")
