@@ -429,8 +429,8 @@ def start(
     *,
     services: Iterable[str] = ("postgres",),
     seed_sets: Sequence[str] = ("default",),
-    migrations: str = "migrations",
-    seeds: str = "seeds",
+    migrations: str | None = None,
+    seeds: str | None = None,
     reuse: bool = False,
     owner: str | None = None,
     timeout: float = 300.0,
@@ -489,7 +489,7 @@ def start(
         assert stack is not None
         template = ""
         if "postgres" in wanted:
-            template = _prepare(stack, root, migrations, seeds, seed_sets, session)
+            template = _prepare(stack, seed_sets, session)
         spec = StackSpec(
             name=stack.cfg.name,
             root=str(state),
@@ -521,23 +521,49 @@ def _make(
     name: str,
     services: tuple[str, ...],
     root: Path,
-    migrations: str,
-    seeds: str,
+    migrations: str | None,
+    seeds: str | None,
     owner: str | None,
     overrides: list[Path],
 ) -> Stack:
     from devenv.stack.handle import Stack
 
+    tables = project_tables(root, migrations, seeds)
     return Stack.ephemeral(
         state,
         name=name,
         services=services,
         owner=owner,
         overrides=overrides,
-        # Absolute paths: the config's root is the private state folder, the files are the
-        # project's.
-        db={"migrations": str(root / migrations), "seeds": str(root / seeds)},
+        db=tables["db"],
+        images=tables["images"],
     )
+
+
+def project_tables(
+    root: Path, migrations: str | None = None, seeds: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """The devenv.toml tables of the project at ``root`` that its throw-away stacks take over:
+    where the migrations and seeds are (unless given, relative to ``root``), and its Postgres (an
+    image devenv.toml names, [images] registry, [db] extensions and major_version), so tests run
+    on the Postgres `devenv up` runs. Paths are absolute: the stack's own config lives in a
+    private folder. DEVENV_* settings apply to the stack as to `devenv up`, not here."""
+    from devenv import config as config_mod
+    from devenv import environ as environ_mod
+
+    cfg = config_mod.load(root, env=environ_mod.read({}))
+    images: dict[str, str] = {k: cfg.images[k] for k in cfg.images_set}
+    if cfg.registry:
+        images["registry"] = cfg.registry
+    return {
+        "db": {
+            "migrations": str(cfg.path(migrations or cfg.db.migrations)),
+            "seeds": str(cfg.path(seeds or cfg.db.seeds)),
+            "extensions": list(cfg.db.extensions),
+            "major_version": cfg.db.major_version,
+        },
+        "images": images,
+    }
 
 
 def _tmpfs_override(state: Path) -> Path:
@@ -563,17 +589,17 @@ def _tmpfs_override(state: Path) -> Path:
     return path
 
 
-def _prepare(
-    stack: Stack, root: Path, migrations: str, seeds: str, seed_sets: Sequence[str], session: str
-) -> str:
-    """Migrations and seeds once, then the template every test database is cloned from."""
+def _prepare(stack: Stack, seed_sets: Sequence[str], session: str) -> str:
+    """Migrations and seeds once (the project's, absolute in the stack's config), then the
+    template every test database is cloned from."""
     from devenv.db import snapshots
     from devenv.db.prepare import prepare
 
     dsn = stack.database_url()
     _tune_for_tests(dsn)
     auth = stack.auth_target() if "gotrue" in stack.cfg.services else None
-    prepare(dsn, root / migrations, root / seeds, list(seed_sets), auth=auth)
+    cfg = stack.cfg
+    prepare(dsn, cfg.path(cfg.db.migrations), cfg.path(cfg.db.seeds), list(seed_sets), auth=auth)
     name = TEMPLATE_PREFIX + session
     snapshots.save(dsn, name)
     return name
@@ -655,8 +681,8 @@ def ephemeral_stack(
     *,
     services: Iterable[str] = ("postgres",),
     seed_sets: Sequence[str] = ("default",),
-    migrations: str = "migrations",
-    seeds: str = "seeds",
+    migrations: str | None = None,
+    seeds: str | None = None,
     reuse: bool = False,
     timeout: float = 300.0,
     gc: bool = True,
