@@ -188,3 +188,28 @@ def test_both_own_images_are_built_in_one_up(project_factory: Any, base: str) ->
         p.cli("down", "--volumes", env=env)
         remove_image(pg_tag)
         remove_image(fw_tag)
+
+
+def test_a_test_stack_runs_the_projects_postgres(
+    base: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The project names its image and keeps migrations elsewhere; a throw-away test stack
+    # (the pytest plugin's) follows its devenv.toml, as `devenv up` does.
+    from devenv.testing import ephemeral_stack
+
+    monkeypatch.delenv("DEVENV_IMAGE_POSTGRES", raising=False)
+    (tmp_path / "devenv.toml").write_text(
+        f'[images]\npostgres = "{base}"\n[db]\nmigrations = "db/migrations"\n'
+    )
+    (tmp_path / "db" / "migrations").mkdir(parents=True)
+    (tmp_path / "db" / "migrations" / "20250101000000_t.sql").write_text(
+        "create table public.t (id int);\n"
+    )
+    with (
+        ephemeral_stack(tmp_path, services=["postgres"], gc=False) as st,
+        psycopg.connect(st.database_url, autocommit=True) as c,
+    ):
+        assert c.execute("select to_regclass('public.t')").fetchone() == ("t",)
+        # The plain base (no pg_cron), not the devenv image the harness pins for the suite.
+        have = {r[0] for r in c.execute("select name from pg_available_extensions")}
+        assert "pg_cron" not in have and "pg_trgm" in have
