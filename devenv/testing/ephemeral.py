@@ -489,7 +489,7 @@ def start(
         assert stack is not None
         template = ""
         if "postgres" in wanted:
-            template = _prepare(stack, seed_sets, session)
+            template = _prepare(stack, root, seed_sets, session)
         spec = StackSpec(
             name=stack.cfg.name,
             root=str(state),
@@ -589,9 +589,12 @@ def _tmpfs_override(state: Path) -> Path:
     return path
 
 
-def _prepare(stack: Stack, seed_sets: Sequence[str], session: str) -> str:
-    """Migrations and seeds once (the project's, absolute in the stack's config), then the
-    template every test database is cloned from."""
+def _prepare(stack: Stack, root: Path, seed_sets: Sequence[str], session: str) -> str:
+    """Migrations and seeds once, as `devenv up` does them for the project at ``root`` (its
+    migrations folder or its own ``[db] migrate`` tool, run from ``root``; its seed sets, or
+    ``[db] seed_paths``), then the template every test database is cloned from."""
+    from devenv import config as config_mod
+    from devenv import environ as environ_mod
     from devenv.db import snapshots
     from devenv.db.prepare import prepare
 
@@ -599,7 +602,17 @@ def _prepare(stack: Stack, seed_sets: Sequence[str], session: str) -> str:
     _tune_for_tests(dsn)
     auth = stack.auth_target() if "gotrue" in stack.cfg.services else None
     cfg = stack.cfg
-    prepare(dsn, cfg.path(cfg.db.migrations), cfg.path(cfg.db.seeds), list(seed_sets), auth=auth)
+    project_cfg = config_mod.load(root, env=environ_mod.read({}))
+    prepare(
+        dsn,
+        cfg.path(cfg.db.migrations),
+        cfg.path(cfg.db.seeds),
+        list(seed_sets),
+        auth=auth,
+        migrate_cmd=project_cfg.db.migrate,
+        root=root,
+        files=project_cfg.seed_files(),
+    )
     name = TEMPLATE_PREFIX + session
     snapshots.save(dsn, name)
     return name

@@ -213,3 +213,30 @@ def test_a_test_stack_runs_the_projects_postgres(
         # The plain base (no pg_cron), not the devenv image the harness pins for the suite.
         have = {r[0] for r in c.execute("select name from pg_available_extensions")}
         assert "pg_cron" not in have and "pg_trgm" in have
+
+
+def test_a_test_stack_runs_the_projects_migration_tool_and_seed_files(
+    engine: None, tmp_path: Path
+) -> None:
+    # An app with its own migration tool (here a Python script reading DATABASE_URL, as Alembic
+    # and Prisma do) and its seed as files: the test stack prepares its data as `devenv up` does.
+    import shlex
+    import sys
+
+    (tmp_path / "migrate.py").write_text(
+        "import os, psycopg\n"
+        "with psycopg.connect(os.environ['DATABASE_URL'], autocommit=True) as c:\n"
+        "    c.execute('create table if not exists public.notes (body text)')\n"
+    )
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db" / "seed.sql").write_text("insert into public.notes values ('seeded');\n")
+    (tmp_path / "devenv.toml").write_text(
+        f"[db]\nmigrate = {shlex.join([sys.executable, 'migrate.py'])!r}\n"
+        'seed_paths = ["db/seed.sql"]\n'
+    )
+    from devenv.testing import ephemeral_stack
+
+    with ephemeral_stack(tmp_path, services=["postgres"], gc=False) as st:
+        db = st.create_database()
+        with psycopg.connect(db.url, autocommit=True) as c:
+            assert c.execute("select body from public.notes").fetchall() == [("seeded",)]
