@@ -439,6 +439,7 @@ def start(
     tmpfs: bool = True,
     on_progress: ProgressFn | None = None,
     on_gc: Callable[[str], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> TestStack:
     """Start (or, with ``reuse``, attach to `devenv up`'s) stack, migrate, seed, make the
     template. On any failure, Ctrl-C included, what was started is removed and the error is
@@ -478,7 +479,7 @@ def start(
             if reaper:
                 register_with_reaper(stack.cfg.name)
             try:
-                stack.up(data=False, timeout=timeout, on_progress=on_progress)
+                stack.up(data=False, timeout=timeout, on_progress=on_progress, on_note=on_note)
                 break
             except PortInUse:
                 # Another process took one of the free ports between our pick and compose's

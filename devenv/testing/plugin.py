@@ -241,6 +241,7 @@ def devenv_stack(request: pytest.FixtureRequest) -> Iterator[TestStack]:
         ts = ephemeral.start(
             _project_root(config),
             on_gc=lambda name: _say(config, f"removed {name} (its owner process is gone)"),
+            on_note=lambda text: _say(config, text),  # a first run builds devenv's images
             **kwargs,
         )
     except BaseException as exc:
@@ -272,7 +273,12 @@ def _shared_stack(config: pytest.Config, shared: Path, owner: str) -> Iterator[T
             ts = ephemeral.TestStack(ephemeral.attach(spec), spec)
         else:
             try:
-                ts = ephemeral.start(_project_root(config), owner=owner, **_start_kwargs(config))
+                ts = ephemeral.start(
+                    _project_root(config),
+                    owner=owner,
+                    on_note=lambda text: _say(config, text),
+                    **_start_kwargs(config),
+                )
             except BaseException as exc:
                 state.write_text(getattr(exc, "message", str(exc)), encoding="utf-8")
                 _fail_start(exc)
