@@ -32,7 +32,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from devenv.errors import DatabaseError, DevenvError, PortInUse, StackError
+from devenv import interrupt
+from devenv.errors import DatabaseError, DevenvError, Interrupted, PortInUse, StackError
 
 if TYPE_CHECKING:
     import httpx
@@ -472,42 +473,47 @@ def start(
     overrides = [_tmpfs_override(state)] if tmpfs and "postgres" in wanted else []
     stack: Stack | None = None
     try:
-        for attempt in range(3):
-            stack = _make(
-                state, f"{prefix}-{session}", wanted, root, migrations, seeds, owner, overrides
+        # A Ctrl-C that Python swallows is raised again at the next poll (see interrupt).
+        with interrupt.watching():
+            for attempt in range(3):
+                stack = _make(
+                    state, f"{prefix}-{session}", wanted, root, migrations, seeds, owner, overrides
+                )
+                if reaper:
+                    register_with_reaper(stack.cfg.name)
+                try:
+                    stack.up(data=False, timeout=timeout, on_progress=on_progress, on_note=on_note)
+                    break
+                except PortInUse:
+                    # Another process took one of the free ports between our pick and compose's
+                    # bind: nothing of ours holds it, so pick again.
+                    stack.down(volumes=True)
+                    if attempt == 2:
+                        raise
+            assert stack is not None
+            template = ""
+            if "postgres" in wanted:
+                template = _prepare(stack, root, seed_sets, session)
+            spec = StackSpec(
+                name=stack.cfg.name,
+                root=str(state),
+                project_root=str(root),
+                services=wanted,
+                ports={s: stack.cfg.ports[s] for s in wanted},
+                owner=stack.owner,
+                session=session,
+                template=template,
+                overrides=tuple(str(p) for p in overrides),
             )
-            if reaper:
-                register_with_reaper(stack.cfg.name)
-            try:
-                stack.up(data=False, timeout=timeout, on_progress=on_progress, on_note=on_note)
-                break
-            except PortInUse:
-                # Another process took one of the free ports between our pick and compose's
-                # bind: nothing of ours holds it, so pick again.
-                stack.down(volumes=True)
-                if attempt == 2:
-                    raise
-        assert stack is not None
-        template = ""
-        if "postgres" in wanted:
-            template = _prepare(stack, root, seed_sets, session)
-        spec = StackSpec(
-            name=stack.cfg.name,
-            root=str(state),
-            project_root=str(root),
-            services=wanted,
-            ports={s: stack.cfg.ports[s] for s in wanted},
-            owner=stack.owner,
-            session=session,
-            template=template,
-            overrides=tuple(str(p) for p in overrides),
-        )
-        return TestStack(stack, spec)
+            return TestStack(stack, spec)
     except BaseException as exc:
         if stack is not None:
             with contextlib.suppress(Exception):
                 stack.down(volumes=True)
         shutil.rmtree(state, ignore_errors=True)
+        if isinstance(exc, Interrupted):
+            # The Python API's Ctrl-C is Python's own, wherever the wait noticed it.
+            raise KeyboardInterrupt from exc
         if isinstance(exc, DevenvError) and not isinstance(exc, StackStartError):
             name = stack.cfg.name if stack is not None else f"{prefix}-{session}"
             raise StackStartError(

@@ -255,6 +255,9 @@ with ephemeral_stack(sys.argv[1], services=["postgres", "redis"], prefix=sys.arg
 
 
 def test_ctrl_c_during_stack_start_leaves_nothing(app: App) -> None:
+    # A migration that takes 10 s holds the start open, so the Ctrl-C below lands inside it
+    # however fast the containers come up on this machine.
+    (app.root / "migrations" / "20240101000200_slow.sql").write_text("select pg_sleep(10);\n")
     proc = subprocess.Popen(
         [sys.executable, "-c", SCRIPT, str(app.root), app.prefix],
         cwd=app.root,
@@ -262,6 +265,9 @@ def test_ctrl_c_during_stack_start_leaves_nothing(app: App) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As a terminal would: pytest-xdist's workers (and some CI runners) run with SIGINT
+        # ignored, which a child inherits, and Python then leaves it ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
@@ -271,7 +277,7 @@ def test_ctrl_c_during_stack_start_leaves_nothing(app: App) -> None:
     assert proc.poll() is None, "the stack started before Ctrl-C could interrupt it"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode != 0
+    assert proc.returncode != 0, f"stdout:\n{out}\nstderr:\n{err}"
     assert "started" not in out
     assert "KeyboardInterrupt" in err
     assert app.leftovers() == [], err
