@@ -20,10 +20,17 @@ Layout (as in env-spec):
   Values: ``true``/``false``/``undefined``, numbers, unquoted words, quoted strings, arrays
   ``[a, b]`` and calls ``fn(a, key=b)``. Decorator arguments must stay on one line.
 
-Root decorators: ``@defaultRequired=true|false|infer`` (default ``infer``: an item with a
-default is required), ``@defaultSensitive=true|false|inferFromPrefix(PREFIX)`` (default
-``true``), ``@currentEnv=$ITEM`` (the item naming the environment, used by ``forEnv`` and the
-``.env.{env}`` cascade; ``@envFlag=ITEM`` is its deprecated spelling).
+Root decorators: ``@defaultRequired=true|false|infer`` (see below),
+``@defaultSensitive=true|false|inferFromPrefix(PREFIX)`` (default ``true``), ``@currentEnv=$ITEM``
+(the item naming the environment, used by ``forEnv`` and the ``.env.{env}`` cascade;
+``@envFlag=ITEM`` is its deprecated spelling).
+
+Whether an item is required, as varlock decides it: its own ``@required``, ``@optional`` or
+``@required=forEnv(...)`` wins; otherwise the header's ``@defaultRequired``. Without one, every
+item is required, with or without a default (varlock's code defaults to ``true``, though its
+website calls ``infer`` the default). ``false``: every item is optional. ``infer``: an item is
+required exactly when the schema gives it a non-empty default (``A=x``, ``A=${B}``; not ``A=``,
+``A=undefined`` or ``A=""``).
 
 Item decorators: ``@required``, ``@required=forEnv(ENV, ...)``, ``@optional``, ``@sensitive``,
 ``@public``, ``@type=...`` (see :mod:`devenv.envfile.types`), ``@example=...``,
@@ -159,7 +166,8 @@ class Item:
     # Filled in by Schema after the header is known:
     is_sensitive: bool = True
     infer_required: bool = False
-    default_required: bool | None = None
+    #: the header's @defaultRequired: a flag, or None for ``infer``; without it, True (varlock)
+    default_required: bool | None = True
 
     def is_required(self, env: str | None) -> bool:
         """Whether a value must be set, in environment ``env`` (None: unknown)."""
@@ -186,7 +194,8 @@ class Schema:
     items: dict[str, Item]
     layout: list[Item | Block]
     current_env_key: str | None = None
-    default_required: bool | None = None  # None: infer
+    #: @defaultRequired: True (also when the header has none, as in varlock), False, None: infer
+    default_required: bool | None = True
     default_sensitive: bool | str = True  # a str: inferFromPrefix(str)
 
     def get(self, key: str) -> Item | None:
@@ -786,6 +795,8 @@ class _Parser:
             else:
                 self._root(schema, d)
         for item in self.items.values():
+            # varlock's infer: a non-empty default makes the item required; no value,
+            # ``undefined`` and an empty string do not.
             item.infer_required = bool(item.default)
             item.default_required = schema.default_required
             if item.sensitive is not None:

@@ -11,18 +11,15 @@ whatever registry npm is configured with. Without Node the test skips locally an
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from devenv.envfile import envspec
-from tests.conftest import unavailable
+from tests.support.npm import installed
 
 PACKAGE = "@env-spec/parser@0.0.8"
 
@@ -48,38 +45,11 @@ console.log(JSON.stringify(out));
 """
 
 
-def _cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "devenv-tests" / "env-spec-parser-0.0.8"
-
-
 @pytest.fixture(scope="session")
 def reference() -> Path:
     """The installed package's dist directory (installing it on first use)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        unavailable("node and npm are needed to run the @env-spec reference parser")
-    root = _cache_root()
-    dist = root / "node_modules" / "@env-spec" / "parser" / "dist"
-    if not (dist / "simple-resolver.mjs").is_file():
-        root.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=".install-"))
-        proc = subprocess.run(
-            [npm, "install", "--prefix", str(tmp), "--no-audit", "--no-fund", PACKAGE],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if proc.returncode != 0:
-            shutil.rmtree(tmp, ignore_errors=True)
-            pytest.fail(f"npm install {PACKAGE} failed: {proc.stderr.strip()[-2000:]}")
-        try:
-            tmp.rename(root)
-        except OSError:  # another run (an xdist worker) got there first
-            shutil.rmtree(tmp, ignore_errors=True)
-            if not (dist / "simple-resolver.mjs").is_file():
-                raise
-    return dist
+    dist = "node_modules/@env-spec/parser/dist"
+    return installed(PACKAGE, "env-spec-parser-0.0.8", f"{dist}/simple-resolver.mjs") / dist
 
 
 def run_reference(dist: Path, texts: list[str], tmp_path: Path) -> list[dict[str, Any]]:
@@ -203,7 +173,7 @@ def test_generated_lines_read_as_the_reference_parser(reference: Path, tmp_path:
 
 
 def test_whitespace_only_line_is_blank_unlike_0_0_8(reference: Path, tmp_path: Path) -> None:
-    """The one deliberate difference in reading (README, .env files): 0.0.8 refuses a line of
+    """The one deliberate difference in reading (docs/env.md): 0.0.8 refuses a line of
     spaces; varlock 1.20's parser, python-dotenv and Compose read it as blank, and so does
     devenv."""
     text = "A=1\n   \nB=2\n"

@@ -37,7 +37,9 @@ def found(result: CheckResult) -> list[tuple[str, int, str | None, str]]:
     return [(p.file, p.line, p.key, p.code) for p in result.problems]
 
 
-PUBLIC = "# @defaultSensitive=false\n# ---\n"
+# These tests are about values; `infer` keeps items without a default optional (without
+# @defaultRequired every item is required, as in varlock: see test_default_required.py).
+PUBLIC = "# @defaultSensitive=false @defaultRequired=infer\n# ---\n"
 
 
 # ---- 1. defaults are values --------------------------------------------------------------------

@@ -92,10 +92,12 @@ def test_root_decorators() -> None:
     assert not s.items["B"].is_required(None)
     s = parse_schema("# @defaultRequired=true\n# ---\nA=\n# @optional\nB=\n")
     assert s.items["A"].is_required(None) and not s.items["B"].is_required(None)
-    # varlock's defaults: sensitive, required inferred from a default value.
+    # varlock's defaults: sensitive, and required, with or without a default value.
     s = parse_schema("A=\nB=x\n")
-    assert s.items["A"].is_sensitive and not s.items["A"].is_required(None)
+    assert s.items["A"].is_sensitive and s.items["A"].is_required(None)
     assert s.items["B"].is_required(None)
+    s = parse_schema("# @defaultRequired=infer\n# ---\nA=\nB=x\n")
+    assert not s.items["A"].is_required(None) and s.items["B"].is_required(None)
 
 
 def test_decorator_values_follow_env_spec_coercion() -> None:
@@ -117,7 +119,7 @@ def test_item_values_quotes_export_crlf_and_bom() -> None:
     assert s.items["A"].default == "x y" and s.items["A"].line == 3
     assert s.items["B"].default == "a # b"
     assert s.items["C"].default == "plain words"
-    assert s.items["D"].default == "" and not s.items["D"].is_required(None)
+    assert s.items["D"].default == "" and s.items["D"].is_required(None)  # no @defaultRequired
 
 
 def test_informational_varlock_decorators_are_accepted() -> None:
