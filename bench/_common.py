@@ -12,7 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
-from devenv import config
+from devenv import services as svcs
 from devenv.stack import ports
 
 #: CPU seconds (user + system) of the last command timed, children included: unlike wall time
@@ -45,14 +45,14 @@ def row(name: str, values: list[float], bases: list[float | None], target: str =
 
 
 def start_project(prefix: str = "devenv-bench-") -> Path:
-    services = list(config.SERVICES)
+    services = list(svcs.names())
     if os.environ.get("DEVENV_HERMETIC_GOTRUE_UNAVAILABLE"):
         services.remove("gotrue")
     root = Path(tempfile.mkdtemp(prefix=prefix))
     repo = Path(__file__).resolve().parent.parent
     for folder in ("migrations", "seeds"):
         (root / folder).symlink_to(repo / folder)
-    port_lines = "\n".join(f"{s} = {ports.free_port()}" for s in config.SERVICES)
+    port_lines = "\n".join(f"{s} = {ports.free_port()}" for s in svcs.names())
     listed = ", ".join(f'"{s}"' for s in services)
     (root / "devenv.toml").write_text(
         f'[project]\nname = "bench-{uuid.uuid4().hex[:6]}"\nservices = [{listed}]\n'

@@ -38,6 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from devenv.db import migrations, reset, seeds, snapshots  # noqa: E402
+from devenv.db.plan import DataPlan  # noqa: E402
 from tests.support import localpg  # noqa: E402
 
 
@@ -199,7 +200,7 @@ def bench_reset(cluster: localpg.LocalCluster, work: Path, rounds: int) -> None:
     walls: list[float] = []
     for _ in range(rounds):
         t0 = time.perf_counter()
-        runs.append(reset.reset(dsn, mig, sd, ["default"]))
+        runs.append(reset.reset(DataPlan.at(mig, sd), dsn, ["default"]))
         walls.append(time.perf_counter() - t0)
     phases = list(runs[0].phases)
     rows = [[p, f"{med([r.phases[p] for r in runs]) * 1000:.1f}"] for p in phases]

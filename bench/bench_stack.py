@@ -23,7 +23,7 @@ import time
 import uuid
 from pathlib import Path
 
-from devenv import config
+from devenv import services as svcs
 from devenv.stack import ports
 from devenv.stack.handle import Stack
 
@@ -60,7 +60,7 @@ def main() -> None:
         services.insert(1, "gotrue")
     root = Path(tempfile.mkdtemp(prefix="devenv-bench-"))
     name = f"bench-{uuid.uuid4().hex[:6]}"
-    port_lines = "\n".join(f"{s} = {ports.free_port()}" for s in config.SERVICES)
+    port_lines = "\n".join(f"{s} = {ports.free_port()}" for s in svcs.names())
     (root / "devenv.toml").write_text(
         f'[project]\nname = "{name}"\nservices = {services!r}\n[ports]\n{port_lines}\n'.replace(
             "'", '"'

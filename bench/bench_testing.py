@@ -28,11 +28,13 @@ import time
 import uuid
 from pathlib import Path
 
-from devenv import config
+from devenv import services as svcs
+from devenv.db import auth as authmod
 from devenv.db import conn as dbconn
 from devenv.db import reset as resetmod
 from devenv.db import seeds as seedsmod
 from devenv.db import snapshots
+from devenv.db.plan import DataPlan
 from devenv.stack import ports
 from devenv.testing.ephemeral import start, stop
 
@@ -65,7 +67,7 @@ def reference_project(base: Path, svc: list[str]) -> Path:
     root.mkdir()
     shutil.copytree(REPO / "migrations", root / "migrations")
     shutil.copytree(REPO / "seeds", root / "seeds")
-    port_lines = "\n".join(f"{s} = {ports.free_port()}" for s in config.SERVICES)
+    port_lines = "\n".join(f"{s} = {ports.free_port()}" for s in svcs.names())
     (root / "devenv.toml").write_text(
         f'[project]\nname = "bench-up-{root.name[4:]}"\nservices = {svc!r}\n'
         f"[ports]\n{port_lines}\n".replace("'", '"')
@@ -109,7 +111,7 @@ def bench_databases(base: Path, n: int, slow_rounds: int) -> None:
     ts = start(root, services=svc, seed_sets=seed_sets, prefix=PREFIX)
     try:
         dsn = ts.database_url
-        auth = ts.stack.auth_target()
+        auth = authmod.target_for(ts.stack)
         ts.create_database("warm")  # the first clone pays for connecting; not a test's cost
         hand_out: list[float] = []
         per_test: list[float] = []
@@ -135,7 +137,10 @@ def bench_databases(base: Path, n: int, slow_rounds: int) -> None:
         for _ in range(slow_rounds):
             t0 = time.perf_counter()
             resetmod.reset(
-                dsn, root / "migrations", root / "seeds", seed_sets or ("default",), auth=auth
+                DataPlan.at(root / "migrations", root / "seeds"),
+                dsn,
+                seed_sets or ("default",),
+                auth=auth,
             )
             migrate_seed.append(time.perf_counter() - t0)
         truncate: list[float] = []

@@ -31,7 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from devenv import config  # noqa: E402
+from devenv import services as svcs  # noqa: E402
 from devenv.stack import ports  # noqa: E402
 from devenv.stack.handle import Stack  # noqa: E402
 
@@ -83,7 +83,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="devenv-bench-"))
     name = f"bench-{uuid.uuid4().hex[:6]}"
     services = ["postgres", "pooler", "redis", "upstash"]
-    port_lines = "\n".join(f"{s} = {ports.free_port()}" for s in config.SERVICES)
+    port_lines = "\n".join(f"{s} = {ports.free_port()}" for s in svcs.names())
     (root / "devenv.toml").write_text(
         f'[project]\nname = "{name}"\nservices = {services!r}\n[ports]\n{port_lines}\n'.replace(
             "'", '"'
@@ -92,7 +92,7 @@ def main() -> None:
     handle = Stack.load(root)
     cfg = handle.cfg
     try:
-        handle.up(seed=False, timeout=300)
+        handle.up(timeout=300)
         env = handle.env_values()
 
         # 1. Redis GET.

@@ -18,76 +18,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from devenv import __version__
 from devenv import environ as environ_mod
+from devenv import postgres_spec
+from devenv import services as svcs
+from devenv.assets import compose_dir
 from devenv.errors import ConfigError, UsageError
-from devenv.stack import postgres_image
 
 CONFIG_FILE = "devenv.toml"
 
-#: Every service the stack knows, in start order. compose/compose.yaml defines each of them.
-SERVICES: tuple[str, ...] = (
-    "postgres",
-    "gotrue",
-    "kong",
-    "redis",
-    "fireworks",
-    "mail",
-    "pooler",
-    "upstash",
-)
-
-#: Services a project turns on in [project] services; the default stack leaves them out.
-OPT_IN: tuple[str, ...] = ("pooler", "upstash")
-DEFAULT_SERVICES: tuple[str, ...] = tuple(s for s in SERVICES if s not in OPT_IN)
-
-#: Services that run another service's image: the Upstash REST endpoint is devenv's own package,
-#: as the Fireworks mock is.
-IMAGE_OF: dict[str, str] = {"upstash": "fireworks"}
-
-#: What each service needs running beside it (checked when services are enabled in devenv.toml).
-REQUIRES: dict[str, tuple[str, ...]] = {
-    "postgres": (),
-    "gotrue": ("postgres",),
-    # Kong starts without GoTrue (its /auth/v1 routes then answer 502 with a valid key), so a
-    # stack can run the gateway alone, e.g. where no GoTrue image is available.
-    "kong": (),
-    "redis": (),
-    "fireworks": (),
-    # GoTrue sends its mail here; without it GoTrue drops mail (its no-op mailer), so neither
-    # needs the other to start.
-    "mail": (),
-    "pooler": ("postgres",),
-    "upstash": ("redis",),
-}
-
-#: Host ports, fixed and documented (README). Supabase CLI's neighbourhood, so teams recognise them.
-DEFAULT_PORTS: dict[str, int] = {
-    "kong": 54321,
-    "postgres": 54322,
-    "gotrue": 54326,
-    "redis": 54379,
-    "fireworks": 54380,
-    "mail": 54324,  # the mail catcher's web UI and API, as `supabase start` publishes it
-    # Supabase CLI's pooler port; the REST endpoint next to Redis and the Fireworks mock.
-    "pooler": 54329,
-    "upstash": 54381,
-}
-
-#: Official images. GoTrue is pinned; the stack was checked against this release. The Fireworks
-#: mock is this package, so its image is devenv's own, built locally when missing (never pulled).
-#: Postgres: unless [images] postgres is set, devenv builds its image FROM this one with the
-#: [db] extensions (devenv/stack/postgres_image.py).
-DEFAULT_IMAGES: dict[str, str] = {
-    "postgres": postgres_image.BASE,
-    "gotrue": "supabase/gotrue:v2.196.0",
-    "kong": "kong:2.8.1",
-    "redis": "redis:7",
-    "fireworks": f"devenv-fireworks:{__version__}",
-    "mail": "axllent/mailpit:v1.33.1",
-    # Its environment interface is what compose.yaml sets (checked against its entrypoint).
-    "pooler": "edoburu/pgbouncer:v1.25.2-p0",
-}
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -115,10 +53,10 @@ class DbConfig:
     #: ``seeds/<default_seed>/`` — how a Supabase CLI project's ``supabase/seed.sql`` is used.
     seed_paths: tuple[str, ...] = ()
     #: Extensions the Postgres image devenv builds carries, named as ``create extension`` takes
-    #: them (devenv.stack.postgres_image.CATALOGUE); unused when [images] postgres is set.
-    extensions: tuple[str, ...] = postgres_image.DEFAULT_EXTENSIONS
+    #: them (devenv.postgres_spec.CATALOGUE); unused when [images] postgres is set.
+    extensions: tuple[str, ...] = postgres_spec.DEFAULT_EXTENSIONS
     #: The Postgres major devenv's image is built for (postgres:<major> + postgresql-<major>-*).
-    major_version: int = postgres_image.MAJOR
+    major_version: int = postgres_spec.MAJOR
 
 
 @dataclass(frozen=True)
@@ -146,7 +84,7 @@ class Config:
     source: Path | None = None
     #: DEVENV_IMAGE_<SERVICE> overrides, resolved once when the config is made (see devenv.environ).
     image_overrides: Mapping[str, str] = field(default_factory=dict)
-    #: Services whose image devenv.toml names (the rest take DEFAULT_IMAGES).
+    #: Services whose image devenv.toml names (the rest take their default, devenv.services).
     images_set: frozenset[str] = frozenset()
     #: DEVENV_POSTGRES_BASE_IMAGE: what devenv's Postgres image is built FROM, not postgres:15.
     postgres_base: str = ""
@@ -165,7 +103,7 @@ class Config:
         The registry prefix applies to devenv.toml and default images, not to the environment
         override, which is taken verbatim (it is how CI and air-gapped machines pin exact images).
         """
-        service = IMAGE_OF.get(service, service)
+        service = svcs.image_service(service)
         override = self.image_overrides.get(service)
         if override:
             return override
@@ -173,12 +111,18 @@ class Config:
             spec = self.postgres_build()
             if spec is not None:
                 return _postgres_tag(spec)
-        return self._prefixed(self.images.get(service, DEFAULT_IMAGES.get(service, "")))
+        return self._prefixed(self.images.get(service, svcs.default_images().get(service, "")))
+
+    def built_here(self, service: str) -> bool:
+        """devenv builds the image ``service`` runs when it is missing, rather than pulling it:
+        its own mock's, and its Postgres image unless one is named (devenv.services)."""
+        kind = svcs.built_by_devenv(service)
+        return kind == "fireworks" or (kind == "postgres" and self.postgres_build() is not None)
 
     def _prefixed(self, image: str) -> str:
         return f"{self.registry.rstrip('/')}/{image}" if self.registry else image
 
-    def postgres_build(self) -> postgres_image.Build | None:
+    def postgres_build(self) -> postgres_spec.Build | None:
         """The Postgres image devenv builds (base + [db] extensions), or None when the image is
         given (DEVENV_IMAGE_POSTGRES, [images] postgres: run as it is) or no extension is wanted
         (then plain postgres:15 runs)."""
@@ -187,7 +131,7 @@ class Config:
         if not self.db.extensions:
             return None
         base = self.postgres_base or self._prefixed(f"postgres:{self.db.major_version}")
-        return postgres_image.make_build(base, self.db.extensions, self.db.major_version)
+        return postgres_spec.make_build(base, self.db.extensions, self.db.major_version)
 
     def seed_files(self) -> dict[str, list[Path]]:
         """Seed sets given as files (``[db] seed_paths``) rather than folders: {set: files}.
@@ -206,11 +150,11 @@ class Config:
 
     def check_services(self, names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
         """Validate service names given on the command line; unknown ones are a usage error."""
-        unknown = [n for n in names if n not in SERVICES]
+        unknown = [n for n in names if n not in svcs.names()]
         if unknown:
             raise UsageError(
                 f"unknown service {', '.join(repr(n) for n in unknown)}",
-                f"known services: {', '.join(SERVICES)}",
+                f"known services: {', '.join(svcs.names())}",
             )
         disabled = [n for n in names if n not in self.services]
         if disabled:
@@ -222,10 +166,8 @@ class Config:
 
 
 @functools.lru_cache(maxsize=8)
-def _postgres_tag(spec: postgres_image.Build) -> str:
+def _postgres_tag(spec: postgres_spec.Build) -> str:
     # Hashes two small files; a command asks for the image several times.
-    from devenv.stack.project import compose_dir
-
     return spec.tag(compose_dir())
 
 
@@ -284,9 +226,9 @@ def adopt_supabase(root: Path) -> Any:
 
     return supabase_cli.adopt(
         root,
-        known_auth=set(_SECTIONS["auth"]),
-        known_ports=set(DEFAULT_PORTS),
-        services=DEFAULT_SERVICES,
+        known_auth=set(sections()["auth"]),
+        known_ports=set(svcs.default_ports()),
+        services=svcs.default_names(),
     )
 
 
@@ -294,27 +236,21 @@ def in_memory(
     root: Path,
     *,
     name: str,
-    services: Iterable[str] = SERVICES,
+    services: Iterable[str] | None = None,
     ports: Mapping[str, int] | None = None,
-    free_ports: bool = False,
     env: environ_mod.Environ | None = None,
     **sections: Mapping[str, Any],
 ) -> Config:
     """A validated Config built without a devenv.toml (ephemeral stacks, the pytest plugin).
 
     ``sections`` are devenv.toml tables by name (``db={"seeds": "seeds"}``), validated exactly as
-    the file would be. With ``free_ports`` every service gets a port the kernel says is free now
-    (distinct from each other), so parallel stacks never collide on a fixed port.
+    the file would be. ``ports`` override the defaults (throw-away stacks pass free ones, so
+    parallel stacks never collide on a fixed port: devenv.stack.ports.free_for).
     """
     raw: dict[str, Any] = {k: dict(v) for k, v in sections.items()}
-    raw["project"] = {"name": name, "services": list(services)}
-    chosen = dict(ports or {})
-    if free_ports:
-        from devenv.stack.ports import free_ports as pick
-
-        for svc, port in zip(SERVICES, pick(len(SERVICES)), strict=True):
-            chosen.setdefault(svc, port)
-    raw["ports"] = {**dict(raw.get("ports", {})), **chosen}
+    chosen_services = svcs.names() if services is None else services
+    raw["project"] = {"name": name, "services": list(chosen_services)}
+    raw["ports"] = {**dict(raw.get("ports", {})), **dict(ports or {})}
     cfg = _validate(root.resolve(), None, raw)
     env = environ_mod.read() if env is None else env
     return with_environ(cfg, env)
@@ -329,28 +265,30 @@ class _Problems:
         self.items.append(f"{self.file}: {key}: {text}")
 
 
-_SECTIONS: dict[str, set[str]] = {
-    "project": {"name", "services"},
-    "ports": set(DEFAULT_PORTS),
-    "images": {*DEFAULT_IMAGES, "registry"},
-    "auth": {
-        "site_url",
-        "jwt_expiry",
-        "additional_redirect_urls",
-        "enable_signup",
-        "enable_confirmations",
-    },
-    "db": {
-        "migrations",
-        "seeds",
-        "default_seed",
-        "migrate",
-        "seed_paths",
-        "extensions",
-        "major_version",
-    },
-    "env": {"schema", "example", "files", "reader"},
-}
+def sections() -> dict[str, set[str]]:
+    """devenv.toml's tables and the keys each takes (ports and images: one per service)."""
+    return {
+        "project": {"name", "services"},
+        "ports": set(svcs.default_ports()),
+        "images": {*svcs.default_images(), "registry"},
+        "auth": {
+            "site_url",
+            "jwt_expiry",
+            "additional_redirect_urls",
+            "enable_signup",
+            "enable_confirmations",
+        },
+        "db": {
+            "migrations",
+            "seeds",
+            "default_seed",
+            "migrate",
+            "seed_paths",
+            "extensions",
+            "major_version",
+        },
+        "env": {"schema", "example", "files", "reader"},
+    }
 
 
 def _str(p: _Problems, table: dict[str, Any], section: str, key: str, default: str) -> str:
@@ -391,17 +329,18 @@ def _command(p: _Problems, table: dict[str, Any], section: str, key: str) -> tup
 
 def _validate(root: Path, path: Path | None, raw: dict[str, Any]) -> Config:
     p = _Problems(str(path or root / CONFIG_FILE))
+    known_keys = sections()
     for section, value in raw.items():
-        if section not in _SECTIONS:
-            p.add(section, f"unknown section; known: {', '.join(sorted(_SECTIONS))}")
+        if section not in known_keys:
+            p.add(section, f"unknown section; known: {', '.join(sorted(known_keys))}")
         elif not isinstance(value, dict):
             p.add(section, "expected a table")
         else:
             for key in value:
-                if key not in _SECTIONS[section]:
+                if key not in known_keys[section]:
                     p.add(
                         f"{section}.{key}",
-                        f"unknown key; known: {', '.join(sorted(_SECTIONS[section]))}",
+                        f"unknown key; known: {', '.join(sorted(known_keys[section]))}",
                     )
 
     def table(name: str) -> dict[str, Any]:
@@ -415,19 +354,20 @@ def _validate(root: Path, path: Path | None, raw: dict[str, Any]) -> Config:
         p.add("project.name", f"{name!r} must be lower-case letters, digits, '-' or '_'")
         name = default_name
 
-    services = _str_list(p, project, "project", "services", DEFAULT_SERVICES)
+    every = svcs.names()
+    services = _str_list(p, project, "project", "services", svcs.default_names())
     for s in services:
-        if s not in SERVICES:
-            p.add("project.services", f"unknown service {s!r}; known: {', '.join(SERVICES)}")
-    services = tuple(s for s in SERVICES if s in services)  # canonical start order, no dupes
+        if s not in every:
+            p.add("project.services", f"unknown service {s!r}; known: {', '.join(every)}")
+    services = tuple(s for s in every if s in services)  # canonical start order, no dupes
     for s in services:
-        for need in REQUIRES[s]:
+        for need in svcs.get(s).needs:
             if need not in services:
                 p.add("project.services", f"{s!r} needs {need!r}; enable it too")
 
-    ports = dict(DEFAULT_PORTS)
+    ports = svcs.default_ports()
     for key, value in table("ports").items():
-        if key not in DEFAULT_PORTS:
+        if key not in ports:
             continue
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
             p.add(f"ports.{key}", f"expected a port number 1-65535, got {value!r}")
@@ -441,10 +381,11 @@ def _validate(root: Path, path: Path | None, raw: dict[str, Any]) -> Config:
         seen[port] = svc
 
     images_t = table("images")
-    images = dict(DEFAULT_IMAGES)
-    for key in DEFAULT_IMAGES:
+    default_images = svcs.default_images()
+    images = dict(default_images)
+    for key in default_images:
         if key in images_t:
-            images[key] = _str(p, images_t, "images", key, DEFAULT_IMAGES[key])
+            images[key] = _str(p, images_t, "images", key, default_images[key])
     registry = images_t.get("registry", "")
     if not isinstance(registry, str):
         p.add("images.registry", f"expected a string, got {registry!r}")
@@ -473,8 +414,8 @@ def _validate(root: Path, path: Path | None, raw: dict[str, Any]) -> Config:
 
     db_t = table("db")
     major = db_t.get("major_version", DbConfig.major_version)
-    if isinstance(major, bool) or major not in postgres_image.MAJORS:
-        known = ", ".join(map(str, postgres_image.MAJORS))
+    if isinstance(major, bool) or major not in postgres_spec.MAJORS:
+        known = ", ".join(map(str, postgres_spec.MAJORS))
         p.add("db.major_version", f"expected one of {known}, got {major!r}")
         major = DbConfig.major_version
     db = DbConfig(
@@ -486,16 +427,16 @@ def _validate(root: Path, path: Path | None, raw: dict[str, Any]) -> Config:
         extensions=_str_list(p, db_t, "db", "extensions", DbConfig.extensions),
         major_version=major,
     )
-    unknown_ext = [e for e in db.extensions if e not in postgres_image.CATALOGUE]
+    unknown_ext = [e for e in db.extensions if e not in postgres_spec.CATALOGUE]
     if unknown_ext:
         named = ", ".join(
-            f"{e!r}" + (f" (part of {part!r})" if (part := postgres_image.entry(e)) else "")
+            f"{e!r}" + (f" (part of {part!r})" if (part := postgres_spec.entry(e)) else "")
             for e in unknown_ext
         )
         p.add(
             "db.extensions",
             f"devenv cannot build {named} into its Postgres image;"
-            f" known: {', '.join(postgres_image.CATALOGUE)}",
+            f" known: {', '.join(postgres_spec.CATALOGUE)}",
         )
     env_t = table("env")
     env = EnvConfig(
@@ -520,7 +461,7 @@ def _validate(root: Path, path: Path | None, raw: dict[str, Any]) -> Config:
         services=services,
         ports=ports,
         images=images,
-        images_set=frozenset(k for k in DEFAULT_IMAGES if k in images_t),
+        images_set=frozenset(k for k in default_images if k in images_t),
         registry=registry,
         auth=auth,
         db=db,

@@ -29,6 +29,7 @@ from string import Template
 from typing import Any
 
 from devenv import config as config_mod
+from devenv import services as svcs
 from devenv.errors import ConfigError, UsageError
 
 #: Lines `init` makes sure .gitignore has: the stack's private state (keys) and the app's .env.
@@ -100,9 +101,7 @@ def toml_value(value: Any) -> str:
 
 def render_config(root: Path, sections: dict[str, dict[str, Any]], adopted_from: str = "") -> str:
     """The commented devenv.toml: defaults, overlaid with ``sections`` (e.g. adopted values)."""
-    defaults = config_mod.in_memory(
-        root, name=_default_name(root), services=config_mod.DEFAULT_SERVICES
-    )
+    defaults = config_mod.in_memory(root, name=_default_name(root), services=svcs.default_names())
 
     def get(section: str, key: str, default: Any) -> Any:
         return sections.get(section, {}).get(key, default)
@@ -112,7 +111,7 @@ def render_config(root: Path, sections: dict[str, dict[str, Any]], adopted_from:
     images = sections.get("images", {})
     auth_lines: list[str] = []
     auth_defaults = config_mod.AuthConfig()
-    known_auth = config_mod._SECTIONS["auth"]
+    known_auth = config_mod.sections()["auth"]
     order = [k for k in _AUTH_COMMENTS if k in known_auth]
     for key in order + sorted(k for k in known_auth if k not in _AUTH_COMMENTS):
         value = get("auth", key, getattr(auth_defaults, key, None))
@@ -122,7 +121,7 @@ def render_config(root: Path, sections: dict[str, dict[str, Any]], adopted_from:
             auth_lines.append(f"# {_AUTH_COMMENTS[key]}")
         auth_lines.append(f"{key} = {toml_value(value)}")
     image_lines = []
-    for svc, image in config_mod.DEFAULT_IMAGES.items():
+    for svc, image in svcs.default_images().items():
         if svc in images:
             image_lines.append(f"{svc} = {toml_value(images[svc])}")
         else:
@@ -138,7 +137,7 @@ def render_config(root: Path, sections: dict[str, dict[str, Any]], adopted_from:
     return Template(_template("devenv.toml")).substitute(
         adopted=header,
         name=toml_value(get("project", "name", defaults.name)),
-        known_services=", ".join(config_mod.SERVICES),
+        known_services=", ".join(svcs.names()),
         services=toml_value(get("project", "services", list(defaults.services))),
         ports="\n".join(f"{svc} = {port}" for svc, port in ports.items()),
         images="\n".join(image_lines),
@@ -198,7 +197,7 @@ def plan(root: Path, *, now: datetime | None = None) -> InitPlan:
             ) from None
         out.actions.append(Action(toml_path, "create", text, "every section and key"))
         cfg = config_mod.in_memory(
-            root, name=_default_name(root), services=config_mod.DEFAULT_SERVICES, **sections
+            root, name=_default_name(root), services=svcs.default_names(), **sections
         )
 
     adopted = out.adoption is not None

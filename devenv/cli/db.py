@@ -1,7 +1,7 @@
 """`devenv db ...` and `devenv seed`: parse, call devenv.db, render.
 
 Which Postgres and GoTrue they talk to is the Stack handle's answer (``database_url``,
-``auth_target``), the same one ``devenv up``'s data step uses: the running stack's, or
+``devenv.db.auth.target_for``), the same one ``devenv up``'s data step uses: the running stack's, or
 DEVENV_DATABASE_URL (and DEVENV_GOTRUE_URL with DEVENV_SERVICE_ROLE_KEY), e.g. a CI service
 container.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ from devenv.cli.context import stack
 
 if TYPE_CHECKING:
     from devenv.db.auth import AuthTarget
+    from devenv.db.plan import DataPlan
     from devenv.stack.handle import Stack
 
 
@@ -48,24 +49,17 @@ def register(app: typer.Typer) -> None:
 # Where things are.
 
 
-def _auth(
-    handle: Stack,
-    seeds_dir: Path,
-    sets: list[str],
-    files: Mapping[str, Sequence[Path]] | None = None,
-) -> AuthTarget | None:
+def _plan(handle: Stack) -> DataPlan:
+    from devenv.db.plan import DataPlan
+
+    return DataPlan.from_config(handle.cfg)
+
+
+def _auth(handle: Stack, plan: DataPlan, sets: Sequence[str]) -> AuthTarget | None:
     """GoTrue only when a set has auth users: seeding plain data needs no running GoTrue."""
-    return handle.auth_target() if _needs_auth(seeds_dir, sets, files or {}) else None
+    from devenv.db import auth as authmod
 
-
-def _needs_auth(seeds_dir: Path, sets: list[str], files: Mapping[str, Sequence[Path]]) -> bool:
-    names = [f"auth.users.{ext}" for ext in ("yaml", "yml", "json")]
-    return any(
-        any(p.name.endswith(tuple(names)) for p in files[s])
-        if s in files
-        else any(any((seeds_dir / s).glob(f"*{n}")) for n in names)
-        for s in sets
-    )
+    return authmod.target_for(handle) if plan.needs_auth(sets) else None
 
 
 def _echo_json(data: Any) -> None:
@@ -88,14 +82,14 @@ def migrate(
     from devenv.db import migrations
 
     handle = stack(ctx)
-    cfg = handle.cfg
-    if cfg.db.migrate:
+    plan = _plan(handle)
+    if plan.migrate_cmd:
         from devenv.db import conn as dbconn
         from devenv.db import tool
 
         dsn = handle.database_url()
         with dbconn.connect(dsn) as conn, dbconn.locked(conn):
-            ran = tool.run(cfg.db.migrate, dsn, cfg.root)
+            ran = tool.run(plan.migrate_cmd, dsn, plan.root)
         if as_json:
             _echo_json(ran.as_dict())
         else:
@@ -105,7 +99,7 @@ def migrate(
         return
     res = migrations.migrate(
         handle.database_url(),
-        cfg.path(cfg.db.migrations),
+        plan.migrations_dir,
         on_wait=lambda pid: _err(
             f"devenv: waiting for another migration run (server pid {pid}) to finish"
         ),
@@ -180,15 +174,13 @@ def seed(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Load seed sets: SQL files, data files and auth users, each set whole or not at all."""
-    from devenv.db import seeds
+    from devenv.db import plan as plan_mod
 
     handle = stack(ctx)
-    cfg = handle.cfg
-    names = list(sets or [cfg.db.default_seed])
-    seeds_dir = cfg.path(cfg.db.seeds)
-    files = cfg.seed_files()
-    auth = _auth(handle, seeds_dir, names, files)
-    res = seeds.seed(handle.database_url(), seeds_dir, names, force=force, auth=auth, files=files)
+    plan = _plan(handle)
+    names = list(sets or [plan.default_seed])
+    auth = _auth(handle, plan, names)
+    res = plan_mod.seed(plan, handle.database_url(), names, force=force, auth=auth)
     if as_json:
         _echo_json(res.as_dict())
     else:
@@ -229,21 +221,9 @@ def reset(
     from devenv.db import reset as reset_mod
 
     handle = stack(ctx)
-    cfg = handle.cfg
-    sets = [] if no_seed else [cfg.db.default_seed]
-    seeds_dir = cfg.path(cfg.db.seeds)
-    files = cfg.seed_files()
-    auth = _auth(handle, seeds_dir, sets, files)
-    res = reset_mod.reset(
-        handle.database_url(),
-        cfg.path(cfg.db.migrations),
-        seeds_dir,
-        sets,
-        auth=auth,
-        migrate_cmd=cfg.db.migrate,
-        root=cfg.root,
-        files=files,
-    )
+    plan = _plan(handle)
+    sets = [] if no_seed else [plan.default_seed]
+    res = reset_mod.reset(plan, handle.database_url(), sets, auth=_auth(handle, plan, sets))
     if as_json:
         _echo_json(res.as_dict())
         return

@@ -26,9 +26,9 @@ def doctor(
     list_: bool = typer.Option(False, "--list", help="List the checks and exit."),
 ) -> None:
     """Check the engine, the project, the stack and its reach; exit 1 if anything fails."""
-    from devenv.doctor import core, render
+    from devenv.doctor import catalog, core, render
 
-    chosen = core.select(checks or [])
+    chosen = catalog.select(checks or [])
     if list_:
         for c in chosen:
             typer.echo(f"{c.id:<18} {c.title}")

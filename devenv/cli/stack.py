@@ -42,10 +42,13 @@ def up(
     as_json: bool = typer.Option(False, "--json", help="Print the final status as JSON."),
 ) -> None:
     """Start the stack, wait until it is really healthy, and print URLs and keys."""
+    from devenv.up import up as run_up
+
     st = stack(ctx)
     progress = _Progress(enabled=not as_json)
     try:
-        result = st.up(
+        outcome = run_up(
+            st,
             services or (),
             seed=not no_seed,
             timeout=timeout,
@@ -54,19 +57,19 @@ def up(
         )
     finally:
         progress.stop()
+    result, after = outcome.stack, outcome.after
     if result.recovered_keys:
         _err(f"devenv: {st.cfg.state_dir} was missing; keys recovered from the running stack")
-    after = result.after
     for w in after.warnings() if after else []:
         _err(f"devenv: warning: {w}")
     if as_json:
-        typer.echo(json.dumps(result.as_dict(show_secrets), indent=2))
+        typer.echo(json.dumps(outcome.as_dict(show_secrets), indent=2))
         return
     _print_status(result.status, show_secrets)
     typer.echo("")
     for line in after.summary() if after else []:
         typer.echo(line)
-    typer.echo(f"ready in {result.elapsed_s:.1f} s")
+    typer.echo(f"ready in {outcome.elapsed_s:.1f} s")
 
 
 def down(
@@ -103,7 +106,7 @@ def status(
         typer.echo(json.dumps(st.as_dict(show_secrets), indent=2))
         return
     _print_status(st, show_secrets)
-    if not st.running:
+    if not st.running or any(s.health == "unhealthy" for s in st.services):
         raise typer.Exit(1)
 
 
@@ -213,3 +216,6 @@ def _print_status(st: Status, show_secrets: bool) -> None:
         typer.echo(f"JWT secret       {keys['jwt_secret']}")
         if not show_secrets:
             typer.echo("(secrets masked: --show-secrets, or `devenv status -o env` for .env)")
+    for s in st.services:
+        if s.why:
+            _err(f"devenv: {s.name} is unhealthy: {s.why} (`devenv doctor` says more)")

@@ -73,10 +73,10 @@ def contracts(
     ),
 ) -> None:
     """Run the contract suites; exit 1 if any check fails."""
-    from devenv.contracts import core, report
+    from devenv.contracts import catalog, core, report
     from devenv.contracts.target import Target
 
-    chosen = [cls.service for cls in core.select(services or [])]
+    chosen = [cls.service for cls in catalog.select(services or [])]
     overrides = {
         "api_url": api_url,
         "gotrue_url": gotrue_url,
@@ -111,7 +111,7 @@ def contracts(
         sys.stderr.flush()
 
     t0 = time.perf_counter()
-    outcomes = core.run(target, chosen, on_outcome=progress if live else None)
+    outcomes = catalog.run(target, chosen, on_outcome=progress if live else None)
     elapsed = time.perf_counter() - t0
     if live:
         sys.stderr.write("\r\033[K")

@@ -10,7 +10,8 @@ From the command line: ``devenv test contracts [SERVICE...] [--json] [--junit FI
 pytest: :mod:`devenv.contracts.pytest_support`.
 """
 
-from devenv.contracts.core import FAIL, PASS, SKIP, Outcome, Suite, all_suites, run, select
+from devenv.contracts.catalog import all_suites, run, select
+from devenv.contracts.core import FAIL, PASS, SKIP, Outcome, Suite
 from devenv.contracts.target import Target
 
 __all__ = ["FAIL", "PASS", "SKIP", "Outcome", "Suite", "Target", "all_suites", "run", "select"]

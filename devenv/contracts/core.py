@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import re
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -139,12 +137,10 @@ class Suite:
         self, name: str, base_url: str, headers: dict[str, str] | None = None
     ) -> httpx.Client:
         """The suite's httpx client ``name`` for ``base_url``, made on first use (explicit
-        timeouts, see suites/_http) and closed by close()."""
+        timeouts) and closed by close()."""
         c = self._clients.get(name)
         if c is None:
-            from devenv.contracts.suites import _http
-
-            c = self._clients[name] = _http.client(base_url, self.timeout, headers)
+            c = self._clients[name] = _client(base_url, self.timeout, headers)
         return c
 
     @classmethod
@@ -256,48 +252,23 @@ def register(cls: type[Suite]) -> type[Suite]:
 ORDER = ("postgres", "gotrue", "kong", "redis", "mail", "fireworks")
 
 
-def all_suites() -> dict[str, type[Suite]]:
-    import devenv.contracts.suites  # noqa: F401 - registers every suite
-
-    rank = {name: i for i, name in enumerate(ORDER)}
-    return dict(sorted(REGISTRY.items(), key=lambda kv: rank.get(kv[0], len(rank))))
-
-
-def select(services: Iterable[str] = ()) -> list[type[Suite]]:
-    """The suites for ``services`` (all when empty); an unknown name is a usage error."""
-    from devenv.errors import UsageError
-
-    known = all_suites()
-    names = list(dict.fromkeys(services))
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise UsageError(
-            f"no contract suite for {', '.join(repr(n) for n in unknown)}",
-            f"known suites: {', '.join(known)}",
-        )
-    return [known[n] for n in (names or list(known))]
-
-
-def run(
-    target: Target,
-    services: Iterable[str] = (),
-    *,
-    on_outcome: Callable[[Outcome], None] | None = None,
-) -> list[Outcome]:
-    """Run the suites for ``services`` (all when empty) in parallel; outcomes in suite order."""
-    chosen = select(services)
-    lock = threading.Lock()
-
-    def report(o: Outcome) -> None:
-        if on_outcome is not None:
-            with lock:
-                on_outcome(o)
-
-    with ThreadPoolExecutor(max_workers=max(1, len(chosen))) as pool:
-        futures = [pool.submit(cls(target).run, report) for cls in chosen]
-        results = [f.result() for f in futures]
-    return [o for r in results for o in r]
-
-
 def failed(outcomes: Iterable[Outcome]) -> Iterator[Outcome]:
     return (o for o in outcomes if o.status == FAIL)
+
+
+def _client(base_url: str, timeout: float, headers: dict[str, str] | None = None) -> httpx.Client:
+    from urllib.parse import urlsplit
+
+    import httpx
+
+    local = urlsplit(base_url).hostname in ("127.0.0.1", "localhost", "::1")
+    return httpx.Client(
+        base_url=base_url,
+        # Connecting to a local or hosted service takes milliseconds; a dead one is told fast.
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
+        headers=headers or {},
+        follow_redirects=False,
+        # A developer's HTTP(S)_PROXY must not sit between us and the local stack; a hosted
+        # environment may need it.
+        trust_env=not local,
+    )

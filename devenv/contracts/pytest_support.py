@@ -23,7 +23,8 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from devenv.contracts.core import FAIL, SKIP, Outcome, select
+from devenv.contracts.catalog import select
+from devenv.contracts.core import FAIL, SKIP, Outcome
 from devenv.contracts.target import Target, default_kong_config
 
 

@@ -100,28 +100,11 @@ class Target:
     def from_stack(cls, st: Stack) -> Target:
         """The stack's configured URLs and keys, for every enabled service, running or not: a
         service that is down fails its suite (connection refused), it does not skip."""
-        from devenv.stack import project
-
         keys = st.keys()
-        urls = st.urls(show_secrets=True)
-        on = set(st.cfg.services)
-        values: dict[str, str] = {}
-        if "kong" in on:
-            values["api_url"] = urls["kong"]
-        if keys is not None:
-            values["anon_key"] = keys.anon_key
-            values["service_role_key"] = keys.service_role_key
-            values["jwt_secret"] = keys.jwt_secret
-            if "postgres" in on:
-                values["database_url"] = st.database_url()
-        if "gotrue" in on:
-            values["gotrue_url"] = urls["gotrue"]
-        if "redis" in on:
-            values["redis_url"] = urls["redis"]
-        if "fireworks" in on:
-            values["fireworks_url"] = urls["fireworks"]
-            values["fireworks_key"] = project.FIREWORKS_LOCAL_KEY
-        values["mail_url"] = _mail_url(st)
+        env = st.env_for(st.cfg.services, keys)
+        if keys is not None and "postgres" in st.cfg.services:
+            env["DATABASE_URL"] = st.database_url()  # DEVENV_DATABASE_URL when it is set
+        values = {f: env.get(name, "") for f, name in ENV_NAMES.items()}
         migrations = st.cfg.path(st.cfg.db.migrations)
         return replace(
             cls(label=f"stack {st.cfg.name!r}", kong_config=default_kong_config()).with_values(
@@ -132,18 +115,11 @@ class Target:
         )
 
 
-def _mail_url(st: Stack) -> str:
-    """The mail catcher's URL, when this devenv has a mail service (it may not, yet)."""
-    if "mail" not in st.cfg.services:
-        return ""
-    return st.urls().get("mail", "")
-
-
 def default_kong_config() -> Path | None:
-    from devenv.stack import project
+    from devenv.assets import compose_dir
 
     try:
-        path = project.compose_dir() / "kong" / "kong.yml"
+        path = compose_dir() / "kong" / "kong.yml"
     except Exception:  # an installation without compose/: the kong suite says so
         return None
     return path if path.is_file() else None

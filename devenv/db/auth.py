@@ -20,9 +20,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devenv.errors import DatabaseError
+
+if TYPE_CHECKING:
+    from devenv.stack.handle import Stack
 
 
 class AuthSeedError(DatabaseError):
@@ -47,6 +50,22 @@ class AuthTarget:
             return cls(values["GOTRUE_URL"], key)
         if values.get("SUPABASE_URL"):
             return cls(values["SUPABASE_URL"].rstrip("/") + "/auth/v1", key)
+        return None
+
+
+def target_for(stack: Stack) -> AuthTarget | None:
+    """Where a stack's seeded auth users are created: DEVENV_GOTRUE_URL +
+    DEVENV_SERVICE_ROLE_KEY, else the stack's GoTrue (its own port, else through Kong), else
+    None."""
+    from devenv.errors import StackError
+
+    if stack.env.gotrue_url and stack.env.service_role_key:
+        return AuthTarget(stack.env.gotrue_url, stack.env.service_role_key)
+    if "gotrue" not in stack.cfg.services or stack.env.external_database:
+        return None
+    try:
+        return AuthTarget.from_env_values(stack.env_values())
+    except StackError:
         return None
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from devenv.stack import postgres_image
+from devenv import postgres_spec
 
 #: Extensions that exist only in Supabase's own Postgres image, and the tag the Supabase CLI
-#: pins for Postgres 15 (README: "Supabase's own Postgres image").
+#: pins for Postgres 15 (docs/postgres.md: "Supabase's own Postgres image").
 SUPABASE_ONLY = ("pg_net", "pgjwt", "supabase_vault", "pgsodium", "pg_graphql", "wrappers")
 SUPABASE_IMAGE = "supabase/postgres:15.8.1.085"
 
@@ -27,7 +27,7 @@ _COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
 
 def where_to_get(name: str) -> tuple[str, str]:
     """(what has extension ``name``, how to get it into the stack)."""
-    entry = postgres_image.entry(name)
+    entry = postgres_spec.entry(name)
     if entry is not None:
         return (
             f'devenv\'s own image with "{entry}" in [db] extensions',
@@ -69,5 +69,5 @@ def lacking(names: list[str], extensions: tuple[str, ...]) -> list[str]:
         n
         for n in names
         if n in SUPABASE_ONLY
-        or ((entry := postgres_image.entry(n)) is not None and entry not in extensions)
+        or ((entry := postgres_spec.entry(n)) is not None and entry not in extensions)
     ]

@@ -27,7 +27,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -36,6 +35,8 @@ from psycopg import conninfo, sql
 from devenv.db import auth as authmod
 from devenv.db import conn as dbconn
 from devenv.db import migrations, seeds, tool
+from devenv.db import plan as plan_mod
+from devenv.db.plan import DataPlan
 from devenv.errors import DatabaseError, UsageError
 
 #: GoTrue connects as this role; its sessions survive a reset.
@@ -259,20 +260,16 @@ def _run_clean(conn: psycopg.Connection[tuple[Any, ...]]) -> CleanResult:
 
 
 def reset(
+    plan: DataPlan,
     dsn: str,
-    migrations_dir: Path,
-    seeds_dir: Path,
-    sets: list[str] | tuple[str, ...] = ("default",),
+    sets: Sequence[str] = ("default",),
     *,
     auth: authmod.AuthTarget | None = None,
     allow_remote: bool = False,
     on_phase: Callable[[str], None] | None = None,
-    migrate_cmd: Sequence[str] = (),
-    root: Path | None = None,
-    files: seeds.SetFiles | None = None,
 ) -> ResetResult:
-    """Clean, migrate (devenv's SQL runner, or the app's own tool given as ``migrate_cmd``,
-    run from ``root``), seed; each phase timed in ``result.phases`` (seconds)."""
+    """Clean, then the data step of ``plan`` (migrate, load ``sets``) on the same connection;
+    each phase timed in ``result.phases`` (seconds)."""
     if not allow_remote:
         check_local(dsn)
     result = ResetResult()
@@ -287,17 +284,14 @@ def reset(
     # Seed sets are read before anything is dropped: a broken seed file must not leave an
     # empty database behind.
     wanted = [s for s in dict.fromkeys(sets) if s]
-    present = [s for s in wanted if seeds.set_exists(seeds_dir, s, files)]
-    missing = [s for s in wanted if s not in present]
-    if missing and wanted != ["default"]:
+    missing = [s for s in wanted if not plan.has_set(s)]
+    if missing and wanted != [plan.default_seed]:
         raise UsageError(
-            f"no seed set {missing[0]!r} in {seeds_dir}",
-            f"known sets: {', '.join(seeds.available_sets(seeds_dir)) or 'none'}",
+            f"no seed set {missing[0]!r} in {plan.seeds_dir}",
+            f"known sets: {', '.join(seeds.available_sets(plan.seeds_dir)) or 'none'}",
         )
-    parsed = [seeds.read_set(seeds_dir, s, files) for s in present]
-    if not migrate_cmd:
-        for f in migrations.discover(migrations_dir):
-            migrations.statements(f)  # a file that cannot even be split fails before the drop
+    parsed = plan.read_sets(wanted)
+    plan.check_files()  # a migration that cannot even be split fails before the drop
     phase("read files")
     with dbconn.connect(dsn) as conn, dbconn.locked(conn):
         phase("connect")
@@ -310,10 +304,7 @@ def reset(
         phase("clean")
         if on_phase:
             on_phase("migrate")
-        if migrate_cmd:
-            result.migrate = tool.run(migrate_cmd, dsn, root or migrations_dir.parent)
-        else:
-            result.migrate = migrations.apply_pending(conn, migrations_dir)
+        result.migrate = plan_mod.migrate(plan, conn, dsn)
         phase("migrate")
         if on_phase:
             on_phase("seed")

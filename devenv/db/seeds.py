@@ -129,6 +129,15 @@ def set_hash(directory: Path, files: list[Path]) -> str:
     return h.hexdigest()
 
 
+def is_users_file(path: Path) -> bool:
+    """An auth users file (``[NN_]auth.users.yaml``, ``.yml`` or ``.json``): a set with one needs
+    GoTrue's admin API. Judged from the name, as :func:`read_set` files it."""
+    if path.suffix not in (".yaml", ".yml", ".json"):
+        return False
+    m = _TABLE_RE.match(path.name[: -len(path.suffix)])
+    return m is not None and m.group("qual") == "auth.users"
+
+
 def _table_of(path: Path) -> tuple[str, str]:
     m = _TABLE_RE.match(path.name[: -len(path.suffix)])
     if not m:

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from devenv.doctor.core import FAIL, OK, SKIP, WARN, Blocked, Context, Finding, check
+from devenv.stack.health import app_probes, http_get
 
 GIB = 1024**3
 #: The engine API compose.yaml is written for (hermetic.md: Docker 20.10).
@@ -17,23 +18,6 @@ MIN_API = (1, 41)
 #: JWTs are checked against the clock (exp, iat): beyond this skew sessions break.
 CLOCK_FAIL_S = 30.0
 CLOCK_WARN_S = 5.0
-
-
-def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
-    """GET with the standard library (status, lower-cased headers, body text): the doctor's
-    probes are single requests, and httpx's import alone would cost more than they do."""
-    import http.client
-    from urllib.parse import urlsplit
-
-    u = urlsplit(url)
-    conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port or 80, timeout=2.0)
-    try:
-        conn.request("GET", u.path or "/", headers=headers or {})
-        r = conn.getresponse()
-        body = r.read(4096).decode("utf-8", "replace")
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, body
-    finally:
-        conn.close()
 
 
 def clock_skew(url: str) -> float | None:
@@ -74,7 +58,7 @@ def engine_cli(ctx: Context) -> Finding:
 @check("engine.daemon", "Docker engine", timeout=2.0)
 def engine_daemon(ctx: Context) -> Finding:
     from devenv.errors import EngineError
-    from devenv.stack.engine import docker_host_label
+    from devenv.stack.engine_api import docker_host_label
 
     try:
         ctx.engine_call("ping")
@@ -148,10 +132,10 @@ def engine_compose(ctx: Context) -> Finding:
 def _runner(ctx: Context) -> Any:
     # Compose runs only through a ComposeRunner; the engine checks need no project, so one of
     # their own.
-    from devenv.stack import project
+    from devenv.assets import compose_file
     from devenv.stack.compose import ComposeRunner
 
-    return ComposeRunner("devenv-doctor", [project.compose_file()], ctx.engine)
+    return ComposeRunner("devenv-doctor", [compose_file()], ctx.engine)
 
 
 @check("engine.disk", "disk space", timeout=2.0)
@@ -337,8 +321,7 @@ def project_images(ctx: Context) -> Finding:
     missing = [(s, cfg.image(s)) for s in cfg.services if not ctx.engine.has_image(cfg.image(s))]
     if not missing:
         return Finding("project.images", OK, f"all {len(cfg.services)} images present")
-    built = {"fireworks", "upstash"} | ({"postgres"} if cfg.postgres_build() else set())
-    pulled = [(s, i) for s, i in missing if s not in built]
+    pulled = [(s, i) for s, i in missing if not cfg.built_here(s)]
     text = ", ".join(f"{i} ({s})" for s, i in missing)
     if not pulled:
         them = "them" if len(missing) > 1 else "it"
@@ -418,6 +401,20 @@ def stack_health(ctx: Context) -> Finding:
             fixes.append(f"devenv restart {svc}  (`devenv logs {svc}` shows why)")
         elif c.health == "starting":
             starting.append(svc)
+    # What apps do with a service that says healthy: GoTrue reaching its database, Kong GoTrue.
+    up = [s for s in cfg.services if (c := by.get(s)) is not None and c.state == "running"]
+    try:
+        keys = ctx.keys()
+    except Blocked:
+        keys = None  # project.state says why; GoTrue's probe needs no key
+    for svc, res in app_probes(
+        cfg.services, up, cfg.ports, keys.anon_key if keys else None
+    ).items():
+        if not res.ready:
+            bad.append(f"{svc}: {res.detail}")
+            fixes.append(
+                "devenv up  (it starts what is missing; `devenv logs gotrue` shows GoTrue's side)"
+            )
     if bad:
         return Finding("stack.health", FAIL, "; ".join(bad), fix=fixes[0])
     if starting:
@@ -523,17 +520,24 @@ def stack_extensions(ctx: Context) -> Finding:
 @check("stack.seeds", "seeds", timeout=3.0)
 def stack_seeds(ctx: Context) -> Finding:
     from devenv.db import conn as dbconn
-    from devenv.db import seeds
+    from devenv.db.plan import DataPlan
 
-    cfg = ctx.cfg
-    name = cfg.db.default_seed
-    folder = cfg.path(cfg.db.seeds)
-    if name not in seeds.available_sets(folder):
-        return Finding("stack.seeds", SKIP, f"no seed set {name!r} in {cfg.db.seeds}/")
+    # The data step `devenv up` runs: a seed set folder, or [db] seed_paths.
+    plan = DataPlan.from_config(ctx.cfg)
+    name = plan.default_seed
+    if not plan.has_set(name):
+        return Finding("stack.seeds", SKIP, f"no seed set {name!r} ({plan.describe_set(name)})")
+    absent = [p for p in plan.set_paths(name) if not p.is_file()]
+    if absent:
+        return Finding(
+            "stack.seeds",
+            FAIL,
+            f"seed file {absent[0]} (from [db] seed_paths) does not exist",
+            fix="create it, or fix [db] seed_paths in devenv.toml",
+        )
     # Only the set's content hash (what `devenv seed` records), not a parse of its rows: the
     # doctor must stay fast on big seed sets. Same function the seeder uses.
-    directory = folder / name
-    wanted = seeds.set_hash(directory, seeds.set_files(directory))
+    wanted = plan.set_hash(name)
     with dbconn.connect(_dsn(ctx), app="devenv-doctor") as conn:
         if not dbconn.table_exists(conn, f"{dbconn.SCHEMA}.seed_sets"):
             recorded = None
@@ -558,33 +562,21 @@ def stack_seeds(ctx: Context) -> Finding:
 
 @check("stack.orphans", "stacks whose owner is gone", timeout=3.0)
 def stack_orphans(ctx: Context) -> Finding:
-    import socket
+    """What `devenv gc` would remove (its own judgement of an owner, pid reuse included)."""
+    from devenv.stack import gc
 
-    import psutil
-
-    from devenv.stack.project import LABEL_OWNER
-
-    client = ctx.engine_or_blocked()
-    here = socket.gethostname()
-    gone: dict[str, list[str]] = {}
-    for c in client.containers.list(all=True, sparse=True, filters={"label": [LABEL_OWNER]}):
-        labels = c.attrs.get("Labels") or {}
-        owner = labels.get(LABEL_OWNER) or ""
-        pid, _, host = owner.partition("@")
-        if not pid.isdigit() or host != here or psutil.pid_exists(int(pid)):
-            continue
-        project = labels.get("com.docker.compose.project", "?")
-        names = c.attrs.get("Names") or [c.id[:12]]
-        gone.setdefault(project, []).append(str(names[0]).lstrip("/"))
+    ctx.engine_or_blocked()
+    gone = gc.collect(ctx.engine, dry_run=True).removed
     if not gone:
         return Finding("stack.orphans", OK, "no ephemeral stack left by a finished process")
-    names = [n for ns in gone.values() for n in ns]
+    projects = sorted(o.project for o in gone)
     return Finding(
         "stack.orphans",
         WARN,
-        f"{len(gone)} ephemeral stack(s) whose owner process is gone: {', '.join(sorted(gone))}",
-        detail="\n".join(sorted(names)),
-        fix=f"docker rm -f -v {' '.join(sorted(names))}",
+        f"{len(gone)} ephemeral stack(s) whose owner process is gone: {', '.join(projects)}",
+        detail="\n".join(sorted(c for o in gone for c in o.containers)),
+        # gc removes what `down --volumes` would: containers, network and volumes.
+        fix="devenv gc",
     )
 
 

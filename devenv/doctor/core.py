@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -91,38 +91,6 @@ def check(
         return fn
 
     return add
-
-
-def all_checks() -> dict[str, Check]:
-    from devenv.doctor import checks as _  # noqa: F401 - registers every check
-
-    return REGISTRY
-
-
-def select(names: Iterable[str] = ()) -> list[Check]:
-    """Checks for ``names`` (group ids, check ids or aliases); all when empty."""
-    from devenv.errors import UsageError
-
-    known = all_checks()
-    wanted: list[str] = []
-    unknown: list[str] = []
-    for name in names:
-        if name in known:
-            wanted.append(name)
-        elif name in ALIASES:
-            wanted.extend(ALIASES[name])
-        elif name in GROUPS:
-            wanted.extend(c for c in known if c.startswith(name + "."))
-        else:
-            unknown.append(name)
-    if unknown:
-        raise UsageError(
-            f"no doctor check {', '.join(repr(n) for n in unknown)}",
-            f"give a group ({', '.join([*GROUPS, *ALIASES])}) or a check id, e.g. engine.daemon;"
-            " `devenv doctor --list` shows them all",
-        )
-    ids = list(dict.fromkeys(wanted)) if wanted else list(known)
-    return [known[i] for i in ids]
 
 
 class _Once:

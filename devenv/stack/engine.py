@@ -8,19 +8,13 @@ first use (so commands that never touch the engine never pay for it) and has ans
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from devenv.errors import EngineError
+from devenv.stack.engine_api import docker_host_label, engine_error
 
 if TYPE_CHECKING:
     import docker
-
-
-def docker_host_label() -> str:
-    """Where the engine is, for messages: DOCKER_HOST or the default socket."""
-    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
 
 class Engine:
@@ -165,27 +159,3 @@ class Engine:
 
     def remove_network(self, network_id: str) -> None:
         self.client.networks.get(network_id).remove()
-
-
-def engine_error(where: str, exc: BaseException) -> EngineError:
-    text = str(exc)
-    cause: BaseException | None = exc
-    while cause is not None:  # the socket error that matters is usually a few causes down
-        if isinstance(cause, PermissionError):
-            return EngineError(
-                f"cannot read the Docker socket {where}: permission denied",
-                "add your user to the `docker` group (then log in again) or run with sudo",
-            )
-        if isinstance(cause, FileNotFoundError | ConnectionRefusedError):
-            break
-        cause = cause.__cause__ or cause.__context__
-    if "Permission denied" in text:
-        return EngineError(
-            f"cannot read the Docker socket {where}: permission denied",
-            "add your user to the `docker` group (then log in again) or run with sudo",
-        )
-    return EngineError(
-        f"the Docker engine is not running or not reachable at {where}",
-        "start Docker (Docker Desktop, or `sudo systemctl start docker`), or fix DOCKER_HOST;"
-        " `devenv doctor engine` says more",
-    )

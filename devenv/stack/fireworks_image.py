@@ -67,7 +67,7 @@ def build(tag: str, engine: Engine, env: environ_mod.Environ) -> None:
     """Build and tag the mock's image. Raises ImageMissing with the reason and what to do."""
     from docker.errors import APIError, BuildError, ImageNotFound
 
-    from devenv.stack.project import compose_dir
+    from devenv.assets import compose_dir
 
     client = engine.client
     base = base_image(env)

@@ -27,13 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from devenv.stack import project
+from devenv.stack.compose import COMPOSE_PROJECT
 from devenv.stack.engine import Engine
 
 #: Written into the state root of an ephemeral stack that devenv made itself (a temporary
 #: folder holding its keys and Kong config): gc deletes such a folder with the stack.
 EPHEMERAL_MARKER = ".devenv-ephemeral"
-
-COMPOSE_PROJECT = "com.docker.compose.project"
 
 
 @dataclass

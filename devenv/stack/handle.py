@@ -5,11 +5,12 @@ puts it on the Typer context).
 
 ``up`` in order: keys -> rendered Kong config -> port check -> images present -> ``compose up
 --detach`` while devenv waits for health itself (compose orders postgres healthy before gotrue,
-which runs its own migrations) -> the gateway answering through Kong -> the data step (env check,
-migrations, default seeds). Every step is idempotent, so an interrupted ``up`` is finished by the
-next one. Commands that change the stack (``up``, ``restart``) hold a per-project lock that a
-killed holder releases; ``down`` never waits for it (it is how one stops a stuck ``up``), and an
-``up`` whose containers disappear under it stops within a poll and says so.
+which runs its own migrations) -> the gateway answering through Kong. The data step (env check,
+migrations, default seeds) is not the stack's: devenv.up runs it above this room. Every step is
+idempotent, so an interrupted ``up`` is finished by the next one. Commands that change the stack
+(``up``, ``restart``) hold a per-project lock that a killed holder releases; ``down`` never waits
+for it (it is how one stops a stuck ``up``), and an ``up`` whose containers disappear under it stops
+within a poll and says so.
 
 As a context manager a handle removes what it started (containers, network, volumes) on exit:
 what ephemeral stacks and the pytest plugin use.
@@ -24,23 +25,20 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from devenv import config as config_mod
 from devenv import environ as environ_mod
-from devenv import interrupt
+from devenv import services as svcs
+from devenv.assets import compose_file
 from devenv.config import Config
 from devenv.environ import Environ
 from devenv.errors import SecretsError, StackError
-from devenv.mocks.upstash import token_for as upstash_token
 from devenv.stack import health, images, ports, project, secrets
 from devenv.stack.compose import ComposeRunner, ContainerState, Runner
 from devenv.stack.engine import Engine
 from devenv.stack.model import ProgressFn, ServiceInfo, Status, UpResult
 from devenv.stack.secrets import Keys
-
-if TYPE_CHECKING:
-    from devenv.db.auth import AuthTarget
 
 LOCK_FILE = "lock"
 #: Touched by `down` as it begins: a starting `up` sees it and stops (see health.wait_containers).
@@ -69,7 +67,7 @@ class Stack:
         # ``overrides``: compose files merged over compose.yaml (ephemeral stacks put Postgres'
         # data on a tmpfs this way); the stack's definition stays the one file.
         self.runner: Runner = runner or ComposeRunner(
-            cfg.name, [project.compose_file(), *overrides], self.engine
+            cfg.name, [compose_file(), *overrides], self.engine
         )
         self.owner = owner
         self._keys: Keys | None = None
@@ -99,7 +97,7 @@ class Stack:
         root: Path,
         *,
         name: str | None = None,
-        services: Iterable[str] = config_mod.SERVICES,
+        services: Iterable[str] | None = None,
         env: Environ | None = None,
         owner: str | None = None,
         overrides: Iterable[Path] = (),
@@ -116,7 +114,7 @@ class Stack:
             root,
             name=name or f"devenv-eph-{uuid.uuid4().hex[:10]}",
             services=services,
-            free_ports=True,
+            ports=ports.free_for(svcs.names()),
             env=env,
             **sections,
         )
@@ -211,20 +209,6 @@ class Stack:
         self.require_keys()
         return self.urls(show_secrets=True)["postgres"]
 
-    def auth_target(self) -> AuthTarget | None:
-        """Where seeded auth users are created: DEVENV_GOTRUE_URL + DEVENV_SERVICE_ROLE_KEY, else
-        the stack's GoTrue (its own port, else through Kong), else None."""
-        from devenv.db.auth import AuthTarget
-
-        if self.env.gotrue_url and self.env.service_role_key:
-            return AuthTarget(self.env.gotrue_url, self.env.service_role_key)
-        if "gotrue" not in self.cfg.services or self.env.external_database:
-            return None
-        try:
-            return AuthTarget.from_env_values(self.env_values())
-        except StackError:
-            return None
-
     # ------------------------------------------------------------------------------------------
     # Commands.
 
@@ -232,17 +216,14 @@ class Stack:
         self,
         services: Iterable[str] = (),
         *,
-        seed: bool = True,
-        data: bool = True,
         timeout: float = 180.0,
         on_progress: ProgressFn | None = None,
         on_note: Callable[[str], None] | None = None,
     ) -> UpResult:
-        """Start the enabled services (or ``services`` and what they need), wait until really
-        healthy, then (unless ``data`` is false) check .env files, migrate and seed. Raises a
-        DevenvError subclass on every failure; a failing data step leaves the stack up.
-        ``on_note`` hears of slow one-time work (building an image) before it starts; the time
-        that takes does not count against ``timeout``."""
+        """Start the enabled services (or ``services`` and what they need) and wait until really
+        healthy: the containers' part of ``devenv up`` (devenv.up adds the data step). Raises a
+        DevenvError subclass on every failure. ``on_note`` hears of slow one-time work (building
+        an image) before it starts; the time that takes does not count against ``timeout``."""
         t0 = time.monotonic()
         deadline = t0 + timeout
         chosen = self.cfg.check_services(list(services)) if services else self.cfg.services
@@ -251,13 +232,6 @@ class Stack:
             self._up_began = time.time()
             result = self._up(wanted, deadline, on_progress, on_note)
         self._started = True
-        interrupt.check()  # a Ctrl-C swallowed during the last poll stops before the data step
-        if data:
-            from devenv.stack.prepare import after_up
-
-            t = time.monotonic()
-            result.after = after_up(self, result.status.running_services, seed=seed)
-            result.phases["data"] = time.monotonic() - t
         result.elapsed_s = time.monotonic() - t0
         return result
 
@@ -354,13 +328,20 @@ class Stack:
     def _wait_gateway(
         self, wanted: tuple[str, ...], keys: Keys, deadline: float, phases: dict[str, float]
     ) -> None:
-        """Kong answers /auth/v1/health through to GoTrue with the anon key: the path apps use."""
+        """What apps do works: GoTrue answers a sign-in from its database, and Kong answers
+        /auth/v1/health through to GoTrue with the anon key."""
+        t = time.monotonic()
+        if "gotrue" in wanted:
+            signin = health.GoTrueSignIn(f"http://127.0.0.1:{self.cfg.ports['gotrue']}")
+            health.wait_http(
+                signin, deadline, logs_of=["gotrue", "postgres"], runner=self.runner, what="GoTrue"
+            )
         if "kong" in wanted and "gotrue" in wanted:
-            t = time.monotonic()
             gateway = health.HttpOk(
                 "127.0.0.1", self.cfg.ports["kong"], "/auth/v1/health", {"apikey": keys.anon_key}
             )
             health.wait_http(gateway, deadline, logs_of=["kong", "gotrue"], runner=self.runner)
+        if "gotrue" in wanted:
             phases["gateway"] = time.monotonic() - t
 
     def _compose_up(
@@ -431,10 +412,16 @@ class Stack:
             time.sleep(health.POLL_S)
 
     def status(
-        self, *, show_secrets: bool = False, containers: list[ContainerState] | None = None
+        self,
+        *,
+        show_secrets: bool = False,
+        containers: list[ContainerState] | None = None,
+        probe: bool = True,
     ) -> Status:
         """Services with state, health, port, URL and startup time; keys (recovered from the
-        containers if .devenv/ is gone while the stack runs)."""
+        containers if .devenv/ is gone while the stack runs). With ``probe``, a service whose
+        container says healthy is also asked what an app asks of it (health.app_probes: GoTrue
+        reaching its database, Kong reaching GoTrue), and is unhealthy, with why, if that fails."""
         containers = self.runner.ps() if containers is None else containers
         by_service = {c.service: c for c in containers}
         keys = self._keys
@@ -446,7 +433,7 @@ class Stack:
         u = project.urls(self.cfg, keys, show_secrets=show_secrets)
         infos: list[ServiceInfo] = []
         remembered = {**self._startup_times(), **self._measured}
-        for svc in config_mod.SERVICES:
+        for svc in svcs.names():
             c = by_service.get(svc)
             if svc not in self.cfg.services and c is None:
                 continue
@@ -461,6 +448,15 @@ class Stack:
             infos.append(
                 ServiceInfo(svc, c.state, c.health, self.cfg.ports[svc], u[svc], c.name, startup)
             )
+        if probe:
+            up = [i.name for i in infos if i.state == "running" and i.health != "unhealthy"]
+            found = health.app_probes(
+                self.cfg.services, up, self.cfg.ports, keys.anon_key if keys else None
+            )
+            for info in infos:
+                res = found.get(info.name)
+                if res is not None and not res.ready:
+                    info.health, info.why = "unhealthy", res.detail
         running = bool(infos) and all(
             i.state == "running" for i in infos if i.name in self.cfg.services
         )
@@ -504,12 +500,31 @@ class Stack:
         self.require_keys()
         return self.runner.exec("postgres", ["psql", "-U", "postgres", "-d", dbname], tty=tty)
 
+    def env_for(self, services: Iterable[str], keys: Keys | None) -> dict[str, str]:
+        """The .env names ``services`` give (devenv.services), with this stack's URLs and
+        ``keys`` (their values empty, and no database URL, without keys)."""
+        k = keys or Keys("", "", "", "")
+        out = svcs.env_values(
+            services,
+            project.urls(self.cfg, keys, show_secrets=True),
+            {
+                "anon_key": k.anon_key,
+                "service_role_key": k.service_role_key,
+                "jwt_secret": k.jwt_secret,
+                "upstash_token": k.upstash_token if keys else "",
+                "fireworks_key": svcs.FIREWORKS_LOCAL_KEY,
+            },
+        )
+        if keys is None:
+            out = {n: v for n, v in out.items() if not v.startswith("postgresql://")}
+        return out
+
     def env_values(self, *, public_aliases: bool = False) -> dict[str, str]:
         """The running stack's values an app's .env needs (URLs, ports, keys). Secrets
         included: this is what `status -o env` and `env init` write, never what default output
         shows. With ``public_aliases``, also the framework-prefixed names of the public ones
         (see project.with_public_aliases)."""
-        st = self.status(show_secrets=True)
+        st = self.status(show_secrets=True, probe=False)
         running = set(st.running_services)
         if not running:
             raise StackError(
@@ -521,34 +536,7 @@ class Stack:
                 f" {self.cfg.state_dir} nor recoverable from its containers",
                 "run `devenv down` then `devenv up` (data is kept)",
             )
-        keys = st.keys
-        u = project.urls(self.cfg, keys, show_secrets=True)
-        out: dict[str, str] = {}
-        if "kong" in running:
-            out["SUPABASE_URL"] = u["kong"]
-        if "gotrue" in running or "kong" in running:
-            out["SUPABASE_ANON_KEY"] = keys.anon_key
-            out["SUPABASE_SERVICE_ROLE_KEY"] = keys.service_role_key
-            out["SUPABASE_JWT_SECRET"] = keys.jwt_secret
-        if "gotrue" in running:
-            out["GOTRUE_URL"] = u["gotrue"]
-        if "postgres" in running:
-            out["DATABASE_URL"] = u["postgres"]
-        if "redis" in running:
-            out["REDIS_URL"] = u["redis"]
-        if "fireworks" in running:
-            out["FIREWORKS_BASE_URL"] = u["fireworks"]
-            out["FIREWORKS_API_KEY"] = project.FIREWORKS_LOCAL_KEY
-        if "pooler" in running:
-            out["DATABASE_POOLED_URL"] = u["pooler"]
-            # Prisma's form: it must not use named prepared statements through a pooler.
-            out["DATABASE_POOLED_PRISMA_URL"] = f"{u['pooler']}?pgbouncer=true"
-        if "upstash" in running:
-            out["UPSTASH_REDIS_REST_URL"] = u["upstash"]
-            out["UPSTASH_REDIS_REST_TOKEN"] = upstash_token(keys.jwt_secret)
-        if "mail" in running:
-            # For an app's e2e tests (`supabase status` shows the same catcher as "Mailpit URL").
-            out["MAILPIT_URL"] = u["mail"]
+        out = self.env_for(running, st.keys)
         return project.with_public_aliases(out) if public_aliases else out
 
     # ------------------------------------------------------------------------------------------

@@ -99,9 +99,39 @@ class ContainersHealthy:
         return bool(self.seen) and all(st.state == "waiting" for st in self.states.values())
 
 
+def http_request(
+    method: str,
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    body: bytes | None = None,
+    timeout: float = 2.0,
+) -> tuple[int, dict[str, str], str]:
+    """One request with the standard library: (status, lower-cased headers, the body's first
+    4 KiB as text). The probes of `up`, `status` and the doctor are single requests, and
+    importing httpx would cost more than they do. Raises OSError when nothing answers."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    path = (u.path or "/") + (f"?{u.query}" if u.query else "")
+    conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port or 80, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=dict(headers or {}))
+        r = conn.getresponse()
+        text = r.read(4096).decode("utf-8", "replace")
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, text
+    finally:
+        conn.close()
+
+
+def http_get(
+    url: str, headers: Mapping[str, str] | None = None, timeout: float = 2.0
+) -> tuple[int, dict[str, str], str]:
+    return http_request("GET", url, headers, timeout=timeout)
+
+
 class HttpOk:
-    """GET ``url`` answers 200. The stdlib's http.client: importing httpx here would cost more
-    than the request on `up`'s hot path."""
+    """GET ``url`` answers 200."""
 
     def __init__(self, host: str, port: int, path: str, headers: Mapping[str, str]) -> None:
         self.host, self.port, self.path = host, port, path
@@ -112,17 +142,74 @@ class HttpOk:
         return f"http://{self.host}:{self.port}{self.path}"
 
     def check(self) -> Check:
-        import http.client
-
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=2.0)
         try:
-            conn.request("GET", self.path, headers=self.headers)
-            status = conn.getresponse().status
-            return Check(status == 200, f"HTTP {status}")
+            status, _headers, _body = http_get(self.url, self.headers)
         except OSError as exc:
             return Check(False, type(exc).__name__)
-        finally:
-            conn.close()
+        return Check(status == 200, f"HTTP {status}")
+
+
+#: An address no project has. GoTrue's answer to a password sign-in for it tells whether it can
+#: query its database (400, "Invalid login credentials") or not (500, "Database error querying
+#: schema"): its /health answers 200 either way.
+PROBE_EMAIL = "devenv-health-probe@example.com"
+
+
+class GoTrueSignIn:
+    """What an app does with GoTrue works: a sign-in reaches its database (answered 400 for an
+    unknown address, as hosted Supabase answers it; a 5xx means GoTrue cannot do its job)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.url = f"{base_url.rstrip('/')}/token?grant_type=password"
+
+    def check(self) -> Check:
+        import json
+
+        body = json.dumps({"email": PROBE_EMAIL, "password": "devenv-probe"}).encode()
+        try:
+            status, _headers, text = http_request(
+                "POST", self.url, {"Content-Type": "application/json"}, body, timeout=2.0
+            )
+        except OSError as exc:
+            return Check(False, type(exc).__name__)
+        if status == 400:
+            return Check(True, "HTTP 400 (sign-in reaches the database)")
+        return Check(False, f"a sign-in answers HTTP {status}: {_message(text)}")
+
+
+def _message(text: str) -> str:
+    import json
+
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text.strip()[:120] or "no body"
+    if isinstance(data, dict):
+        for key in ("msg", "message", "error_description", "error"):
+            if isinstance(data.get(key), str):
+                return str(data[key])
+    return text.strip()[:120]
+
+
+def app_probes(
+    services: Sequence[str],
+    running: Sequence[str],
+    ports: Mapping[str, int],
+    anon_key: str | None,
+    host: str = "127.0.0.1",
+) -> dict[str, Check]:
+    """Health that a user can trust, for the services whose container can answer while what
+    stands behind it is gone: GoTrue (its database) and Kong (the GoTrue behind it). Probed from
+    devenv's side, at the published port, as an app reaches them."""
+    out: dict[str, Check] = {}
+    if "gotrue" in running:
+        out["gotrue"] = GoTrueSignIn(f"http://{host}:{ports['gotrue']}").check()
+    if "kong" in running and "gotrue" in services and anon_key:
+        gateway = HttpOk(host, ports["kong"], "/auth/v1/health", {"apikey": anon_key}).check()
+        if not gateway.ready:
+            gateway.detail = f"its /auth/v1 route (GoTrue behind it) answers {gateway.detail}"
+        out["kong"] = gateway
+    return out
 
 
 def wait_containers(
@@ -230,7 +317,14 @@ def _raise_start_failure(
     raise err
 
 
-def wait_http(check: HttpOk, deadline: float, *, logs_of: Sequence[str], runner: Runner) -> None:
+def wait_http(
+    check: HttpOk | GoTrueSignIn,
+    deadline: float,
+    *,
+    logs_of: Sequence[str],
+    runner: Runner,
+    what: str = "the gateway",
+) -> None:
     last = ""
     while True:
         interrupt.check()
@@ -240,7 +334,7 @@ def wait_http(check: HttpOk, deadline: float, *, logs_of: Sequence[str], runner:
         last = res.detail
         if time.monotonic() > deadline:
             raise HealthTimeout(
-                f"the gateway did not answer {check.url} with 200 in time (last: {last})",
+                f"{what} did not answer {check.url} as it should in time (last: {last})",
                 "see the log lines below, or run `devenv doctor reach`",
                 logs=runner.logs_tail(logs_of),
             )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from devenv import services as svcs
 from devenv.config import Config
 from devenv.environ import Environ
 from devenv.errors import ImageMissing, last_line
@@ -33,7 +34,7 @@ def ensure(
     note = on_note or (lambda _text: None)
     absent = missing(cfg, engine, services)
     jobs: list[Callable[[], None]] = []
-    own = [s for s in ("fireworks", "upstash") if s in absent]
+    own = [s for s in absent if cfg.built_here(s) and svcs.built_by_devenv(s) == "fireworks"]
     if own:
         # devenv's own image (the upstash service runs it too): built from the package.
         from devenv.stack import fireworks_image
@@ -44,7 +45,7 @@ def ensure(
         note(f"building {tag}, the Fireworks mock's image (once)")
         jobs.append(lambda: fireworks_image.build(tag, engine, env))
     spec = cfg.postgres_build()
-    if "postgres" in absent and spec is not None:
+    if "postgres" in absent and cfg.built_here("postgres") and spec is not None:
         # devenv's own Postgres image (base + [db] extensions): built once, then cached by tag.
         from devenv.stack import postgres_image
 

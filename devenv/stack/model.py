@@ -6,13 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from devenv.stack import secrets
 from devenv.stack.secrets import Keys
-
-if TYPE_CHECKING:
-    from devenv.stack.prepare import AfterUp
 
 
 @dataclass
@@ -35,12 +32,16 @@ class ServiceInfo:
     url: str
     container: str
     startup_s: float | None
+    #: Why a running service is unhealthy although its container says healthy (devenv's own
+    #: probe of what apps do with it: health.app_probes).
+    why: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "service": self.name,
             "state": self.state,
             "health": self.health,
+            "why": self.why,
             "port": self.port,
             "url": self.url,
             "container": self.container,
@@ -91,7 +92,6 @@ class UpResult:
     elapsed_s: float
     phases: dict[str, float] = field(default_factory=dict)
     keys_how: str = "loaded"  # loaded | recovered | created
-    after: AfterUp | None = None
 
     @property
     def recovered_keys(self) -> bool:
@@ -105,8 +105,6 @@ class UpResult:
         data = self.status.as_dict(show_secrets)
         data["elapsed_s"] = round(self.elapsed_s, 2)
         data["phases"] = {k: round(v, 3) for k, v in self.phases.items()}
-        if self.after is not None:
-            data.update(self.after.as_dict())
         return data
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from devenv.errors import PortInUse
+from devenv.stack.compose import COMPOSE_PROJECT
 
 if TYPE_CHECKING:
     from devenv.stack.engine import Engine
@@ -49,6 +50,12 @@ def free_ports(n: int, host: str = HOST) -> list[int]:
     finally:
         for s in socks:
             s.close()
+
+
+def free_for(services: Iterable[str], host: str = HOST) -> dict[str, int]:
+    """A free port for each of ``services``, distinct from each other (throw-away stacks)."""
+    names = list(services)
+    return dict(zip(names, free_ports(len(names), host), strict=True))
 
 
 def suggest(start: int, taken: Iterable[int] = ()) -> int:
@@ -94,7 +101,7 @@ def _container_on(port: int, engine: Engine | None) -> Holder | None:
         for c in engine.summaries():
             for binding in c.get("Ports") or []:
                 if binding.get("PublicPort") == port:
-                    project = (c.get("Labels") or {}).get("com.docker.compose.project")
+                    project = (c.get("Labels") or {}).get(COMPOSE_PROJECT)
                     name = (c.get("Names") or ["?"])[0].lstrip("/")
                     where = f" (compose project {project})" if project else ""
                     return Holder(f"Docker container {name}{where}", project=project)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from devenv import config as config_mod
+from devenv import services as svcs
+from devenv.assets import compose_dir, compose_file
 from devenv.config import Config
 from devenv.environ import Environ
-from devenv.errors import StackError
 from devenv.stack import secrets
 from devenv.stack.secrets import Keys
 
@@ -19,27 +19,13 @@ LABEL_STACK = "dev.devenv.stack"
 LABEL_OWNER = "dev.devenv.owner"
 LABEL_CONFIG = "dev.devenv.config"
 
-#: Container port each service publishes (the host side comes from devenv.toml).
-CONTAINER_PORTS = {
-    "postgres": 5432,
-    "gotrue": 9999,
-    "kong": 8000,
-    "redis": 6379,
-    "fireworks": 8000,
-    "mail": 8025,
-    "pooler": 6543,
-    "upstash": 8000,
-}
-
 #: Where a project keeps its Fireworks stub files (mounted read-only into the mock).
 #: Where compose mounts compose/postgres/bootstrap.sh. The name sorts after Supabase's image's own
 #: init script (migrate.sh, which makes the roles), so on that image the bootstrap finds them.
 BOOTSTRAP_TARGET = "/docker-entrypoint-initdb.d/zz-devenv-bootstrap.sh"
 
 FIREWORKS_STUBS = "fixtures/fireworks"
-#: The key `status -o env` hands apps for the mock. Not a secret: the mock accepts any non-empty
-#: key unless DEVENV_FIREWORKS_KEYS narrows it, so a developer's real key works as well.
-FIREWORKS_LOCAL_KEY = "fw-devenv-local"
+FIREWORKS_LOCAL_KEY = svcs.FIREWORKS_LOCAL_KEY
 
 
 #: Prefixes front-end frameworks require before they hand a variable to browser or app code
@@ -61,22 +47,6 @@ def with_public_aliases(values: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def compose_dir() -> Path:
-    """compose/ as shipped: inside the wheel (devenv/_data/compose) or the source checkout."""
-    here = Path(__file__).resolve().parent.parent
-    for candidate in (here / "_data" / "compose", here.parent / "compose"):
-        if (candidate / "compose.yaml").is_file():
-            return candidate
-    raise StackError(
-        "compose/compose.yaml is missing from the devenv installation",
-        "reinstall devenv-stack",
-    )
-
-
-def compose_file() -> Path:
-    return compose_dir() / "compose.yaml"
-
-
 def stack_id(cfg: Config) -> str:
     """Stable id of one checkout's stack: the same project name in two checkouts differs here."""
     import hashlib  # here, not at the top: OpenSSL's load is a cost `doctor engine` need not pay
@@ -90,25 +60,15 @@ def fireworks_stubs(cfg: Config) -> Path:
     return own if own.is_dir() else compose_dir() / "fireworks" / "stubs"
 
 
-def urls(cfg: Config, keys: Keys | None, *, show_secrets: bool = False) -> dict[str, str]:
+def urls(
+    cfg: Config, keys: Keys | None, *, show_secrets: bool = False, host: str = svcs.LOCAL_HOST
+) -> dict[str, str]:
+    """Every service's URL (devenv.services), at ``host`` and the project's ports; the database
+    password masked unless ``show_secrets``."""
     pw = ""
     if keys is not None:
         pw = keys.postgres_password if show_secrets else secrets.mask(keys.postgres_password)
-    p = cfg.ports
-    return {
-        "postgres": f"postgresql://postgres:{pw}@127.0.0.1:{p['postgres']}/postgres",
-        "gotrue": f"http://127.0.0.1:{p['gotrue']}",
-        "kong": f"http://127.0.0.1:{p['kong']}",
-        "redis": f"redis://127.0.0.1:{p['redis']}/0",
-        # The OpenAI-compatible base the `openai` SDK takes; the `fireworks-ai` SDK takes the
-        # same URL without /inference/v1 (the mock serves /v1 too).
-        "fireworks": f"http://127.0.0.1:{p['fireworks']}/inference/v1",
-        # The mail catcher's web UI (its REST API under /api/v1).
-        "mail": f"http://127.0.0.1:{p['mail']}",
-        # PgBouncer in transaction mode, as Supabase's pooler (port 6543 there).
-        "pooler": f"postgresql://postgres:{pw}@127.0.0.1:{p['pooler']}/postgres",
-        "upstash": f"http://127.0.0.1:{p['upstash']}",
-    }
+    return {s: svcs.url(s, host, cfg.ports[s], pw) for s in svcs.names()}
 
 
 def compose_env(cfg: Config, keys: Keys | None, env: Environ, *, owner: str = "") -> dict[str, str]:
@@ -137,10 +97,8 @@ def compose_env(cfg: Config, keys: Keys | None, env: Environ, *, owner: str = ""
         out["DEVENV_POSTGRES_PASSWORD"] = keys.postgres_password
         out["DEVENV_JWT_SECRET"] = keys.jwt_secret
         out["DEVENV_KONG_CONFIG"] = kong_config(keys)
-        from devenv.mocks.upstash import token_for
-
-        out["DEVENV_UPSTASH_TOKEN"] = token_for(keys.jwt_secret)
-    for service in config_mod.SERVICES:
+        out["DEVENV_UPSTASH_TOKEN"] = keys.upstash_token
+    for service in svcs.names():
         out[f"DEVENV_IMAGE_{service.upper()}"] = cfg.image(service)
         out[f"DEVENV_PORT_{service.upper()}"] = str(cfg.ports[service])
     if keys is not None:
@@ -177,11 +135,4 @@ def config_hash(env: dict[str, str]) -> str:
 
 def with_requirements(services: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """``services`` and everything they need, in start order."""
-    need: set[str] = set()
-    todo = list(services)
-    while todo:
-        s = todo.pop()
-        if s not in need:
-            need.add(s)
-            todo.extend(config_mod.REQUIRES[s])
-    return tuple(s for s in config_mod.SERVICES if s in need)
+    return svcs.with_needs(services)

@@ -30,6 +30,21 @@ class Keys:
     def masked(self) -> dict[str, str]:
         return {k: mask(v) for k, v in asdict(self).items()}
 
+    @property
+    def upstash_token(self) -> str:
+        return upstash_token(self.jwt_secret)
+
+
+def upstash_token(jwt_secret: str) -> str:
+    """The Upstash REST endpoint's token (``UPSTASH_REDIS_REST_TOKEN``): an HMAC of a fixed label
+    under the JWT secret, so it needs no storage of its own and survives what the secret
+    survives (``.devenv/`` lost while the stack exists: the secret is recovered from the
+    containers, and with it this token)."""
+    import hashlib
+    import hmac
+
+    return hmac.new(jwt_secret.encode(), b"devenv upstash rest token", hashlib.sha256).hexdigest()
+
 
 def mask(value: str) -> str:
     """A fixed-width stand-in that tells two keys apart (a short fingerprint of a digest) and

@@ -28,11 +28,12 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devenv import interrupt
+from devenv import services as svcs
 from devenv.errors import DatabaseError, DevenvError, Interrupted, PortInUse, StackError
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     import psycopg
     import redis
 
+    from devenv.db.plan import DataPlan
     from devenv.stack.handle import Stack
     from devenv.stack.model import ProgressFn
 
@@ -47,7 +49,6 @@ if TYPE_CHECKING:
 TEMPLATE_PREFIX = "pytest-"
 #: Per-test databases: devenv_t_<session>_<worker>_<n>.
 TEST_DB_PREFIX = "devenv_t_"
-COMPOSE_PROJECT = "com.docker.compose.project"
 
 
 class StackStartError(StackError):
@@ -147,9 +148,10 @@ class TestStack:
             self._values = self.stack.env_values()
         return self._values
 
-    def _value(self, key: str, service: str) -> str:
+    def _value(self, key: str) -> str:
         value = self.values.get(key)
         if value is None:
+            service = svcs.giver(key)
             raise StackError(
                 f"the test stack {self.name!r} has no {service}",
                 f"add it: --devenv-services or @pytest.mark.devenv(services=[{service!r}])",
@@ -159,40 +161,40 @@ class TestStack:
     @property
     def database_url(self) -> str:
         """Superuser DSN of the stack's main database (``postgres``)."""
-        return self._value("DATABASE_URL", "postgres")
+        return self._value("DATABASE_URL")
 
     @property
     def supabase_url(self) -> str:
-        return self._value("SUPABASE_URL", "kong")
+        return self._value("SUPABASE_URL")
 
     @property
     def anon_key(self) -> str:
-        return self._value("SUPABASE_ANON_KEY", "gotrue")
+        return self._value("SUPABASE_ANON_KEY")
 
     @property
     def service_role_key(self) -> str:
-        return self._value("SUPABASE_SERVICE_ROLE_KEY", "gotrue")
+        return self._value("SUPABASE_SERVICE_ROLE_KEY")
 
     @property
     def jwt_secret(self) -> str:
-        return self._value("SUPABASE_JWT_SECRET", "gotrue")
+        return self._value("SUPABASE_JWT_SECRET")
 
     @property
     def gotrue_url(self) -> str:
-        return self._value("GOTRUE_URL", "gotrue")
+        return self._value("GOTRUE_URL")
 
     @property
     def redis_url(self) -> str:
-        return self._value("REDIS_URL", "redis")
+        return self._value("REDIS_URL")
 
     @property
     def fireworks_base_url(self) -> str:
         """The OpenAI-compatible base URL (…/inference/v1) of the Fireworks mock."""
-        return self._value("FIREWORKS_BASE_URL", "fireworks")
+        return self._value("FIREWORKS_BASE_URL")
 
     @property
     def fireworks_api_key(self) -> str:
-        return self._value("FIREWORKS_API_KEY", "fireworks")
+        return self._value("FIREWORKS_API_KEY")
 
     # -- clients ---------------------------------------------------------------------------
 
@@ -415,6 +417,8 @@ def register_with_reaper(project_name: str) -> bool:
     try:
         from testcontainers.core.container import Reaper
 
+        from devenv.stack.compose import COMPOSE_PROJECT
+
         Reaper.get_instance()
         sock = Reaper._socket
         if sock is None:
@@ -428,7 +432,8 @@ def register_with_reaper(project_name: str) -> bool:
 def start(
     project_root: Path | str = ".",
     *,
-    services: Iterable[str] = ("postgres",),
+    services: Iterable[str] | None = None,
+    extra_services: Iterable[str] = (),
     seed_sets: Sequence[str] = ("default",),
     migrations: str | None = None,
     seeds: str | None = None,
@@ -443,7 +448,9 @@ def start(
     on_note: Callable[[str], None] | None = None,
 ) -> TestStack:
     """Start (or, with ``reuse``, attach to `devenv up`'s) stack, migrate, seed, make the
-    template. On any failure, Ctrl-C included, what was started is removed and the error is
+    template. The stack runs ``services`` (default: the project's own, as `devenv up` runs it:
+    [project] services, or what a Supabase CLI project enables) plus ``extra_services``, and what
+    they need. On any failure, Ctrl-C included, what was started is removed and the error is
     raised (a DevenvError as StackStartError, one line)."""
     root = Path(project_root).resolve()
     session = uuid.uuid4().hex[:8]
@@ -455,7 +462,6 @@ def start(
     from devenv.stack.gc import collect as gc_collect
 
     use_docker_host()
-    wanted = project.with_requirements(list(dict.fromkeys(services)))
     reaper = reaper_available()
     if gc and not reaper:
         # Only stacks named like ours: another tool's (or team's) prefix is theirs to collect.
@@ -470,19 +476,22 @@ def start(
         (state / "fixtures").mkdir()
         (state / project.FIREWORKS_STUBS).symlink_to(stubs, target_is_directory=True)
 
-    overrides = [_tmpfs_override(state)] if tmpfs and "postgres" in wanted else []
     stack: Stack | None = None
     try:
+        # The project's config, read once: its services and Postgres for the stack, its data
+        # step for the template (a broken devenv.toml stops here, before anything starts).
+        tables, plan, own = project_setup(root, migrations, seeds)
+        base = list(own) if services is None else list(services)
+        wanted = project.with_requirements(list(dict.fromkeys([*base, *extra_services])))
+        overrides = [_tmpfs_override(state)] if tmpfs and "postgres" in wanted else []
         # A Ctrl-C that Python swallows is raised again at the next poll (see interrupt).
         with interrupt.watching():
             for attempt in range(3):
-                stack = _make(
-                    state, f"{prefix}-{session}", wanted, root, migrations, seeds, owner, overrides
-                )
+                stack = _make(state, f"{prefix}-{session}", wanted, tables, owner, overrides)
                 if reaper:
                     register_with_reaper(stack.cfg.name)
                 try:
-                    stack.up(data=False, timeout=timeout, on_progress=on_progress, on_note=on_note)
+                    stack.up(timeout=timeout, on_progress=on_progress, on_note=on_note)
                     break
                 except PortInUse:
                     # Another process took one of the free ports between our pick and compose's
@@ -493,7 +502,7 @@ def start(
             assert stack is not None
             template = ""
             if "postgres" in wanted:
-                template = _prepare(stack, root, seed_sets, session)
+                template = _prepare(stack, plan, seed_sets, session)
             spec = StackSpec(
                 name=stack.cfg.name,
                 root=str(state),
@@ -527,15 +536,12 @@ def _make(
     state: Path,
     name: str,
     services: tuple[str, ...],
-    root: Path,
-    migrations: str | None,
-    seeds: str | None,
+    tables: dict[str, dict[str, Any]],
     owner: str | None,
     overrides: list[Path],
 ) -> Stack:
     from devenv.stack.handle import Stack
 
-    tables = project_tables(root, migrations, seeds)
     return Stack.ephemeral(
         state,
         name=name,
@@ -547,39 +553,57 @@ def _make(
     )
 
 
-def project_tables(
+def project_setup(
     root: Path, migrations: str | None = None, seeds: str | None = None
-) -> dict[str, dict[str, Any]]:
-    """The devenv.toml tables of the project at ``root`` that its throw-away stacks take over:
-    where the migrations and seeds are (unless given, relative to ``root``), and its Postgres (an
-    image devenv.toml names, [images] registry, [db] extensions and major_version), so tests run
-    on the Postgres `devenv up` runs. Paths are absolute: the stack's own config lives in a
-    private folder. DEVENV_* settings apply to the stack as to `devenv up`, not here."""
+) -> tuple[dict[str, dict[str, Any]], DataPlan, tuple[str, ...]]:
+    """What the throw-away stacks of the project at ``root`` take over from its devenv.toml (or
+    Supabase CLI settings), read once: the tables of its Postgres (an image devenv.toml names,
+    [images] registry, [db] extensions and major_version), so tests run on the Postgres `devenv
+    up` runs; its data step (devenv.db.plan: the migrations folder or its ``[db] migrate``
+    tool, its seed sets or ``[db] seed_paths``), with ``migrations`` / ``seeds`` (relative to
+    ``root``) in place of its folders when given; and its services. Paths are absolute: the
+    stack's own config lives in a private folder. DEVENV_* settings apply to the stack as to
+    `devenv up`, not here."""
     from devenv import config as config_mod
     from devenv import environ as environ_mod
+    from devenv.db.plan import DataPlan
 
     cfg = config_mod.load(root, env=environ_mod.read({}))
+    plan = DataPlan.from_config(cfg)
+    if migrations:
+        plan = replace(plan, migrations_dir=cfg.path(migrations))
+    if seeds:
+        plan = replace(plan, seeds_dir=cfg.path(seeds))
     images: dict[str, str] = {k: cfg.images[k] for k in cfg.images_set}
     if cfg.registry:
         images["registry"] = cfg.registry
-    return {
+    tables: dict[str, dict[str, Any]] = {
         "db": {
-            "migrations": str(cfg.path(migrations or cfg.db.migrations)),
-            "seeds": str(cfg.path(seeds or cfg.db.seeds)),
+            "migrations": str(plan.migrations_dir),
+            "seeds": str(plan.seeds_dir),
             "extensions": list(cfg.db.extensions),
             "major_version": cfg.db.major_version,
         },
         "images": images,
     }
+    return tables, plan, cfg.services
+
+
+def project_tables(
+    root: Path, migrations: str | None = None, seeds: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """The devenv.toml tables a throw-away stack of ``root`` takes (see :func:`project_setup`)."""
+    return project_setup(root, migrations, seeds)[0]
 
 
 def _tmpfs_override(state: Path) -> Path:
     """A compose override putting Postgres' data directory on a tmpfs: a throw-away stack
     needs no disk, and initdb, migrations, the template and every clone stay in memory (as
     pgtestdb recommends for its test servers). The bootstrap script's mount is kept."""
+    from devenv.assets import compose_dir
     from devenv.stack import project
 
-    bootstrap = project.compose_dir() / "postgres" / "bootstrap.sh"
+    bootstrap = compose_dir() / "postgres" / "bootstrap.sh"
     path = state / "compose.tmpfs.yaml"
     path.write_text(
         "services:\n"
@@ -596,30 +620,26 @@ def _tmpfs_override(state: Path) -> Path:
     return path
 
 
-def _prepare(stack: Stack, root: Path, seed_sets: Sequence[str], session: str) -> str:
-    """Migrations and seeds once, as `devenv up` does them for the project at ``root`` (its
-    migrations folder or its own ``[db] migrate`` tool, run from ``root``; its seed sets, or
-    ``[db] seed_paths``), then the template every test database is cloned from."""
-    from devenv import config as config_mod
-    from devenv import environ as environ_mod
+def _prepare(stack: Stack, plan: DataPlan, seed_sets: Sequence[str], session: str) -> str:
+    """The project's data step once, as `devenv up` runs it (devenv.db.plan), then the template
+    every test database is cloned from."""
+    from devenv.db import auth as authmod
+    from devenv.db import plan as plan_mod
     from devenv.db import snapshots
-    from devenv.db.prepare import prepare
 
     dsn = stack.database_url()
     _tune_for_tests(dsn)
-    auth = stack.auth_target() if "gotrue" in stack.cfg.services else None
-    cfg = stack.cfg
-    project_cfg = config_mod.load(root, env=environ_mod.read({}))
-    prepare(
-        dsn,
-        cfg.path(cfg.db.migrations),
-        cfg.path(cfg.db.seeds),
-        list(seed_sets),
-        auth=auth,
-        migrate_cmd=project_cfg.db.migrate,
-        root=root,
-        files=project_cfg.seed_files(),
-    )
+    needs_auth = "gotrue" in stack.cfg.services and plan.needs_auth(seed_sets)
+    try:
+        plan_mod.run(plan, dsn, seed_sets, auth=authmod.target_for(stack) if needs_auth else None)
+    except DatabaseError as exc:
+        plan_mod.name_missing_service(
+            exc,
+            stack.cfg.services,
+            'add "{service}" to the test stack: [project] services in devenv.toml (the'
+            ' default), --devenv-services, or @pytest.mark.devenv(services=["{service}"])',
+        )
+        raise
     name = TEMPLATE_PREFIX + session
     snapshots.save(dsn, name)
     return name
@@ -699,7 +719,7 @@ def stop(ts: TestStack | StackSpec) -> None:
 def ephemeral_stack(
     project_root: Path | str = ".",
     *,
-    services: Iterable[str] = ("postgres",),
+    services: Iterable[str] | None = None,
     seed_sets: Sequence[str] = ("default",),
     migrations: str | None = None,
     seeds: str | None = None,
@@ -709,8 +729,9 @@ def ephemeral_stack(
     prefix: str = "devenv-eph",
     on_progress: ProgressFn | None = None,
 ) -> Iterator[TestStack]:
-    """``with ephemeral_stack("path/to/app", services=["postgres", "redis"]) as st:`` — a
-    started, migrated and seeded throw-away stack, removed on exit (Ctrl-C included)."""
+    """``with ephemeral_stack("path/to/app") as st:`` — a started, migrated and seeded
+    throw-away stack of the project's own services (``services=[...]`` names others), removed on
+    exit (Ctrl-C included)."""
     ts = start(
         project_root,
         services=services,

@@ -38,11 +38,13 @@ import pytest
 if TYPE_CHECKING:
     from devenv.testing.ephemeral import FireworksScope, StackSpec, TestDatabase, TestStack
 
-DEFAULT_SERVICES = "postgres"
 _SHARED = "devenv_shared"
 _OWNER = "devenv_owner"
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
-_SERVICES = pytest.StashKey[list[str]]()
+#: The test stack's services: those the options name, else None (the project's own, as `devenv
+#: up` runs them); and what markers add to them.
+_SERVICES = pytest.StashKey[list[str] | None]()
+_EXTRA = pytest.StashKey[list[str]]()
 _CONTROLLER_DIR = pytest.StashKey[str]()
 
 
@@ -58,7 +60,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--devenv-services",
         default=None,
         help="Comma-separated services of the test stack (default: the devenv_services ini "
-        f"key, else {DEFAULT_SERVICES}).",
+        "key, else the project's own, as `devenv up` runs them); devenv markers add to them.",
     )
     group.addoption(
         "--devenv-project",
@@ -88,7 +90,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="Do not remove orphaned ephemeral stacks at start.",
     )
-    parser.addini("devenv_services", "Services of the test stack (comma-separated).")
+    parser.addini(
+        "devenv_services",
+        "Services of the test stack (comma-separated; default: the project's own).",
+    )
     parser.addini("devenv_project", "The app's root, relative to rootdir.")
     parser.addini("devenv_seed", "Seed sets of the test stack (comma-separated).")
 
@@ -96,7 +101,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "devenv(services=[...]): the test needs these services in the devenv test stack",
+        "devenv(services=[...]): the test needs these services in the devenv test stack (added"
+        " to the project's own, or to --devenv-services)",
     )
 
 
@@ -107,13 +113,15 @@ def _split(text: str | None) -> list[str]:
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    wanted = _split(config.getoption("--devenv-services")) or _split(
+    named = _split(config.getoption("--devenv-services")) or _split(
         str(config.getini("devenv_services") or "")
     )
+    extra: list[str] = []
     for item in items:
         for mark in item.iter_markers("devenv"):
-            wanted += list(mark.kwargs.get("services", ())) + [str(a) for a in mark.args]
-    config.stash[_SERVICES] = list(dict.fromkeys(wanted or [DEFAULT_SERVICES]))
+            extra += list(mark.kwargs.get("services", ())) + [str(a) for a in mark.args]
+    config.stash[_SERVICES] = list(dict.fromkeys(named)) or None
+    config.stash[_EXTRA] = list(dict.fromkeys(extra))
 
 
 # -- pytest-xdist: the controller makes the shared folder and owns the stack ------------------
@@ -196,7 +204,8 @@ def _start_kwargs(config: pytest.Config) -> dict[str, Any]:
         str(config.getini("devenv_seed") or "")
     )
     return {
-        "services": config.stash.get(_SERVICES, [DEFAULT_SERVICES]),
+        "services": config.stash.get(_SERVICES, None),
+        "extra_services": config.stash.get(_EXTRA, []),
         "seed_sets": seeds or ["default"],
         "reuse": bool(config.getoption("--devenv-reuse")),
         "timeout": float(config.getoption("--devenv-timeout")),

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from devenv import config
+from devenv import services as svcs
 from devenv.config import Config
 from devenv.stack import ports
 from devenv.stack.compose import ContainerState
@@ -106,7 +107,7 @@ def make_project(base: Path, services: list[str], **extra: str) -> Project:
     root.mkdir(parents=True)
     used: set[int] = set()
     port_lines = []
-    for svc in config.SERVICES:
+    for svc in svcs.names():
         p = ports.free_port()
         while p in used:
             p = ports.free_port()

@@ -11,14 +11,14 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from devenv import config
+from devenv import services as svcs
 from devenv.contracts import pytest_support
 from devenv.contracts.target import Target
 from tests.integration.conftest import Project, destroy, make_project
 
 pytestmark = pytest.mark.engine
 
-SERVICES = [s for s in config.SERVICES]  # the whole stack (mail too, once devenv has it)
+SERVICES = [s for s in svcs.names()]  # the whole stack (mail too, once devenv has it)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def mail_is_consistent(checks: list[dict]) -> None:
     """Before devenv has a mail service the mail suite skips, saying so; after, it passes."""
     mail = [c for c in checks if c["service"] == "mail"]
     assert mail
-    if "mail" in config.SERVICES:
+    if "mail" in svcs.names():
         assert {c["status"] for c in mail} == {"pass"}, mail
     else:
         assert {c["status"] for c in mail} == {"skip"}

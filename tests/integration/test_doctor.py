@@ -10,6 +10,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -132,7 +133,8 @@ def test_container_of_a_gone_owner(stack: Project) -> None:
         _rc, f = doctor(stack, "stack.orphans")
         o = f["stack.orphans"]
         assert o["status"] == "warn" and name in o["summary"]
-        assert o["fix"].startswith("docker rm -f -v ") and name in o["fix"]
+        # gc's own judgement, and its way out (containers, network and volumes alike).
+        assert o["fix"] == "devenv gc" and name in o["detail"]
     finally:
         c.remove(force=True)
 
@@ -161,3 +163,18 @@ def test_a_killed_service(stack: Project) -> None:
         f["reach.redis"]["status"] == "skip" and "see stack.health" in f["reach.redis"]["summary"]
     )
     assert f["reach.postgres"]["status"] == "ok"
+
+
+def test_seeds_as_up_loads_them_from_seed_paths(project_factory: Any) -> None:
+    """The doctor judges the seed set `up` loads: with [db] seed_paths that is the listed files,
+    not a seeds/<set>/ folder (the Supabase CLI layout: supabase/seed.sql)."""
+    p: Project = project_factory(["postgres"], db='seed_paths = ["seed.sql"]')
+    (p.root / "seed.sql").write_text("create table public.pets (name text);\n")
+    assert p.cli("up").returncode == 0  # type: ignore[attr-defined]
+    _rc, f = doctor(p, "stack.seeds")
+    assert f["stack.seeds"]["status"] == "ok", f["stack.seeds"]
+    assert f["stack.seeds"]["summary"] == "seed set 'default' loaded and current"
+    (p.root / "seed.sql").write_text("create table public.pets (name text, age int);\n")
+    _rc, f = doctor(p, "stack.seeds")
+    assert f["stack.seeds"]["status"] == "warn"
+    assert "changed since it was loaded" in f["stack.seeds"]["summary"]

@@ -1,7 +1,7 @@
 """`devenv init` then the real stack, through the CLI as a new user runs it: in an empty
 directory (init -> up -> env init -> env check -> seed --force -> status), and over a Supabase
 CLI project (up with no devenv.toml, then init). Real Postgres, GoTrue, Kong, Redis and the
-Fireworks mock; row-level security checked the way the README tells a backend to do it."""
+Fireworks mock; row-level security checked the way docs/data.md tells a backend to do it."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from devenv import config
+from devenv import services as svcs
 from devenv.stack import ports
 from tests.integration.conftest import Project, destroy
 
@@ -67,7 +68,7 @@ def test_init_in_an_empty_directory_then_up_env_and_seed(fresh: Project) -> None
     init = p.cli("init")
     assert init.returncode == 0, init.stderr
     toml = p.root / "devenv.toml"
-    toml.write_text(free_ports(toml.read_text(), {s: "" for s in config.DEFAULT_PORTS}))
+    toml.write_text(free_ports(toml.read_text(), {s: "" for s in svcs.default_ports()}))
 
     up = p.cli("up", timeout=600)
     assert up.returncode == 0, up.stdout + up.stderr

@@ -1,6 +1,6 @@
 """The lock (.ci/requirements.txt) covers what the code, the tests and the benches import, and
 agrees with pyproject.toml's ranges: a new dependency goes into the lock in the same change, and
-CI never resolves a package afresh (README "The lock")."""
+CI never resolves a package afresh (docs/development.md, "The lock")."""
 
 from __future__ import annotations
 

@@ -1,35 +1,17 @@
-"""The one httpx client a suite uses, with explicit timeouts."""
+"""Reading the answers suites get (their one httpx client per name: Suite.http_client)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from devenv.contracts.core import CheckFailed, describe_response
+
 if TYPE_CHECKING:
     import httpx
 
 
-def client(base_url: str, timeout: float, headers: dict[str, str] | None = None) -> httpx.Client:
-    from urllib.parse import urlsplit
-
-    import httpx
-
-    local = urlsplit(base_url).hostname in ("127.0.0.1", "localhost", "::1")
-    return httpx.Client(
-        base_url=base_url,
-        # Connecting to a local or hosted service takes milliseconds; a dead one is told fast.
-        timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
-        headers=headers or {},
-        follow_redirects=False,
-        # A developer's HTTP(S)_PROXY must not sit between us and the local stack; a hosted
-        # environment may need it.
-        trust_env=not local,
-    )
-
-
 def json_of(resp: httpx.Response) -> dict[str, object]:
     """The body as a JSON object, or a failure saying what came instead."""
-    from devenv.contracts.core import CheckFailed, describe_response
-
     try:
         data = resp.json()
     except ValueError:
@@ -40,8 +22,6 @@ def json_of(resp: httpx.Response) -> dict[str, object]:
 
 
 def status(resp: httpx.Response, *wanted: int) -> None:
-    from devenv.contracts.core import CheckFailed, describe_response
-
     if resp.status_code not in wanted:
         want = " or ".join(str(w) for w in wanted)
         raise CheckFailed(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from devenv.contracts.core import CheckFailed, Skip, Suite, check, expect, expect_eq, register
 from devenv.contracts.suites import _http
+from devenv.stack.health import PROBE_EMAIL
 
 if TYPE_CHECKING:
     import httpx
@@ -262,6 +263,22 @@ class GoTrueSuite(Suite):
         expect_eq(body.get("error_code"), "invalid_credentials", "error_code")
         expect_eq(body.get("msg"), "Invalid login credentials", "msg")
         expect_eq(body.get("code"), 400, "code")
+
+    @check("database")
+    def database(self) -> None:
+        """GoTrue's /health answers 200 with its database gone; a sign-in does not. An unknown
+        address is answered 400 invalid_credentials only after the user table was read."""
+        r = self.http.post(
+            "/token",
+            params={"grant_type": "password"},
+            json={"email": PROBE_EMAIL, "password": PASSWORD},
+        )
+        if r.status_code >= 500:
+            raise CheckFailed(
+                f"a sign-in answered {_describe(r)}: GoTrue cannot query its database"
+            )
+        _http.status(r, 400)
+        expect_eq(_http.json_of(r).get("error_code"), "invalid_credentials", "error_code")
 
     @check("duplicate_signup_error")
     def duplicate_signup_error(self) -> None:

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from devenv import config, environ
+from devenv import services as svcs
 from devenv.stack import project, secrets
 
 COMPOSE = project.compose_dir() / "compose.yaml"
@@ -167,13 +168,13 @@ def test_gotrue_mails_the_catcher() -> None:
 
 def test_every_service_has_a_container_port_url_and_labels() -> None:
     services = compose()["services"]
-    assert set(services) == set(config.SERVICES)
+    assert set(services) == set(svcs.names())
     cfg = config.Config(
-        root=Path("/x"), name="x", services=config.SERVICES, ports=config.DEFAULT_PORTS, images={}
+        root=Path("/x"), name="x", services=svcs.names(), ports=svcs.default_ports(), images={}
     )
     urls = project.urls(cfg, None)
-    for name in config.SERVICES:
-        assert str(project.CONTAINER_PORTS[name]) in services[name]["ports"][0]
+    for name in svcs.names():
+        assert str(svcs.get(name).container_port) in services[name]["ports"][0]
         assert services[name]["ports"][0].startswith("127.0.0.1:")
         assert urls[name].startswith(("http://127.0.0.1:", "postgresql://", "redis://"))
         assert services[name]["labels"]["dev.devenv.project"]

@@ -8,7 +8,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from devenv.contracts import core, report
+from devenv.contracts import catalog, core, report
 from devenv.contracts.core import FAIL, PASS, SKIP, Skip, Suite, check, expect
 from devenv.contracts.target import Target
 from devenv.errors import UsageError
@@ -93,16 +93,16 @@ def test_unavailable_suite_skips_every_check_with_the_reason() -> None:
 
 
 def test_select_knows_every_service_and_refuses_unknown_ones() -> None:
-    names = [c.service for c in core.select([])]
+    names = [c.service for c in catalog.select([])]
     assert names == ["postgres", "gotrue", "kong", "redis", "mail", "fireworks"]
-    assert [c.service for c in core.select(["redis", "kong"])] == ["redis", "kong"]
+    assert [c.service for c in catalog.select(["redis", "kong"])] == ["redis", "kong"]
     with pytest.raises(UsageError, match="no contract suite for 'kafka'"):
-        core.select(["kafka"])
+        catalog.select(["kafka"])
 
 
 def test_check_names_are_stable() -> None:
     # Renaming a check breaks CI dashboards and pytest ids: this list changes only on purpose.
-    suites = core.all_suites()
+    suites = catalog.all_suites()
     assert suites["redis"].check_names() == ["ping", "set_with_ttl", "get", "expiry", "pubsub"]
     assert suites["gotrue"].check_names()[:4] == ["health", "settings", "signup", "password_login"]
     assert "access_token_claims" in suites["gotrue"].check_names()

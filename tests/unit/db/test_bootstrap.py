@@ -15,6 +15,7 @@ import psutil
 import psycopg
 import pytest
 
+from devenv.db.plan import DataPlan
 from tests.conftest import unavailable
 from tests.support import localpg
 from tests.unit.db.conftest import BOOTSTRAP, Db
@@ -194,8 +195,8 @@ def test_reset_keeps_default_privileges_and_the_extensions_schema(db: Db, tmp_pa
     )
     s = tmp_path / "seeds"
     (s / "default").mkdir(parents=True)
-    reset.reset(db.dsn, m, s, [])
-    res = reset.reset(db.dsn, m, s, [])
+    reset.reset(DataPlan.at(m, s), db.dsn, [])
+    res = reset.reset(DataPlan.at(m, s), db.dsn, [])
     assert "extensions" in res.clean.dropped_schemas
     with db.connect() as c:
         c.execute("SET ROLE authenticated")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from devenv import config, environ
-from devenv.db import prepare, reset, tool
+from devenv.db import plan, reset, tool
 from devenv.db.tool import ToolFailed
 from tests.unit.db.conftest import Db
 
@@ -72,29 +72,25 @@ def test_config_takes_a_string_or_a_list_and_rejects_the_rest(tmp_path: Path) ->
 
 def test_up_data_step_runs_the_tool_then_seeds(db: Db, tmp_path: Path) -> None:
     root = alembic_project(tmp_path, "create table notes (id int primary key, body text)")
-    res = prepare.prepare(
-        db.dsn, root / "migrations", root / "seeds", ["default"], migrate_cmd=ALEMBIC, root=root
-    )
+    data = plan.DataPlan.at(root / "migrations", root / "seeds", migrate_cmd=ALEMBIC, root=root)
+    res = plan.run(data, db.dsn, ["default"])
     assert isinstance(res.migrate, tool.ToolResult)
     assert db.scalar("select version_num from alembic_version") == "r001"
     assert db.rows("select id, body from notes") == [(1, "hello")]
     # devenv's own runner did not run: no history of its own.
     assert db.scalar("select count(*) from devenv.schema_migrations") == 0
     # Idempotent, as `up` must be.
-    again = prepare.prepare(
-        db.dsn, root / "migrations", root / "seeds", ["default"], migrate_cmd=ALEMBIC, root=root
-    )
+    again = plan.run(data, db.dsn, ["default"])
     assert again.seed is not None and again.seed.sets[0].status == "unchanged"
 
 
 def test_reset_runs_the_tool_on_the_emptied_database(db: Db, tmp_path: Path) -> None:
     root = alembic_project(tmp_path, "create table notes (id int primary key, body text)")
-    prepare.prepare(db.dsn, root / "m", root / "seeds", ["default"], migrate_cmd=ALEMBIC, root=root)
+    data = plan.DataPlan.at(root / "m", root / "seeds", migrate_cmd=ALEMBIC, root=root)
+    plan.run(data, db.dsn, ["default"])
     with db.connect() as c:
         c.execute("insert into notes values (2, 'app row')")
-    res = reset.reset(
-        db.dsn, root / "m", root / "seeds", ["default"], migrate_cmd=ALEMBIC, root=root
-    )
+    res = reset.reset(data, db.dsn, ["default"])
     assert isinstance(res.migrate, tool.ToolResult)
     assert db.rows("select id, body from notes") == [(1, "hello")]
 
@@ -106,7 +102,8 @@ def test_a_failing_revision_is_one_line_with_the_tools_last_lines(db: Db, tmp_pa
         "alter table notes add column body text",  # already exists
     )
     with pytest.raises(ToolFailed) as ei:
-        prepare.prepare(db.dsn, root / "m", root / "seeds", [], migrate_cmd=ALEMBIC, root=root)
+        data = plan.DataPlan.at(root / "m", root / "seeds", migrate_cmd=ALEMBIC, root=root)
+        plan.run(data, db.dsn, [])
     err = ei.value
     line = err.one_line()
     assert "\n" not in line

@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from devenv.db import migrations, reset, seeds
+from devenv.db.plan import DataPlan
 from tests.conftest import REPO
 from tests.unit.db.conftest import Db, GoTrue
 
@@ -118,7 +119,7 @@ def test_reference_project_end_to_end(auth_db: Db, gotrue: GoTrue) -> None:
             c.execute(f"insert into favourites (user_id, machine_id) values ('{BOB}', 6)")
     assert auth_db.scalar("select count(*) from favourites where user_id = %s", BOB) == 2
 
-    again = reset.reset(auth_db.dsn, MIGRATIONS, SEEDS, ["default"], auth=auth)
+    again = reset.reset(DataPlan.at(MIGRATIONS, SEEDS), auth_db.dsn, ["default"], auth=auth)
     assert again.clean.auth_users_removed == 10
     assert auth_db.scalar("select count(*) from auth.users") == 2
     assert auth_db.scalar("select count(*) from machines") == 3000

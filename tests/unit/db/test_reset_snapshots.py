@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from devenv.db import migrations, reset, seeds, snapshots
+from devenv.db.plan import DataPlan
 from devenv.db.snapshots import SnapshotError
 from devenv.errors import DatabaseError, UsageError
 from tests.unit.db.conftest import Db
@@ -43,7 +44,7 @@ def test_reset_rebuilds_from_files_and_times_phases(db: Db, project: tuple[Path,
         c.execute("create table scratch (x int)")
         c.execute("create schema playground")
         c.execute("grant usage on schema public to anon")
-    res = reset.reset(db.dsn, m, s, ["default"])
+    res = reset.reset(DataPlan.at(m, s), db.dsn, ["default"])
     assert set(res.phases) == {"read files", "connect", "clean", "migrate", "seed"}
     assert res.clean.dropped_schemas == ["devenv", "extensions", "playground", "public", "reports"]
     assert res.migrate is not None and len(res.migrate.applied) == 2
@@ -66,7 +67,7 @@ def test_reset_terminates_sessions_holding_locks(db: Db, project: tuple[Path, Pa
     migrations.migrate(db.dsn, m)
     holder = psycopg.connect(db.dsn)
     holder.execute("lock table items in access exclusive mode")  # an open transaction
-    res = reset.reset(db.dsn, m, s)
+    res = reset.reset(DataPlan.at(m, s), db.dsn)
     assert res.clean.sessions_terminated == 1
     with pytest.raises(psycopg.OperationalError):
         holder.execute("select 1")
@@ -76,7 +77,7 @@ def test_reset_terminates_sessions_holding_locks(db: Db, project: tuple[Path, Pa
 def test_reset_refuses_a_remote_database(project: tuple[Path, Path]) -> None:
     m, s = project
     with pytest.raises(UsageError, match="not a local database") as ei:
-        reset.reset("postgresql://postgres:pw@db.example.com:5432/postgres", m, s)
+        reset.reset(DataPlan.at(m, s), "postgresql://postgres:pw@db.example.com:5432/postgres")
     assert ":pw@" not in ei.value.one_line()
 
 
@@ -88,7 +89,7 @@ def test_broken_seed_file_stops_reset_before_anything_is_dropped(
     seeds.seed(db.dsn, s, ["default"])
     (s / "default" / "bad.json").write_text("[{")
     with pytest.raises(DatabaseError, match=r"bad\.json:1: not valid JSON"):
-        reset.reset(db.dsn, m, s)
+        reset.reset(DataPlan.at(m, s), db.dsn)
     assert db.scalar("select count(*) from items") == 2
 
 
@@ -96,7 +97,7 @@ def test_reset_with_failing_migration_names_it(db: Db, project: tuple[Path, Path
     m, s = project
     (m / "003_bad.sql").write_text("select 1;\nselect nope from items;\n")
     with pytest.raises(migrations.MigrationError, match=r"003_bad\.sql:2: column \"nope\""):
-        reset.reset(db.dsn, m, s)
+        reset.reset(DataPlan.at(m, s), db.dsn)
 
 
 def test_snapshot_save_list_restore_delete(db: Db, project: tuple[Path, Path]) -> None:
@@ -187,14 +188,14 @@ def test_save_while_a_client_keeps_reconnecting(db: Db) -> None:
 def test_prepare_migrates_then_seeds_and_only_warns_on_changed_sets(
     db: Db, project: tuple[Path, Path]
 ) -> None:
-    from devenv.db import prepare
+    from devenv.db import plan
 
     m, s = project
-    first = prepare.prepare(db.dsn, m, s, ["default", "absent"])
+    first = plan.run(plan.DataPlan.at(m, s), db.dsn, ["default", "absent"])
     assert len(first.migrate.applied) == 2
     assert first.seed is not None and first.seed.sets[0].status == "loaded"
     (s / "default" / "items.csv").write_text("id,name\n1,one\n")
-    again = prepare.prepare(db.dsn, m, s, ["default"])
+    again = plan.run(plan.DataPlan.at(m, s), db.dsn, ["default"])
     assert again.migrate.applied == []
     assert again.warnings() == [
         "seed set 'default' changed since it was loaded; reload it with"

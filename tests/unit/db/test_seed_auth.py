@@ -11,6 +11,7 @@ import pytest
 
 from devenv.db import migrations, seeds
 from devenv.db.auth import AuthSeedError, AuthTarget, DuplicateEmail
+from devenv.db.plan import DataPlan
 from devenv.db.seeds import SeedError
 from tests.unit.db.conftest import Db, GoTrue
 
@@ -170,7 +171,7 @@ def test_reset_removes_and_reseeds_auth_users(app: Db, gotrue: GoTrue, tmp_path:
         timeout=10,
     )
     assert r.status_code == 200, r.text
-    res = reset.reset(app.dsn, m, root, ["default"], auth=target(gotrue))
+    res = reset.reset(DataPlan.at(m, root), app.dsn, ["default"], auth=target(gotrue))
     assert res.clean.auth_users_removed == 3
     assert login(gotrue, "dave@example.com", "dave-pass-1").status_code == 400
     assert login(gotrue, "alice@example.com", "alice-pass-1").json()["user"]["id"] == ALICE

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from devenv import config, environ
-from devenv.db import prepare, reset, seeds
+from devenv.db import plan, reset, seeds
 from devenv.errors import UsageError
 from tests.unit.db.conftest import Db, GoTrue
 
@@ -22,10 +22,8 @@ def test_adopted_layout_migrates_and_seeds(auth_db: Db, gotrue: GoTrue, tmp_path
     root = tmp_path / "shop"
     shutil.copytree(FIXTURE, root)
     cfg = config.load(root, environ.read({}))
-    files = cfg.seed_files()
-    res = prepare.prepare(
-        auth_db.dsn, cfg.path(cfg.db.migrations), cfg.path(cfg.db.seeds), ["default"], files=files
-    )
+    data = plan.DataPlan.from_config(cfg)
+    res = plan.run(data, auth_db.dsn, ["default"])
     assert [a.name for a in res.migrate.applied] == [  # type: ignore[union-attr]
         "20240101000000_todos.sql",
         "20240102000000_tags.sql",
@@ -37,9 +35,7 @@ def test_adopted_layout_migrates_and_seeds(auth_db: Db, gotrue: GoTrue, tmp_path
     # A db reset starts over from the same files.
     with auth_db.connect() as c:
         c.execute("insert into public.tags values ('extra')")
-    reset.reset(
-        auth_db.dsn, cfg.path(cfg.db.migrations), cfg.path(cfg.db.seeds), ["default"], files=files
-    )
+    reset.reset(data, auth_db.dsn, ["default"])
     assert auth_db.scalar("select count(*) from public.tags") == 2
     # A missing seed file is named.
     (root / "supabase" / "seed.sql").unlink()

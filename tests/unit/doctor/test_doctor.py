@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from devenv.doctor import core
+from devenv.doctor import catalog, core
 from devenv.doctor.core import FAIL, OK, SKIP, Check, Context, Finding
 from devenv.errors import UsageError
 from tests.conftest import run_cli
@@ -177,15 +177,15 @@ def test_unknown_check_is_a_usage_error(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "no doctor check 'engin'" in proc.stderr
     with pytest.raises(UsageError):
-        core.select(["stack.nope"])
+        catalog.select(["stack.nope"])
 
 
 def test_selection_by_group_id_and_alias() -> None:
-    assert [c.id for c in core.select(["ports"])] == ["stack.ports"]
-    assert [c.id for c in core.select(["engine.daemon"])] == ["engine.daemon"]
-    engine = [c.id for c in core.select(["engine"])]
+    assert [c.id for c in catalog.select(["ports"])] == ["stack.ports"]
+    assert [c.id for c in catalog.select(["engine.daemon"])] == ["engine.daemon"]
+    engine = [c.id for c in catalog.select(["engine"])]
     assert engine[:2] == ["engine.cli", "engine.daemon"] and len(engine) == 6
-    groups = {c.group for c in core.select([])}
+    groups = {c.group for c in catalog.select([])}
     assert groups == {"engine", "project", "stack", "reach"}
 
 
@@ -224,7 +224,7 @@ def test_every_doctor_hint_in_devenv_names_a_real_check() -> None:
         named.update(re.findall(r"devenv doctor ([a-z][a-z._]*)", path.read_text()))
     assert {"engine", "ports", "stack", "reach"} <= named
     for name in named:
-        assert core.select([name]), name
+        assert catalog.select([name]), name
 
 
 @pytest.mark.parametrize("offset", [0, 90, -45])
@@ -285,3 +285,22 @@ def test_extensions_missing_from_db_extensions_with_the_stack_down(tmp_path: Pat
     (tmp_path / "devenv.toml").write_text('[images]\npostgres = "postgres:15"\n')
     _rc, f = doctor(tmp_path, "stack.extensions")
     assert f["stack.extensions"]["status"] == SKIP
+
+
+def test_seeds_follow_seed_paths_as_up_does(tmp_path: Path) -> None:
+    """[db] seed_paths is the default set (as `up` loads it), not "no seed set 'default'"."""
+    (tmp_path / "devenv.toml").write_text('[db]\nseed_paths = ["supabase/seed.sql"]\n')
+    _rc, f = doctor(tmp_path, "stack.seeds")
+    s = f["stack.seeds"]
+    assert s["status"] == FAIL, s
+    assert s["summary"] == (
+        f"seed file {tmp_path / 'supabase' / 'seed.sql'} (from [db] seed_paths) does not exist"
+    )
+    (tmp_path / "supabase").mkdir()
+    (tmp_path / "supabase" / "seed.sql").write_text("insert into t values (1);\n")
+    _rc, f = doctor(tmp_path, "stack.seeds")
+    assert "no seed set" not in f["stack.seeds"]["summary"]
+    (tmp_path / "devenv.toml").write_text("")
+    _rc, f = doctor(tmp_path, "stack.seeds")
+    assert f["stack.seeds"]["status"] == SKIP
+    assert f["stack.seeds"]["summary"] == "no seed set 'default' (seeds/default/)"

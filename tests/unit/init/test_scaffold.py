@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from devenv import config, scaffold
+from devenv import services as svcs
 from devenv.db import seeds
 from devenv.envfile.spec import load_schema
 from tests.conftest import run_cli
@@ -33,13 +34,13 @@ def test_init_in_an_empty_directory_writes_a_working_project(tmp_path: Path) -> 
     ]
     # devenv.toml holds every section and every key devenv knows, and loads as the defaults.
     raw = tomllib.loads((tmp_path / "devenv.toml").read_text())
-    assert set(raw) == set(config._SECTIONS)
-    for section, keys in config._SECTIONS.items():
+    assert set(raw) == set(config.sections())
+    for section, keys in config.sections().items():
         images_commented = section == "images"
         if not images_commented:
             assert set(raw[section]) == keys, section
     text = (tmp_path / "devenv.toml").read_text()
-    for svc, image in config.DEFAULT_IMAGES.items():
+    for svc, image in svcs.default_images().items():
         assert f'# {svc} = "{image}"' in text
     cfg = config.load(tmp_path)
     empty = tmp_path / "empty"

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from devenv import config, environ, supabase_cli
+from devenv import services as svcs
 from devenv.errors import ConfigError
 from tests.conftest import run_cli
 
 FIXTURE = Path(__file__).parent / "supabase_project"
-CONFIRMATIONS = "enable_confirmations" in config._SECTIONS["auth"]
-MAIL = "mail" in config.DEFAULT_PORTS
+CONFIRMATIONS = "enable_confirmations" in config.sections()["auth"]
+MAIL = "mail" in svcs.default_ports()
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ def test_without_devenv_toml_the_supabase_settings_are_the_config(project: Path)
     }
     # major_version 15: devenv's own image, postgres:15 with the default [db] extensions.
     assert cfg.postgres_build() is not None
-    assert cfg.postgres_build().base == config.DEFAULT_IMAGES["postgres"]  # type: ignore[union-attr]
+    assert cfg.postgres_build().base == svcs.default_images()["postgres"]  # type: ignore[union-attr]
     # From a sub-folder too, as `supabase` itself finds its project.
     (project / "src").mkdir()
     assert config.find_root(project / "src") == project
@@ -55,7 +56,7 @@ def test_without_devenv_toml_the_supabase_settings_are_the_config(project: Path)
 
 def test_what_was_taken_and_what_has_no_counterpart_is_said(project: Path) -> None:
     a = supabase_cli.adopt(
-        project, known_auth=set(config._SECTIONS["auth"]), known_ports=set(config.DEFAULT_PORTS)
+        project, known_auth=set(config.sections()["auth"]), known_ports=set(svcs.default_ports())
     )
     assert a is not None
     taken = "\n".join(a.taken)
@@ -111,7 +112,7 @@ def test_env_values_are_resolved_or_reported(project: Path) -> None:
     path.write_text(
         path.read_text().replace('site_url = "http://127.0.0.1:3000"', 'site_url = "env(SITE)"')
     )
-    kw = {"known_auth": set(config._SECTIONS["auth"])}
+    kw = {"known_auth": set(config.sections()["auth"])}
     unset = supabase_cli.adopt(project, environ={}, **kw)  # type: ignore[arg-type]
     assert unset is not None
     assert "auth.site_url: env(SITE) is not set here, so not taken" in unset.not_taken

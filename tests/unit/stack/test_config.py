@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from devenv import config, environ
+from devenv import services as svcs
 from devenv.errors import ConfigError, UsageError
 from devenv.stack import ports, postgres_image
 
@@ -26,8 +27,8 @@ def test_defaults_without_a_file(tmp_path: Path) -> None:
     root.mkdir()
     cfg = config.load(root)
     assert cfg.name == "my-app"
-    assert cfg.services == config.DEFAULT_SERVICES
-    assert cfg.ports == config.DEFAULT_PORTS
+    assert cfg.services == svcs.default_names()
+    assert cfg.ports == svcs.default_ports()
     assert cfg.source is None
 
 
@@ -126,7 +127,7 @@ def test_image_override_order(tmp_path: Path) -> None:
 
 def test_in_memory_config_is_validated_and_takes_free_ports(tmp_path: Path) -> None:
     cfg = config.in_memory(
-        tmp_path, name="eph-1", services=["postgres", "redis"], free_ports=True,
+        tmp_path, name="eph-1", services=["postgres", "redis"], ports=ports.free_for(svcs.names()),
         env=environ.read({}), db={"seeds": "data/seeds"},
     )  # fmt: skip
     assert cfg.name == "eph-1" and cfg.services == ("postgres", "redis")
@@ -168,8 +169,8 @@ def test_fireworks_is_a_service_with_devenvs_own_image(
     assert cfg.services == ("fireworks",)
     assert cfg.ports["fireworks"] == 6100
     assert cfg.image("fireworks") == f"devenv-fireworks:{__version__}"
-    assert config.DEFAULT_PORTS["fireworks"] not in {
-        p for s, p in config.DEFAULT_PORTS.items() if s != "fireworks"
+    assert svcs.default_ports()["fireworks"] not in {
+        p for s, p in svcs.default_ports().items() if s != "fireworks"
     }
 
 

@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 
 from devenv import config, environ
+from devenv import services as svcs
+from devenv.db import auth as authmod
 from devenv.errors import ComposeError, HealthTimeout, StackError
-from devenv.stack import compose, secrets
+from devenv.stack import compose, ports, secrets
 from devenv.stack.handle import Stack
 from devenv.stack.health import StackTakenDown
 from tests.support.fakes import FakeEngine, FakeRunner
@@ -26,7 +28,11 @@ SERVICES = ["postgres", "redis"]
 
 def make(tmp_path: Path, services: list[str] = SERVICES, **kw: Any) -> tuple[Stack, FakeRunner]:
     cfg = config.in_memory(
-        tmp_path, name="fake", services=services, free_ports=True, env=environ.read({})
+        tmp_path,
+        name="fake",
+        services=services,
+        ports=ports.free_for(svcs.names()),
+        env=environ.read({}),
     )
     runner = FakeRunner(project="fake")
     st = Stack(cfg, env=environ.read({}), engine=FakeEngine(), runner=runner, **kw)  # type: ignore[arg-type]
@@ -36,7 +42,7 @@ def make(tmp_path: Path, services: list[str] = SERVICES, **kw: Any) -> tuple[Sta
 def test_up_order_keys_then_compose_then_wait(tmp_path: Path) -> None:
     st, runner = make(tmp_path)
     seen: list[dict[str, str]] = []
-    res = st.up(data=False, timeout=5, on_progress=lambda s, _t: seen.append(
+    res = st.up(timeout=5, on_progress=lambda s, _t: seen.append(
         {n: x.state for n, x in s.items()}))  # fmt: skip
     # Keys were made and saved before compose ran, and compose got them via the environment.
     assert res.created_keys and secrets.load(st.cfg.state_dir) is not None
@@ -50,7 +56,7 @@ def test_up_order_keys_then_compose_then_wait(tmp_path: Path) -> None:
     assert res.status.services[0].startup_s == pytest.approx(1.5)
     # A second up finds everything running, made from this configuration: no compose at all.
     calls = len(runner.calls)
-    again = st.up(data=False, timeout=5)
+    again = st.up(timeout=5)
     assert len(runner.calls) == calls and again.status.running
     assert again.keys_how == "created"  # the same handle keeps the keys it has
     # A changed configuration (here: an image) goes through compose again.
@@ -59,7 +65,7 @@ def test_up_order_keys_then_compose_then_wait(tmp_path: Path) -> None:
                          env=environ.read({"DEVENV_IMAGE_REDIS": "redis:other"})),
         env=environ.read({}), engine=FakeEngine(), runner=runner,  # type: ignore[arg-type]
     )  # fmt: skip
-    changed.up(data=False, timeout=5)
+    changed.up(timeout=5)
     assert runner.calls[calls][:2] == ["up", "--detach"]
     assert Stack(st.cfg, env=st.env, engine=FakeEngine(), runner=runner).ensure_keys()[1] == (
         "loaded"
@@ -70,20 +76,20 @@ def test_a_service_that_exits_fails_with_its_logs(tmp_path: Path) -> None:
     st, runner = make(tmp_path)
     runner.broken["redis"] = "exit"
     with pytest.raises(HealthTimeout) as err:
-        st.up(data=False, timeout=5)
+        st.up(timeout=5)
     assert "redis failed to start (redis: exited)" in err.value.message
     assert err.value.logs == {"redis": "redis: last words\n"}
     # What started stays for inspection; the next `up` (fixed) finishes the job.
     del runner.broken["redis"]
     runner.containers.pop("redis")
-    assert st.up(data=False, timeout=5).status.running
+    assert st.up(timeout=5).status.running
 
 
 def test_unhealthy_until_the_deadline_names_the_service(tmp_path: Path) -> None:
     st, runner = make(tmp_path)
     runner.broken["postgres"] = "unhealthy"
     with pytest.raises(HealthTimeout) as err:
-        st.up(data=False, timeout=0.5)
+        st.up(timeout=0.5)
     assert "postgres" in err.value.message and "postgres" in err.value.logs
 
 
@@ -91,7 +97,7 @@ def test_compose_failure_keeps_its_stderr(tmp_path: Path) -> None:
     st, runner = make(tmp_path)
     runner.up_fails_with = 1
     with pytest.raises(ComposeError) as err:
-        st.up(data=False, timeout=5)
+        st.up(timeout=5)
     assert err.value.returncode == 1
     assert "something broke" in err.value.stderr and "something broke" in err.value.message
 
@@ -103,18 +109,16 @@ def test_interrupt_stops_compose_and_the_next_up_finishes(tmp_path: Path) -> Non
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        st.up(data=False, timeout=5, on_progress=interrupt)
+        st.up(timeout=5, on_progress=interrupt)
     assert runner.started[0].stopped  # compose was told to stop, not left running
     assert (
-        Stack(st.cfg, env=st.env, engine=FakeEngine(), runner=runner)
-        .up(data=False, timeout=5)
-        .status.running
+        Stack(st.cfg, env=st.env, engine=FakeEngine(), runner=runner).up(timeout=5).status.running
     )
 
 
 def test_down_needs_no_keys_and_up_notices_a_down(tmp_path: Path) -> None:
     st, runner = make(tmp_path)
-    st.up(data=False, timeout=5)
+    st.up(timeout=5)
     fresh = Stack(st.cfg, env=st.env, engine=FakeEngine(), runner=runner)  # type: ignore[arg-type]
     (st.cfg.state_dir / "secrets.json").unlink()
     removed = fresh.down()
@@ -129,12 +133,12 @@ def test_down_needs_no_keys_and_up_notices_a_down(tmp_path: Path) -> None:
             runner2.containers.clear()
 
     with pytest.raises(StackTakenDown, match="taken down while `up` was waiting"):
-        st2.up(data=False, timeout=5, on_progress=take_down)
+        st2.up(timeout=5, on_progress=take_down)
 
 
 def test_restart_waits_for_health_again(tmp_path: Path) -> None:
     st, runner = make(tmp_path)
-    st.up(data=False, timeout=5)
+    st.up(timeout=5)
     status = st.restart(["redis"], timeout=5)
     assert ["restart", "--timeout", "10", "redis"] in runner.calls
     assert status.service("redis") is not None and status.service("redis").health == "healthy"  # type: ignore[union-attr]
@@ -142,7 +146,7 @@ def test_restart_waits_for_health_again(tmp_path: Path) -> None:
 
 def test_status_recovers_keys_from_containers_when_state_dir_is_gone(tmp_path: Path) -> None:
     st, runner = make(tmp_path)
-    st.up(data=False, timeout=5)
+    st.up(timeout=5)
     pw = st.require_keys().postgres_password
     (st.cfg.state_dir / "secrets.json").unlink()
     fresh = Stack(st.cfg, env=st.env, engine=FakeEngine(), runner=runner)  # type: ignore[arg-type]
@@ -157,7 +161,7 @@ def test_database_url_override_and_missing_keys(tmp_path: Path) -> None:
     env = environ.read({"DEVENV_DATABASE_URL": "postgresql://u:p@db.internal/app"})
     st = Stack(cfg, env=env, engine=FakeEngine(), runner=FakeRunner("fake"))  # type: ignore[arg-type]
     assert st.database_url() == "postgresql://u:p@db.internal/app"
-    assert st.auth_target() is None
+    assert authmod.target_for(st) is None
     bare = Stack(cfg, env=environ.read({}), engine=FakeEngine(), runner=FakeRunner("fake"))  # type: ignore[arg-type]
     with pytest.raises(StackError, match="has no keys"):
         bare.database_url()
@@ -165,17 +169,17 @@ def test_database_url_override_and_missing_keys(tmp_path: Path) -> None:
 
 def test_two_checkouts_with_one_name_are_refused(tmp_path: Path) -> None:
     st, runner = make(tmp_path)
-    st.up(data=False, timeout=5)
+    st.up(timeout=5)
     other_cfg = config.in_memory(tmp_path / "other", name="fake", services=SERVICES)
     other = Stack(other_cfg, env=st.env, engine=FakeEngine(), runner=runner)  # type: ignore[arg-type]
     with pytest.raises(StackError, match="already exists"):
-        other.up(data=False, timeout=5)
+        other.up(timeout=5)
 
 
 def test_context_manager_removes_what_it_started(tmp_path: Path) -> None:
     st, runner = make(tmp_path)
     with st:
-        st.up(data=False, timeout=5)
+        st.up(timeout=5)
         assert runner.containers
     assert not runner.containers
     assert ["down", "--remove-orphans", "--timeout", "10", "--volumes"] in runner.calls
@@ -276,7 +280,7 @@ def test_a_swallowed_interrupt_still_stops_the_wait(tmp_path: Path) -> None:
     interrupt.note()
     try:
         with pytest.raises(Interrupted):
-            st.up(data=False, timeout=5)
+            st.up(timeout=5)
         assert runner.started[0].stopped
     finally:
         interrupt._seen.clear()

@@ -8,8 +8,8 @@ import pytest
 
 from devenv import config, environ
 from devenv.errors import ConfigError
-from devenv.mocks.upstash import token_for
 from devenv.stack import project, secrets
+from devenv.stack.secrets import upstash_token as token_for
 
 
 def load(tmp_path: Path, body: str) -> config.Config:

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from devenv import config, environ
+from devenv import services as svcs
+from devenv.stack import ports
 from devenv.stack.compose import ContainerState
 from devenv.stack.handle import STARTUP_FILE, Stack
 from tests.support.fakes import FakeEngine, FakeRunner
@@ -33,7 +35,7 @@ class RotatingRunner(FakeRunner):
 
 def make(tmp_path: Path) -> tuple[Stack, RotatingRunner]:
     cfg = config.in_memory(
-        tmp_path, name="fake", services=["postgres", "redis"], free_ports=True,
+        tmp_path, name="fake", services=["postgres", "redis"], ports=ports.free_for(svcs.names()),
         env=environ.read({}),
     )  # fmt: skip
     runner = RotatingRunner(project="fake")
@@ -43,7 +45,7 @@ def make(tmp_path: Path) -> tuple[Stack, RotatingRunner]:
 
 def test_status_falls_back_to_what_up_measured(tmp_path: Path) -> None:
     st, runner = make(tmp_path)
-    assert st.up(data=False, timeout=5).status.services[0].startup_s == pytest.approx(1.5)
+    assert st.up(timeout=5).status.services[0].startup_s == pytest.approx(1.5)
     path = st.cfg.state_dir / STARTUP_FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     # Docker's health log has rotated: the first healthy check is gone from inspect.
@@ -55,7 +57,7 @@ def test_status_falls_back_to_what_up_measured(tmp_path: Path) -> None:
 
 def test_a_recreated_container_never_shows_a_stale_time(tmp_path: Path) -> None:
     st, runner = make(tmp_path)
-    st.up(data=False, timeout=5)
+    st.up(timeout=5)
     runner.run(["restart", "redis"])  # a new container id, started again
     runner.rotated = {"postgres", "redis"}
     runner.ps(), runner.ps(), runner.ps()  # the new one is healthy, its log rotated
@@ -63,7 +65,7 @@ def test_a_recreated_container_never_shows_a_stale_time(tmp_path: Path) -> None:
     assert by_name == {"postgres": 1.5, "redis": None}
     # The next `up` measures the new container and forgets the old one.
     runner.rotated = set()
-    st.up(data=False, timeout=5)
+    st.up(timeout=5)
     kept = json.loads((st.cfg.state_dir / STARTUP_FILE).read_text())
     assert sorted(k.split("@")[0] for k in kept) == sorted(
         c.state.id for c in runner.containers.values()
@@ -72,7 +74,7 @@ def test_a_recreated_container_never_shows_a_stale_time(tmp_path: Path) -> None:
 
 def test_an_unreadable_file_is_ignored(tmp_path: Path) -> None:
     st, runner = make(tmp_path)
-    st.up(data=False, timeout=5)
+    st.up(timeout=5)
     (st.cfg.state_dir / STARTUP_FILE).write_text("not json")
     runner.rotated = {"postgres", "redis"}
     fresh = Stack(st.cfg, env=st.env, engine=FakeEngine(), runner=runner)  # type: ignore[arg-type]
@@ -94,19 +96,19 @@ class WallClockRunner(RotatingRunner):
 
 def test_the_wait_loop_measures_what_the_health_log_never_shows(tmp_path: Path) -> None:
     cfg = config.in_memory(
-        tmp_path, name="fake", services=["postgres", "redis"], free_ports=True,
+        tmp_path, name="fake", services=["postgres", "redis"], ports=ports.free_for(svcs.names()),
         env=environ.read({}),
     )  # fmt: skip
     runner = WallClockRunner(project="fake")
     runner.born = {}
     st = Stack(cfg, env=environ.read({}), engine=FakeEngine(), runner=runner)  # type: ignore[arg-type]
     t0 = time.time()
-    shown = [s.startup_s for s in st.up(data=False, timeout=5).status.services]
+    shown = [s.startup_s for s in st.up(timeout=5).status.services]
     took = time.time() - t0
     assert all(x is not None and 0 <= x <= took for x in shown), shown
     fresh = Stack(cfg, env=st.env, engine=FakeEngine(), runner=runner)  # type: ignore[arg-type]
     assert [s.startup_s for s in fresh.status().services] == [round(x, 3) for x in shown]  # type: ignore[arg-type]
     # A second `up` finds them healthy already: it saw no transition and keeps what it had.
     st2 = Stack(cfg, env=st.env, engine=FakeEngine(), runner=runner)  # type: ignore[arg-type]
-    st2.up(data=False, timeout=5)
+    st2.up(timeout=5)
     assert [s.startup_s for s in fresh.status().services] == [round(x, 3) for x in shown]  # type: ignore[arg-type]
