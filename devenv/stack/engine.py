@@ -115,6 +115,23 @@ class Engine:
         except ImageNotFound:
             return False
 
+    def commands(self, container_id: str) -> list[str]:
+        """The command lines of the processes running in a container (`docker top`); empty if
+        it is gone or not running."""
+        path = f"/containers/{container_id}/top"
+        try:
+            if self._local():
+                from devenv.stack import engine_api
+
+                top: dict[str, Any] = engine_api.get(path, 10.0)
+            else:
+                top = self.client.api.top(container_id)
+        except Exception:  # gone, or stopped between ps and top: it runs nothing
+            return []
+        titles = list(top.get("Titles") or [])
+        col = titles.index("CMD") if "CMD" in titles else len(titles) - 1
+        return [str(row[col]) for row in top.get("Processes") or [] if len(row) > col]
+
     def volumes(self, labels: Mapping[str, str]) -> list[Any]:
         filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
         return list(self.client.volumes.list(filters=filters))

@@ -259,7 +259,8 @@ class Stack:
             )
         self._wait_gateway(wanted, keys, deadline, phases)
         after = self.runner.ps()
-        status = self.status(containers=after)
+        # The wait just asked GoTrue and Kong what an app asks; asking again costs a second up.
+        status = self.status(containers=after, probe="gotrue" not in wanted)
         self._remember_startup(status, after)
         return UpResult(
             status=status,
@@ -404,6 +405,11 @@ class Stack:
         pg = next((c for c in containers if c.service == "postgres"), None)
         if pg is None or pg.state != "running" or pg.health != "starting":
             return
+        programs = {
+            c.split()[0].rsplit("/", 1)[-1].rstrip(":") for c in self.engine.commands(pg.id) if c
+        }
+        if not programs & {"postgres", "initdb", "pg_ctl", "postmaster"}:
+            return  # an image that runs no Postgres never gets healthy: nothing to wait for
         end = time.monotonic() + limit_s
         while time.monotonic() < end:
             pg = next((c for c in self.runner.ps() if c.service == "postgres"), None)

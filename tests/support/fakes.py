@@ -165,5 +165,8 @@ class FakeEngine:
     def networks(self, name: str) -> list[Any]:
         return []
 
+    def commands(self, container_id: str) -> list[str]:
+        return ["postgres -c listen_addresses=*"]  # every fake Postgres is a Postgres
+
     def summaries(self, labels: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
         return []
