@@ -117,7 +117,7 @@ def after_up(stack: Stack, running: Iterable[str], *, seed: bool = True) -> Afte
     """Env check (warnings only), then migrations and, unless ``seed`` is false, the default seed
     set, on the stack's Postgres. Raises DatabaseError naming the file and line; the stack stays
     up either way."""
-    from devenv.envfile.project import check_project
+    from devenv.envfile.project_files import check_project
 
     cfg = stack.cfg
     out = AfterUp(env_problems=check_project(cfg))

@@ -139,7 +139,7 @@ def init(
         data["written"] = written
         _json(data)
         return
-    from devenv.envfile.project import display
+    from devenv.envfile.project_files import display
 
     name = display(plan.path)
     shown = [c for c in plan.changes if c.action != "keep" or c.note]
@@ -210,7 +210,7 @@ def example(
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
 ) -> None:
     """Regenerate .env.example from the schema (sensitive values blank, examples kept)."""
-    from devenv.envfile import project
+    from devenv.envfile import project_files as project
 
     cfg = _config()
     if check_only:

@@ -262,7 +262,7 @@ def project_state(ctx: Context) -> Finding:
 
 @check("project.env", ".env against the schema", timeout=3.0)
 def project_env(ctx: Context) -> Finding:
-    from devenv.envfile import project as envproject
+    from devenv.envfile import project_files as envproject
 
     cfg = ctx.cfg
     schema = envproject.schema_path(cfg)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from devenv.envfile.check import CheckResult, Source, check
 from devenv.envfile.problems import Problem
-from devenv.envfile.project import (
+from devenv.envfile.project_files import (
     check_files,
     check_project,
     diff_project,
@@ -23,7 +23,7 @@ from devenv.envfile.project import (
     write_example,
 )
 from devenv.envfile.render import InitPlan, apply_init, plan_init, render_example
-from devenv.envfile.spec import Schema, SchemaError, load_schema, parse_schema
+from devenv.envfile.schema import Schema, SchemaError, load_schema, parse_schema
 
 __all__ = [
     "CheckResult",

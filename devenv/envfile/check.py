@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devenv.envfile import envspec
+from devenv.envfile import envspec_reader
 from devenv.envfile.problems import Problem, quote, redact_all
 from devenv.envfile.reader import DEFAULT_READER, EnvFile, describe_readings, read_file
-from devenv.envfile.spec import Item, Schema
+from devenv.envfile.schema import Item, Schema
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def check(
 ) -> CheckResult:
     """Read ``sources`` in order with ``reader`` and check them (against ``schema`` if given).
 
-    Raises :class:`~devenv.envfile.spec.SchemaError` when an item is ``@required=forEnv(..)``
+    Raises :class:`~devenv.envfile.schema.SchemaError` when an item is ``@required=forEnv(..)``
     and there is no current environment at all (no ``@currentEnv`` value and no ``--env``)."""
     environ = os.environ if environ is None else environ
     files: list[EnvFile] = []
@@ -198,7 +198,7 @@ def _resolve_graph(
     reference to a key defined nowhere, or a cycle (``A=${A}x``), is a problem, as varlock
     refuses both. Returns the keys whose value is the schema's default, and those caught in a
     cycle (they have no value, and no further problem is reported for them)."""
-    definitions: dict[str, tuple[tuple[envspec.Part, ...] | None, str, int]] = {}
+    definitions: dict[str, tuple[tuple[envspec_reader.Part, ...] | None, str, int]] = {}
     if schema is not None:
         for key, item in schema.items.items():
             if item.default_parts is not None:
@@ -226,7 +226,9 @@ def _resolve_graph(
 
     def deps(key: str) -> list[str]:
         parts = definitions[key][0] or ()
-        return [p.name for p in parts if isinstance(p, envspec.Ref) and p.name in definitions]
+        return [
+            p.name for p in parts if isinstance(p, envspec_reader.Ref) and p.name in definitions
+        ]
 
     def evaluate(key: str) -> None:
         parts, file, line = definitions[key]
@@ -251,7 +253,7 @@ def _resolve_graph(
                 )
             return environ.get(name)
 
-        done[key] = None if key in cyclic else envspec.resolve(parts, lookup)
+        done[key] = None if key in cyclic else envspec_reader.resolve(parts, lookup)
 
     # Depth first with an explicit stack (a chain of thousands of references must not hit
     # Python's recursion limit); a key is evaluated once everything it refers to is.
@@ -301,7 +303,7 @@ def _require_env(schema: Schema, env: str | None) -> None:
     silently vanish, so it is a schema error."""
     if env:
         return
-    from devenv.envfile.spec import Issue, SchemaError
+    from devenv.envfile.schema import Issue, SchemaError
 
     issues = []
     for item in schema.items.values():
@@ -445,9 +447,9 @@ def _check_default(schema: Schema, item: Item) -> list[Problem]:
     """A default that is not the value in use is still checked when it is plain text (one
     with ``${VAR}`` depends on values it is not used with)."""
     parts = item.default_parts or ()
-    if any(not isinstance(p, envspec.Lit) for p in parts):
+    if any(not isinstance(p, envspec_reader.Lit) for p in parts):
         return []
-    value = envspec.resolve(parts, lambda _n: None)
+    value = envspec_reader.resolve(parts, lambda _n: None)
     if value is None:
         return []
     err = item.type.validate(value)

@@ -4,11 +4,11 @@ placed at file:line and every line the three read differently reported.
 Readers (``[env] reader`` in devenv.toml):
 
 - ``env-spec`` (default): the @env-spec format's reference parser, npm ``@env-spec/parser``
-  (what varlock loads with), ported in :mod:`devenv.envfile.envspec`;
+  (what varlock loads with), ported in :mod:`devenv.envfile.envspec_reader`;
 - ``python-dotenv``: python-dotenv's own parser (``dotenv.parser.parse_stream``) and its
   ``${VAR}`` / ``${VAR:-default}`` interpolation, for an app that calls ``load_dotenv``;
-- ``compose``: Docker Compose's env-file parser (:mod:`devenv.envfile.compose`), for an app that
-  gets its environment from ``env_file:``.
+- ``compose``: Docker Compose's env-file parser (:mod:`devenv.envfile.compose_reader`), for an
+  app that gets its environment from ``env_file:``.
 
 The chosen reader's values are the ones checked; a line it cannot read is a ``syntax`` problem.
 Every line another reader refuses, skips or reads with a different key or value is a ``compat``
@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devenv.envfile import compose, envspec
+from devenv.envfile import compose_reader, envspec_reader
 from devenv.envfile.problems import Problem, quote
 
 #: The readers ``[env] reader`` chooses between, and how messages name them.
@@ -67,7 +67,7 @@ class Entry:
     end_line: int
     text: str  # the statement's source text (may hold a secret: never print it)
     #: @env-spec only: the value's pieces, resolved again once defaults and later files are known
-    parts: tuple[envspec.Part, ...] | None = None
+    parts: tuple[envspec_reader.Part, ...] | None = None
     opaque: bool = False  # a value devenv does not evaluate ($(command), fn(...))
 
 
@@ -177,21 +177,30 @@ def read_text(
     inherited = inherited or {}
     starts = _line_index(text)
 
-    spec_statements, spec_issues = envspec.parse(text)
+    spec_statements, spec_issues = envspec_reader.parse(text)
     if _all_plain(text):
         # Every statement is one all three read alike (most .env files): python-dotenv's and
         # Compose's readings are the @env-spec one, without running their parsers.
         dotenv_raws: list[tuple[str, str | None, int, int, str]] = [
-            (st.key, envspec.resolve(st.parts, lambda _n: "") or "", st.line, st.line, st.text)
+            (
+                st.key,
+                envspec_reader.resolve(st.parts, lambda _n: "") or "",
+                st.line,
+                st.line,
+                st.text,
+            )
             for st in spec_statements
         ]
         dotenv_errors: list[Problem] = []
         offsets = [starts[st.line - 1] for st in spec_statements]
-        reads = [compose.Read(k, v, o) for (k, v, *_r), o in zip(dotenv_raws, offsets, strict=True)]
-        compose_errors: list[compose.ReadError] = []
+        reads = [
+            compose_reader.Read(k, v, o)
+            for (k, v, *_r), o in zip(dotenv_raws, offsets, strict=True)
+        ]
+        compose_errors: list[compose_reader.ReadError] = []
     else:
         dotenv_raws, dotenv_errors = _dotenv_statements(env, text, starts)
-        reads, compose_errors = compose.parse(text)
+        reads, compose_errors = compose_reader.parse(text)
 
     if reader == "python-dotenv":
         env.problems.extend(dotenv_errors)
@@ -292,7 +301,7 @@ def _dotenv_statements(
 
 def _envspec_entries(
     env: EnvFile,
-    statements: list[envspec.Statement],
+    statements: list[envspec_reader.Statement],
     environ: Mapping[str, str],
     inherited: Mapping[str, str | None],
 ) -> None:
@@ -306,9 +315,9 @@ def _envspec_entries(
         return environ.get(name)
 
     for st in statements:
-        value = None if st.opaque else envspec.resolve(st.parts, lookup)
+        value = None if st.opaque else envspec_reader.resolve(st.parts, lookup)
         seen[st.key] = value
-        raw = envspec.resolve(st.parts, lambda _n: "") if st.parts else None
+        raw = envspec_reader.resolve(st.parts, lambda _n: "") if st.parts else None
         env.entries.append(
             Entry(st.key, value, raw, st.line, st.end_line, st.text, st.parts, st.opaque)
         )
@@ -338,7 +347,7 @@ def _compose_entries(
     def lookup(name: str) -> str | None:
         return inherited[name] if name in inherited else environ.get(name)
 
-    reads, errors = compose.parse(text, lookup)
+    reads, errors = compose_reader.parse(text, lookup)
     for e in errors:
         ln = bisect.bisect_right(starts, e.start)
         env.problems.append(
@@ -520,8 +529,8 @@ def _dotenv_file_only(
 def _compose_file_only(
     text: str,
     starts: list[int],
-    reads: list[compose.Read],
-    errors: list[compose.ReadError],
+    reads: list[compose_reader.Read],
+    errors: list[compose_reader.ReadError],
     display: str,
 ) -> _View:
     import bisect
@@ -546,8 +555,8 @@ def _compose_file_only(
 
 
 def _envspec_file_only(
-    statements: list[envspec.Statement],
-    issues: list[envspec.Issue],
+    statements: list[envspec_reader.Statement],
+    issues: list[envspec_reader.Issue],
     display: str,
     text: str,
     starts: list[int],
@@ -555,7 +564,7 @@ def _envspec_file_only(
     seen: dict[str, str | None] = {}
     by_line: dict[int, tuple[str, str | None]] = {}
     for st in statements:
-        v = envspec.resolve(st.parts, lambda k: seen.get(k))
+        v = envspec_reader.resolve(st.parts, lambda k: seen.get(k))
         seen[st.key] = v
         by_line.setdefault(st.line, (st.key, v))
     errs: dict[int, Problem] = {}

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from devenv.envfile.problems import quote as quote_for_message
-from devenv.envfile.spec import Block, Item, Schema
+from devenv.envfile.schema import Block, Item, Schema
 from devenv.errors import EnvFileError
 
 _PLAIN = re.compile(r"[A-Za-z0-9_./:@%+,=~^\-]*")

@@ -132,7 +132,7 @@ def test_no_secret_on_any_command_line_of_the_stack(stack: tuple[Project, Any]) 
         seen.append(cmd)
         for s in secrets:
             assert s not in cmd, f"a secret is on the command line of pid {proc.info['pid']}"
-    assert any("pgbouncer" in c for c in seen) and any("devenv.mocks.upstash" in c for c in seen)
+    assert any("pgbouncer" in c for c in seen) and any("devenv.upstash_rest" in c for c in seen)
 
 
 def test_upstash_client_with_the_status_env_values(stack: tuple[Project, Any]) -> None:

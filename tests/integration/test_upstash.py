@@ -20,7 +20,7 @@ from upstash_redis import Redis
 from upstash_redis.errors import UpstashError
 
 from devenv import config
-from devenv.mocks.upstash.server import RestServer
+from devenv.upstash_rest.server import RestServer
 from tests.conftest import unavailable
 
 pytestmark = pytest.mark.engine
@@ -243,7 +243,7 @@ def test_redis_unreachable_is_one_clear_error() -> None:
 def test_service_entry_point_refuses_to_start_without_a_token() -> None:
     env = {k: v for k, v in os.environ.items() if k != "DEVENV_UPSTASH_TOKEN"}
     proc = subprocess.run(
-        ["python3", "-m", "devenv.mocks.upstash", "--port", "0"],
+        ["python3", "-m", "devenv.upstash_rest", "--port", "0"],
         env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
         capture_output=True,
         text=True,

@@ -112,12 +112,14 @@ def test_no_module_imports_another_that_imports_it_back() -> None:
 #: contracts, ui) -> db, envfile, stack -> config, services, errors). db and stack are
 #: neighbours that do not lean on each other: the use cases join them.
 USE_CASES = ("devenv.cli", "devenv.up", "devenv.doctor", "devenv.testing", "devenv.contracts")
+#: The servers devenv runs inside containers (the Fireworks mock, the Upstash REST adapter).
+SERVERS = ("devenv.mocks", "devenv.upstash_rest")
 FORBIDDEN: dict[str, tuple[str, ...]] = {
-    "devenv.stack": (*USE_CASES, "devenv.mocks", "devenv.db"),
-    "devenv.db": (*USE_CASES, "devenv.mocks", "devenv.stack"),
-    "devenv.envfile": (*USE_CASES, "devenv.mocks", "devenv.stack", "devenv.db"),
-    "devenv.config": (*USE_CASES, "devenv.mocks", "devenv.stack", "devenv.db", "devenv.envfile"),
-    "devenv.services": (*USE_CASES, "devenv.mocks", "devenv.stack", "devenv.db", "devenv.config"),
+    "devenv.stack": (*USE_CASES, *SERVERS, "devenv.db"),
+    "devenv.db": (*USE_CASES, *SERVERS, "devenv.stack"),
+    "devenv.envfile": (*USE_CASES, *SERVERS, "devenv.stack", "devenv.db"),
+    "devenv.config": (*USE_CASES, *SERVERS, "devenv.stack", "devenv.db", "devenv.envfile"),
+    "devenv.services": (*USE_CASES, *SERVERS, "devenv.stack", "devenv.db", "devenv.config"),
 }
 
 

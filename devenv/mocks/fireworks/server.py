@@ -11,7 +11,7 @@ from types import TracebackType
 
 from devenv.errors import MockError
 from devenv.mocks.fireworks.app import FireworksMock, MockConfig
-from devenv.mocks.serving import bind, uvicorn_config
+from devenv.serving import bind, uvicorn_config
 
 
 def run(

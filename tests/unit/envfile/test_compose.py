@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devenv.envfile import compose
+from devenv.envfile import compose_reader
 from tests.conftest import unavailable
 
 
@@ -42,9 +42,9 @@ def real_compose(texts: list[str], workdir: Path) -> list[dict[str, str] | None]
         for i in indices:
             (workdir / f"f{i}.env").write_bytes(texts[i].encode("utf-8"))
             lines += [f"  s{i}:", "    image: scratch", f"    env_file: [f{i}.env]"]
-        (workdir / "compose.yaml").write_text("\n".join(lines) + "\n")
+        (workdir / "compose_reader.yaml").write_text("\n".join(lines) + "\n")
         proc = subprocess.run(
-            [*argv, "-p", "envtest", "-f", "compose.yaml", "config", "--format", "json"],
+            [*argv, "-p", "envtest", "-f", "compose_reader.yaml", "config", "--format", "json"],
             cwd=workdir,
             env={"PATH": os.environ.get("PATH", "")},
             capture_output=True,
@@ -64,7 +64,7 @@ def real_compose(texts: list[str], workdir: Path) -> list[dict[str, str] | None]
     # Compose refuses a whole project when one env file is bad, so files the port expects it
     # to refuse run one by one; the rest share a run (and run one by one if that run fails).
     results: dict[int, dict[str, str] | None] = {}
-    expected_ok = [i for i, t in enumerate(texts) if not compose.parse(t)[1]]
+    expected_ok = [i for i, t in enumerate(texts) if not compose_reader.parse(t)[1]]
     alone = [i for i in range(len(texts)) if i not in expected_ok]
     if expected_ok:
         rc, out = run(expected_ok)
@@ -79,12 +79,12 @@ def real_compose(texts: list[str], workdir: Path) -> list[dict[str, str] | None]
 
 
 def ported(text: str) -> dict[str, str] | None:
-    reads, errors = compose.parse(text)
+    reads, errors = compose_reader.parse(text)
     if errors:
         return None
     out: dict[str, str] = {}
     for r in reads:
-        if r.value is not compose.INHERITED:
+        if r.value is not compose_reader.INHERITED:
             out[r.key] = r.value
     return out
 
@@ -136,4 +136,4 @@ def test_port_agrees_with_docker_compose_on_generated_files(texts: list[str]) ->
 
 @pytest.mark.parametrize("text", CORPUS)
 def test_port_never_raises(text: str) -> None:
-    compose.parse(text)
+    compose_reader.parse(text)

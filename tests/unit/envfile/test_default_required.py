@@ -21,7 +21,7 @@ import pytest
 
 from devenv.envfile import check, parse_schema
 from devenv.envfile.check import CheckResult, Source
-from devenv.envfile.spec import Schema
+from devenv.envfile.schema import Schema
 from tests.conftest import run_cli
 from tests.support.npm import installed
 

@@ -5,7 +5,7 @@ The package is installed once into ~/.cache/devenv-tests/ with ``npm install --p
 whatever registry npm is configured with. Without Node the test skips locally and fails in CI
 (tests/conftest.py's ``unavailable``). Values are compared through the package's own
 ``simpleResolver`` (references resolve to earlier keys of the same file), the same rule
-:func:`devenv.envfile.envspec.resolve` follows when a file is read on its own.
+:func:`devenv.envfile.envspec_reader.resolve` follows when a file is read on its own.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from devenv.envfile import envspec
+from devenv.envfile import envspec_reader
 from tests.support.npm import installed
 
 PACKAGE = "@env-spec/parser@0.0.8"
@@ -65,7 +65,7 @@ def run_reference(dist: Path, texts: list[str], tmp_path: Path) -> list[dict[str
 
 
 def read_like_devenv(text: str, *, as_0_0_8: bool = True) -> dict[str, Any]:
-    statements, issues = envspec.parse(text, as_0_0_8=as_0_0_8)
+    statements, issues = envspec_reader.parse(text, as_0_0_8=as_0_0_8)
     if issues:
         return {"error": issues[0].line}
     keys = [s.key for s in statements]
@@ -74,7 +74,7 @@ def read_like_devenv(text: str, *, as_0_0_8: bool = True) -> dict[str, Any]:
         return {"keys": keys, "calls": calls}
     values: dict[str, str | None] = {}
     for s in statements:
-        values[s.key] = envspec.resolve(s.parts, lambda k: values.get(k))
+        values[s.key] = envspec_reader.resolve(s.parts, lambda k: values.get(k))
     return {"keys": keys, "values": values}
 
 

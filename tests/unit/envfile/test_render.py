@@ -13,9 +13,9 @@ from dotenv import dotenv_values
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devenv.envfile import compose
+from devenv.envfile import compose_reader
 from devenv.envfile.render import apply_init, diff, format_value, plan_init, render_example
-from devenv.envfile.spec import load_schema, parse_schema
+from devenv.envfile.schema import load_schema, parse_schema
 from devenv.errors import EnvFileError
 
 REPO = Path(__file__).resolve().parents[3]
@@ -156,7 +156,7 @@ def test_init_refuses_to_touch_a_file_it_cannot_read_back(tmp_path: Path) -> Non
 def test_written_values_read_back_identically_by_both_parsers(value: str) -> None:
     line = f"K={format_value(value)}\n"
     assert dotenv_values(stream=io.StringIO(line))["K"] == value
-    reads, errors = compose.parse(line)
+    reads, errors = compose_reader.parse(line)
     assert not errors and reads[-1].value == value
 
 

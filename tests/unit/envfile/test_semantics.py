@@ -12,7 +12,7 @@ import pytest
 
 from devenv.envfile import check, parse_schema
 from devenv.envfile.check import CheckResult, Source
-from devenv.envfile.spec import SchemaError
+from devenv.envfile.schema import SchemaError
 from tests.conftest import run_cli
 
 

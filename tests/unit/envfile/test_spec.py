@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devenv.envfile.spec import Block, SchemaError, load_schema, parse_schema
+from devenv.envfile.schema import Block, SchemaError, load_schema, parse_schema
 from devenv.errors import EnvFileError
 
 REPO = Path(__file__).resolve().parents[3]
@@ -277,7 +277,7 @@ def test_parser_raises_only_schema_errors(text: str) -> None:
 @settings(max_examples=100, deadline=None)
 @given(st.binary(max_size=200))
 def test_schema_bytes_raise_only_schema_errors(data: bytes) -> None:
-    from devenv.envfile.spec import decode_schema
+    from devenv.envfile.schema import decode_schema
 
     try:
         parse_schema(decode_schema(data, "b.schema"), "b.schema")

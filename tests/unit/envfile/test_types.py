@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devenv.envfile.spec import parse_schema
+from devenv.envfile.schema import parse_schema
 
 
 def check(type_decl: str, value: str) -> str | None:

@@ -13,7 +13,7 @@ import pytest
 from devenv import config, scaffold
 from devenv import services as svcs
 from devenv.db import seeds
-from devenv.envfile.spec import load_schema
+from devenv.envfile.schema import load_schema
 from tests.conftest import run_cli
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

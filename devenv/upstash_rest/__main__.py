@@ -1,4 +1,4 @@
-"""``python -m devenv.mocks.upstash``: the stack's ``upstash`` service (and a way to run the
+"""``python -m devenv.upstash_rest``: the stack's ``upstash`` service (and a way to run the
 endpoint by hand). The token comes from DEVENV_UPSTASH_TOKEN only: an argument would show it to
 every local user through `ps`."""
 
@@ -8,12 +8,12 @@ import argparse
 import os
 import sys
 
-from devenv.mocks.upstash import REDIS_URL_ENV, TOKEN_ENV
+from devenv.upstash_rest import REDIS_URL_ENV, TOKEN_ENV
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m devenv.mocks.upstash",
+        prog="python -m devenv.upstash_rest",
         description="Serve the Upstash Redis REST API in front of a Redis server.",
     )
     parser.add_argument("--host", default="127.0.0.1")
@@ -33,8 +33,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     from devenv.errors import DevenvError
-    from devenv.mocks.upstash.app import UpstashRest
-    from devenv.mocks.upstash.server import run
+    from devenv.upstash_rest.app import UpstashRest
+    from devenv.upstash_rest.server import run
 
     try:
         app = UpstashRest(args.redis, token)

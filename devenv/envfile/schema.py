@@ -52,7 +52,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devenv.envfile import envspec
+from devenv.envfile import envspec_reader
 from devenv.envfile import types as types_mod
 from devenv.envfile.types import Array, Call, Node, Scalar, Static, TypeSpec
 from devenv.errors import EnvFileError
@@ -160,7 +160,7 @@ class Item:
     docs: list[tuple[str | None, str]] = field(default_factory=list)
     description: list[str] = field(default_factory=list)
     #: the default's pieces (it may refer to other items with ${VAR}); None: no default
-    default_parts: tuple[envspec.Part, ...] | None = None
+    default_parts: tuple[envspec_reader.Part, ...] | None = None
     #: where @required=forEnv(...) is written (line, column), for errors about it
     required_for_env_at: tuple[int, int] | None = None
     # Filled in by Schema after the header is known:
@@ -455,7 +455,7 @@ class _Parser:
 
     def _item_value(
         self, cur: _Cursor, key: str
-    ) -> tuple[str | None, bool, tuple[envspec.Part, ...] | None]:
+    ) -> tuple[str | None, bool, tuple[envspec_reader.Part, ...] | None]:
         """(default as text, quoted, the value's pieces) read as @env-spec reads an item value:
         ``undefined`` or nothing is no default, ``\\n`` decodes in double quotes and backticks,
         ``${VAR}`` refers to another item."""
@@ -465,7 +465,7 @@ class _Parser:
         if c in "\"'`":
             start = cur.i
             self._quoted(cur)
-            lit = envspec.static(cur.s[start : cur.i], c)
+            lit = envspec_reader.static(cur.s[start : cur.i], c)
         else:
             if _FN_NAME.match(cur.s, cur.i):
                 raise self.fail(
@@ -475,18 +475,18 @@ class _Parser:
                 )
             end = cur.s.find("#", cur.i)
             end = len(cur.s) if end < 0 else end
-            lit = envspec.static(cur.s[cur.i : end], None)
+            lit = envspec_reader.static(cur.s[cur.i : end], None)
             cur.i = end
             while cur.i > 0 and cur.s[cur.i - 1] in _WS:
                 cur.i -= 1
         if lit.value is None:
             return None, c in "\"'`", None
-        parts = envspec.expand(lit)
-        if any(isinstance(p, envspec.Exec) for p in parts):
+        parts = envspec_reader.expand(lit)
+        if any(isinstance(p, envspec_reader.Exec) for p in parts):
             raise self.fail(
                 cur, f"{key}: $(command) defaults would run a command; devenv does not run them"
             )
-        text = envspec.resolve(parts, lambda name: "${" + name + "}")
+        text = envspec_reader.resolve(parts, lambda name: "${" + name + "}")
         return text, c in "\"'`", parts
 
     # ---- decorators and values ---------------------------------------------------------------

@@ -1,5 +1,5 @@
 """An Upstash-compatible REST endpoint for the stack's Redis (``@upstash/redis``,
-``upstash-redis``): see :mod:`devenv.mocks.upstash.app` for the contract.
+``upstash-redis``): see :mod:`devenv.upstash_rest.app` for the contract.
 
 The token apps get as ``UPSTASH_REDIS_REST_TOKEN`` is one of the project's keys, derived from its
 JWT secret (devenv.stack.secrets.upstash_token); the service is handed it in its environment.

@@ -1,5 +1,5 @@
 """Serving the REST endpoint with uvicorn: in the foreground (the container,
-``python -m devenv.mocks.upstash``) or in a background thread (tests, benchmarks)."""
+``python -m devenv.upstash_rest``) or in a background thread (tests, benchmarks)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import time
 from types import TracebackType
 
 from devenv.errors import MockError
-from devenv.mocks.serving import bind, uvicorn_config
-from devenv.mocks.upstash.app import UpstashRest
+from devenv.serving import bind, uvicorn_config
+from devenv.upstash_rest.app import UpstashRest
 
 
 def run(app: UpstashRest, host: str, port: int, log_level: str = "warning") -> None:

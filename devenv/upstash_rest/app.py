@@ -31,7 +31,7 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 
 import orjson
 
-from devenv.mocks.upstash.resp import Pool, ProtocolError, ReplyError, Target
+from devenv.upstash_rest.resp import Pool, ProtocolError, ReplyError, Target
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

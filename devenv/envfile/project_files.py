@@ -28,7 +28,7 @@ from devenv.envfile.render import (
     render_example,
     write_atomic,
 )
-from devenv.envfile.spec import Schema, load_schema
+from devenv.envfile.schema import Schema, load_schema
 from devenv.errors import EnvFileError
 
 ENV_PLACEHOLDER = "{env}"

@@ -1,5 +1,6 @@
-"""What the mocks' servers share: uvicorn tuned for one fast worker, and a listening socket bound
-before uvicorn starts (so a port in use is one clear line, and port 0 reports the real port)."""
+"""What the servers devenv runs in containers share (the Fireworks mock, the Upstash REST
+adapter): uvicorn tuned for one fast worker, and a listening socket bound before uvicorn starts
+(so a port in use is one clear line, and port 0 reports the real port)."""
 
 from __future__ import annotations
 
