@@ -28,6 +28,8 @@ CONFIG_FILE = "devenv.toml"
 
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+#: A host name, an IPv4 address, or an IPv6 address in brackets.
+_HOST_RE = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])$")
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ class Config:
     images_set: frozenset[str] = frozenset()
     #: DEVENV_POSTGRES_BASE_IMAGE: what devenv's Postgres image is built FROM, not postgres:15.
     postgres_base: str = ""
+    #: [project] host: where the stack's published ports are reached ("": the engine's host).
+    host: str = ""
 
     @property
     def state_dir(self) -> Path:
@@ -268,7 +272,7 @@ class _Problems:
 def sections() -> dict[str, set[str]]:
     """devenv.toml's tables and the keys each takes (ports and images: one per service)."""
     return {
-        "project": {"name", "services"},
+        "project": {"name", "services", "host"},
         "ports": set(svcs.default_ports()),
         "images": {*svcs.default_images(), "registry"},
         "auth": {
@@ -354,6 +358,10 @@ def _validate(root: Path, path: Path | None, raw: dict[str, Any]) -> Config:
         p.add("project.name", f"{name!r} must be lower-case letters, digits, '-' or '_'")
         name = default_name
 
+    host = project.get("host", "")
+    if not isinstance(host, str) or (host and not _HOST_RE.match(host)):
+        p.add("project.host", f"expected a host name or address (no scheme or port), got {host!r}")
+        host = ""
     every = svcs.names()
     services = _str_list(p, project, "project", "services", svcs.default_names())
     for s in services:
@@ -467,4 +475,5 @@ def _validate(root: Path, path: Path | None, raw: dict[str, Any]) -> Config:
         db=db,
         env=env,
         source=path,
+        host=host,
     )

@@ -16,6 +16,10 @@ below that reads ``os.environ`` again. Tests and the pytest plugin pass their ow
 ``DEVENV_SERVICE_ROLE_KEY``     the service_role JWT for ``DEVENV_GOTRUE_URL``
 ``DEVENV_MAIL_URL``             `devenv mail` reads this Mailpit instead of the stack's
 ``DEVENV_DEBUG``                ``1``: tracebacks instead of the one error line
+``DEVENV_HOST``                 where the stack's published ports are reached (wins over
+                                ``[project] host`` and the engine's own host)
+``DOCKER_HOST``                 the engine (read here too: a remote engine's host is where
+                                its published ports are)
 =============================== ==============================================================
 """
 
@@ -35,6 +39,8 @@ GOTRUE_URL = "DEVENV_GOTRUE_URL"
 SERVICE_ROLE_KEY = "DEVENV_SERVICE_ROLE_KEY"
 MAIL_URL = "DEVENV_MAIL_URL"
 DEBUG = "DEVENV_DEBUG"
+HOST = "DEVENV_HOST"
+DOCKER_HOST = "DOCKER_HOST"
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,8 @@ class Environ:
     service_role_key: str = field(default="", repr=False)
     mail_url: str = ""
     debug: bool = False
+    host: str = ""
+    docker_host: str = ""
 
     @property
     def external_database(self) -> bool:
@@ -74,4 +82,6 @@ def read(environ: Mapping[str, str] | None = None) -> Environ:
         service_role_key=env.get(SERVICE_ROLE_KEY, ""),
         mail_url=env.get(MAIL_URL, ""),
         debug=env.get(DEBUG) == "1",
+        host=env.get(HOST, ""),
+        docker_host=env.get(DOCKER_HOST, ""),
     )

@@ -215,7 +215,9 @@ def mailbox_url(cfg: Config, env: Environ) -> str:
             f"the mail service is not enabled in {cfg.root / CONFIG_FILE}",
             'add "mail" to [project] services, then `devenv up`',
         )
-    return f"http://127.0.0.1:{cfg.ports['mail']}"
+    from devenv.stack.project import stack_host
+
+    return f"http://{stack_host(cfg, env)}:{cfg.ports['mail']}"
 
 
 def mailbox(cfg: Config, env: Environ) -> Mailbox:

@@ -407,9 +407,8 @@ def stack_health(ctx: Context) -> Finding:
         keys = ctx.keys()
     except Blocked:
         keys = None  # project.state says why; GoTrue's probe needs no key
-    for svc, res in app_probes(
-        cfg.services, up, cfg.ports, keys.anon_key if keys else None
-    ).items():
+    anon = keys.anon_key if keys else None
+    for svc, res in app_probes(cfg.services, up, cfg.ports, anon, ctx.stack.host).items():
         if not res.ready:
             bad.append(f"{svc}: {res.detail}")
             fixes.append(

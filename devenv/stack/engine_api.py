@@ -20,6 +20,17 @@ from devenv.errors import EngineError
 DEFAULT_SOCKET = "/var/run/docker.sock"
 
 
+def remote_host(docker_host: str) -> str | None:
+    """The host of a remote engine (``tcp://H:P``, ``ssh://user@H``, ``http(s)://H:P``): where it
+    publishes ports. None for a local one (a Unix socket, a named pipe, or nothing set)."""
+    from urllib.parse import urlsplit
+
+    u = urlsplit(docker_host)
+    if u.scheme in ("tcp", "ssh", "http", "https") and u.hostname:
+        return u.hostname
+    return None
+
+
 def docker_host_label() -> str:
     """Where the engine is, for messages: DOCKER_HOST or the default socket."""
     return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"

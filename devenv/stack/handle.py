@@ -37,6 +37,7 @@ from devenv.errors import SecretsError, StackError
 from devenv.stack import health, images, ports, project, secrets
 from devenv.stack.compose import ComposeRunner, ContainerState, Runner
 from devenv.stack.engine import Engine
+from devenv.stack.engine_api import remote_host
 from devenv.stack.model import ProgressFn, ServiceInfo, Status, UpResult
 from devenv.stack.secrets import Keys
 
@@ -79,6 +80,8 @@ class Stack:
         #: Startup times the health wait saw during this handle's `up`/`restart` (by container).
         self._measured: dict[str, float] = {}
         self.runner.env = project.compose_env(cfg, None, self.env, owner=owner)
+        #: Where the published ports are reached: every URL below uses it (project.stack_host).
+        self.host = project.stack_host(cfg, self.env)
         #: Called with a line when a command waits (for the project lock); the CLI prints it.
         self.on_wait: Callable[[str], None] | None = None
 
@@ -200,7 +203,7 @@ class Stack:
     # Where things are.
 
     def urls(self, *, show_secrets: bool = False) -> dict[str, str]:
-        return project.urls(self.cfg, self.keys(), show_secrets=show_secrets)
+        return project.urls(self.cfg, self.keys(), show_secrets=show_secrets, host=self.host)
 
     def database_url(self) -> str:
         """The superuser DSN `db`/`seed` use: DEVENV_DATABASE_URL, else the stack's Postgres."""
@@ -282,14 +285,25 @@ class Stack:
         """Checks, then compose: make the running stack what the configuration says. Returns
         the seconds spent building or pulling images, which the caller adds to its deadline."""
         t = time.monotonic()
-        published = {p for c in existing if c.state == "running" for p in c.ports}
-        ports.check(
-            {s: self.cfg.ports[s] for s in wanted},
-            ours=published,
-            project=self.cfg.name,
-            project_has_containers=bool(existing),
-            engine=self.engine,
-        )
+        remote = remote_host(self.env.docker_host) is not None
+        if not remote:
+            # Binding each port here first tells who holds it; a remote engine's ports are on
+            # its own host, where compose itself says which one is taken.
+            published = {p for c in existing if c.state == "running" for p in c.ports}
+            ports.check(
+                {s: self.cfg.ports[s] for s in wanted},
+                ours=published,
+                project=self.cfg.name,
+                project_has_containers=bool(existing),
+                engine=self.engine,
+            )
+        bind = self.runner.env.get("DEVENV_BIND", svcs.LOCAL_HOST)
+        if bind != svcs.LOCAL_HOST and on_note is not None:
+            where = "the remote engine's host" if remote else "this machine"
+            on_note(
+                f"ports are published on every address of {where} and reached at {self.host}:"
+                " the stack is open to that host's network"
+            )
         t_images = time.monotonic()
         images.ensure(self.cfg, self.engine, self.runner, self.env, wanted, on_note=on_note)
         spent = time.monotonic() - t_images
@@ -333,13 +347,13 @@ class Stack:
         /auth/v1/health through to GoTrue with the anon key."""
         t = time.monotonic()
         if "gotrue" in wanted:
-            signin = health.GoTrueSignIn(f"http://127.0.0.1:{self.cfg.ports['gotrue']}")
+            signin = health.GoTrueSignIn(f"http://{self.host}:{self.cfg.ports['gotrue']}")
             health.wait_http(
                 signin, deadline, logs_of=["gotrue", "postgres"], runner=self.runner, what="GoTrue"
             )
         if "kong" in wanted and "gotrue" in wanted:
             gateway = health.HttpOk(
-                "127.0.0.1", self.cfg.ports["kong"], "/auth/v1/health", {"apikey": keys.anon_key}
+                self.host, self.cfg.ports["kong"], "/auth/v1/health", {"apikey": keys.anon_key}
             )
             health.wait_http(gateway, deadline, logs_of=["kong", "gotrue"], runner=self.runner)
         if "gotrue" in wanted:
@@ -436,7 +450,7 @@ class Stack:
                 keys = self.keys()
             except SecretsError:
                 keys = None
-        u = project.urls(self.cfg, keys, show_secrets=show_secrets)
+        u = project.urls(self.cfg, keys, show_secrets=show_secrets, host=self.host)
         infos: list[ServiceInfo] = []
         remembered = {**self._startup_times(), **self._measured}
         for svc in svcs.names():
@@ -457,7 +471,7 @@ class Stack:
         if probe:
             up = [i.name for i in infos if i.state == "running" and i.health != "unhealthy"]
             found = health.app_probes(
-                self.cfg.services, up, self.cfg.ports, keys.anon_key if keys else None
+                self.cfg.services, up, self.cfg.ports, keys.anon_key if keys else None, self.host
             )
             for info in infos:
                 res = found.get(info.name)
@@ -512,7 +526,7 @@ class Stack:
         k = keys or Keys("", "", "", "")
         out = svcs.env_values(
             services,
-            project.urls(self.cfg, keys, show_secrets=True),
+            project.urls(self.cfg, keys, show_secrets=True, host=self.host),
             {
                 "anon_key": k.anon_key,
                 "service_role_key": k.service_role_key,

@@ -60,6 +60,31 @@ def fireworks_stubs(cfg: Config) -> Path:
     return own if own.is_dir() else compose_dir() / "fireworks" / "stubs"
 
 
+def stack_host(cfg: Config, env: Environ) -> str:
+    """Where the stack's published ports are reached, which every URL devenv prints, writes,
+    probes or hands to the data step uses: DEVENV_HOST, else [project] host, else a remote
+    engine's host (DOCKER_HOST tcp://H or ssh://user@H gives H), else 127.0.0.1."""
+    from devenv.stack.engine_api import remote_host
+
+    return env.host or cfg.host or remote_host(env.docker_host) or svcs.LOCAL_HOST
+
+
+def bind_address(cfg: Config, env: Environ) -> str:
+    """The address the engine publishes ports on: its loopback for a local engine reached on
+    loopback (nothing else on the network sees the stack); all of its addresses when the engine
+    is remote or the stack is reached at another address (`devenv up` says so)."""
+    import ipaddress
+
+    from devenv.stack.engine_api import remote_host
+
+    host = stack_host(cfg, env).strip("[]")
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    return svcs.LOCAL_HOST if loopback and remote_host(env.docker_host) is None else "0.0.0.0"
+
+
 def urls(
     cfg: Config, keys: Keys | None, *, show_secrets: bool = False, host: str = svcs.LOCAL_HOST
 ) -> dict[str, str]:
@@ -89,7 +114,8 @@ def compose_env(cfg: Config, keys: Keys | None, env: Environ, *, owner: str = ""
         "DEVENV_MAILER_AUTOCONFIRM": "false" if cfg.auth.enable_confirmations else "true",
         # GoTrue's SMTP host: the mail catcher, or none (GoTrue's no-op mailer) when it is off.
         "DEVENV_SMTP_HOST": "mail" if "mail" in cfg.services else "",
-        "DEVENV_API_URL": f"http://127.0.0.1:{cfg.ports['kong']}",
+        "DEVENV_API_URL": f"http://{stack_host(cfg, env)}:{cfg.ports['kong']}",
+        "DEVENV_BIND": bind_address(cfg, env),
         "DEVENV_FIREWORKS_STUBS": str(fireworks_stubs(cfg)),
         "DEVENV_FIREWORKS_KEYS": env.fireworks_keys,
     }
