@@ -257,11 +257,16 @@ def failed(outcomes: Iterable[Outcome]) -> Iterator[Outcome]:
 
 
 def _client(base_url: str, timeout: float, headers: dict[str, str] | None = None) -> httpx.Client:
+    import ipaddress
     from urllib.parse import urlsplit
 
     import httpx
 
-    local = urlsplit(base_url).hostname in ("127.0.0.1", "localhost", "::1")
+    host = urlsplit(base_url).hostname or ""
+    try:
+        local = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        local = False
     return httpx.Client(
         base_url=base_url,
         # Connecting to a local or hosted service takes milliseconds; a dead one is told fast.

@@ -249,7 +249,7 @@ class Context:
         """The stack's URLs without secrets (no keys needed)."""
         from devenv.stack import project
 
-        return project.urls(self.cfg, None)
+        return project.urls(self.cfg, None, host=self.stack.host)
 
     def running(self) -> set[str]:
         return {c.service for c in self.containers() if c.state == "running"}

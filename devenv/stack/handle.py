@@ -286,6 +286,7 @@ class Stack:
         the seconds spent building or pulling images, which the caller adds to its deadline."""
         t = time.monotonic()
         remote = remote_host(self.env.docker_host) is not None
+        bind = self.runner.env.get("DEVENV_BIND", svcs.LOCAL_HOST)
         if not remote:
             # Binding each port here first tells who holds it; a remote engine's ports are on
             # its own host, where compose itself says which one is taken.
@@ -296,9 +297,9 @@ class Stack:
                 project=self.cfg.name,
                 project_has_containers=bool(existing),
                 engine=self.engine,
+                host=bind,
             )
-        bind = self.runner.env.get("DEVENV_BIND", svcs.LOCAL_HOST)
-        if bind != svcs.LOCAL_HOST and on_note is not None:
+        if bind == "0.0.0.0" and on_note is not None:
             where = "the remote engine's host" if remote else "this machine"
             on_note(
                 f"ports are published on every address of {where} and reached at {self.host}:"

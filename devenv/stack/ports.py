@@ -122,8 +122,10 @@ def check(
     project_has_containers: bool = False,
     orphan_wait_s: float = ORPHAN_PROXY_WAIT_S,
     engine: Engine | None = None,
+    host: str = HOST,
 ) -> None:
-    """Raise PortInUse for the first service whose port is taken by anything but our own stack.
+    """Raise PortInUse for the first service whose port is taken by anything but our own stack,
+    tried on ``host``, the address the engine will publish on.
 
     ``ours`` are ports our running containers already publish, and a container of ``project``
     holding a port is ours too (compose reconciles it): neither is a conflict.
@@ -135,7 +137,7 @@ def check(
     """
     mine = set(ours)
     for service, port in wanted.items():
-        if port in mine or is_free(port):
+        if port in mine or is_free(port, host):
             continue
         who = holder(port, engine)
         if who is not None and project and who.project == project:

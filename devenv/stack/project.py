@@ -70,19 +70,24 @@ def stack_host(cfg: Config, env: Environ) -> str:
 
 
 def bind_address(cfg: Config, env: Environ) -> str:
-    """The address the engine publishes ports on: its loopback for a local engine reached on
-    loopback (nothing else on the network sees the stack); all of its addresses when the engine
-    is remote or the stack is reached at another address (`devenv up` says so)."""
+    """The address the engine publishes ports on. A local engine reached on a loopback address
+    publishes on that address only (127.0.0.1 by default: nothing else on the network sees the
+    stack); a remote engine, or a host that is not loopback, on every address of the engine's
+    host (`devenv up` says so)."""
     import ipaddress
 
     from devenv.stack.engine_api import remote_host
 
-    host = stack_host(cfg, env).strip("[]")
+    host = stack_host(cfg, env)
+    if remote_host(env.docker_host) is not None:
+        return "0.0.0.0"
+    if host == "localhost":
+        return svcs.LOCAL_HOST
     try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        ip = ipaddress.ip_address(host)
     except ValueError:
-        loopback = False
-    return svcs.LOCAL_HOST if loopback and remote_host(env.docker_host) is None else "0.0.0.0"
+        return "0.0.0.0"
+    return str(ip) if ip.version == 4 and ip.is_loopback else "0.0.0.0"
 
 
 def urls(

@@ -72,6 +72,9 @@ def test_devenv_host_wins_then_project_host(tmp_path: Path) -> None:
     assert st.host == "devbox.local"
     st = stack(tmp_path, toml, DOCKER_HOST="tcp://docker:2375", DEVENV_HOST="127.0.0.3")
     assert st.host == "127.0.0.3"
+    # Another loopback address on a local engine: published there, and only there.
+    st = stack(tmp_path, toml, DEVENV_HOST="127.0.0.3")
+    assert project.compose_env(st.cfg, None, st.env)["DEVENV_BIND"] == "127.0.0.3"
     # A non-loopback host on a local engine: the ports must be reachable there too.
     st = stack(tmp_path, toml)
     assert project.compose_env(st.cfg, None, st.env)["DEVENV_BIND"] == "0.0.0.0"
