@@ -420,11 +420,13 @@ class Stack:
         pg = next((c for c in containers if c.service == "postgres"), None)
         if pg is None or pg.state != "running" or pg.health != "starting":
             return
-        programs = {
-            c.split()[0].rsplit("/", 1)[-1].rstrip(":") for c in self.engine.commands(pg.id) if c
-        }
-        if not programs & {"postgres", "initdb", "pg_ctl", "postmaster"}:
-            return  # an image that runs no Postgres never gets healthy: nothing to wait for
+        commands = self.engine.commands(pg.id)
+        # Any word of any command line: the entrypoint runs as `sh docker-entrypoint.sh postgres
+        # ...` before initdb starts. Seen processes and none of them Postgres': an image that
+        # runs no Postgres never gets healthy, and there is nothing to wait for.
+        words = {w.rsplit("/", 1)[-1].rstrip(":") for c in commands for w in c.split()}
+        if commands and not words & {"postgres", "initdb", "pg_ctl", "postmaster"}:
+            return
         end = time.monotonic() + limit_s
         while time.monotonic() < end:
             pg = next((c for c in self.runner.ps() if c.service == "postgres"), None)
