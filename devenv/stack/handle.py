@@ -230,7 +230,7 @@ class Stack:
         t0 = time.monotonic()
         deadline = t0 + timeout
         chosen = self.cfg.check_services(list(services)) if services else self.cfg.services
-        wanted = project.with_requirements(chosen)
+        wanted = svcs.with_needs(chosen)
         with self._lock("start"):
             self._up_began = time.time()
             result = self._up(wanted, deadline, on_progress, on_note)
@@ -527,7 +527,9 @@ class Stack:
         """The .env names ``services`` give (devenv.services), with this stack's URLs and
         ``keys`` (their values empty, and no database URL, without keys)."""
         k = keys or Keys("", "", "", "")
-        out = svcs.env_values(
+        if keys is None:  # a URL with the database password in it means nothing without it
+            services = [s for s in services if "{password}" not in svcs.get(s).url]
+        return svcs.env_values(
             services,
             project.urls(self.cfg, keys, show_secrets=True, host=self.host),
             {
@@ -538,9 +540,6 @@ class Stack:
                 "fireworks_key": svcs.FIREWORKS_LOCAL_KEY,
             },
         )
-        if keys is None:
-            out = {n: v for n, v in out.items() if not v.startswith("postgresql://")}
-        return out
 
     def env_values(self, *, public_aliases: bool = False) -> dict[str, str]:
         """The running stack's values an app's .env needs (URLs, ports, keys). Secrets

@@ -25,7 +25,6 @@ LABEL_CONFIG = "dev.devenv.config"
 BOOTSTRAP_TARGET = "/docker-entrypoint-initdb.d/zz-devenv-bootstrap.sh"
 
 FIREWORKS_STUBS = "fixtures/fireworks"
-FIREWORKS_LOCAL_KEY = svcs.FIREWORKS_LOCAL_KEY
 
 
 #: Prefixes front-end frameworks require before they hand a variable to browser or app code
@@ -162,8 +161,3 @@ def config_hash(env: dict[str, str]) -> str:
     for k in sorted(env):
         h.update(f"\0{k}={env[k]}".encode())
     return h.hexdigest()[:16]
-
-
-def with_requirements(services: tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    """``services`` and everything they need, in start order."""
-    return svcs.with_needs(services)

@@ -482,7 +482,7 @@ def start(
         # step for the template (a broken devenv.toml stops here, before anything starts).
         tables, plan, own = project_setup(root, migrations, seeds)
         base = list(own) if services is None else list(services)
-        wanted = project.with_requirements(list(dict.fromkeys([*base, *extra_services])))
+        wanted = svcs.with_needs(list(dict.fromkeys([*base, *extra_services])))
         overrides = [_tmpfs_override(state)] if tmpfs and "postgres" in wanted else []
         # A Ctrl-C that Python swallows is raised again at the next poll (see interrupt).
         with interrupt.watching():
