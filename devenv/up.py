@@ -57,10 +57,26 @@ def up(
     t0 = time.monotonic()
     result = stack.up(services, timeout=timeout, on_progress=on_progress, on_note=on_note)
     interrupt.check()  # a Ctrl-C swallowed during the last poll stops before the data step
+    if "fireworks" in result.status.running_services:
+        _send_stubs(stack)
     t = time.monotonic()
     after = after_up(stack, result.status.running_services, seed=seed)
     result.phases["data"] = time.monotonic() - t
     return Outcome(result, after, time.monotonic() - t0)
+
+
+def _send_stubs(stack: Stack) -> None:
+    """The project's Fireworks stubs to the running mock (every `up`: an edited file takes
+    effect without a restart). A bad file leaves the stack up, as a failing migration does."""
+    from devenv import fireworks_stubs
+    from devenv.errors import MockError
+
+    try:
+        fireworks_stubs.push_to(stack)
+    except MockError as exc:
+        exc.message = f"the stack is up, but {exc.message}"
+        exc.args = (exc.message,)
+        raise
 
 
 @dataclass

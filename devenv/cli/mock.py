@@ -10,7 +10,7 @@ import typer
 
 mock_app = typer.Typer(
     name="mock",
-    help="Run service mocks outside Docker.",
+    help="Service mocks: run one outside Docker, or reload the stack's Fireworks stubs.",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
@@ -99,3 +99,25 @@ def fireworks(
         )
 
     run(config, host=host, port=port, log_level=log_level, announce=announce)
+
+
+@mock_app.command("reload")
+def reload(ctx: typer.Context) -> None:
+    """Send the project's Fireworks stub files (fixtures/fireworks) to the running stack's mock:
+    an edited stub takes effect without a restart. A bad file is refused with its file and line,
+    and the mock keeps the stubs it had. `devenv up` does the same on every run."""
+    from devenv import fireworks_stubs
+    from devenv.cli.context import stack
+    from devenv.errors import StackError
+    from devenv.stack import project
+
+    st = stack(ctx)
+    if "fireworks" not in st.cfg.services:
+        raise StackError(
+            "the fireworks service is not enabled in this project",
+            'add "fireworks" to [project] services in devenv.toml, then run `devenv up`',
+        )
+    folder = project.fireworks_stubs(st.cfg)
+    n = fireworks_stubs.push_to(st, folder)
+    where = folder.relative_to(st.cfg.root) if folder is not None else "no stub folder"
+    typer.echo(f"fireworks: {n} stubs loaded from {where}")

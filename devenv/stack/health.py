@@ -105,10 +105,12 @@ def http_request(
     headers: Mapping[str, str] | None = None,
     body: bytes | None = None,
     timeout: float = 2.0,
+    limit: int | None = 4096,
 ) -> tuple[int, dict[str, str], str]:
     """One request with the standard library: (status, lower-cased headers, the body's first
-    4 KiB as text). The probes of `up`, `status` and the doctor are single requests, and
-    importing httpx would cost more than they do. Raises OSError when nothing answers."""
+    ``limit`` bytes as text; None: all of it). The probes of `up`, `status` and the doctor are
+    single requests, and importing httpx would cost more than they do. Raises OSError when
+    nothing answers."""
     import http.client
     from urllib.parse import urlsplit
 
@@ -118,7 +120,7 @@ def http_request(
     try:
         conn.request(method, path, body=body, headers=dict(headers or {}))
         r = conn.getresponse()
-        text = r.read(4096).decode("utf-8", "replace")
+        text = (r.read() if limit is None else r.read(limit)).decode("utf-8", "replace")
         return r.status, {k.lower(): v for k, v in r.getheaders()}, text
     finally:
         conn.close()

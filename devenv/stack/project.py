@@ -53,10 +53,17 @@ def stack_id(cfg: Config) -> str:
     return hashlib.sha256(f"{cfg.name}\0{cfg.root}".encode()).hexdigest()[:12]
 
 
-def fireworks_stubs(cfg: Config) -> Path:
-    """The project's stub folder, or the empty one shipped beside compose.yaml."""
+def fireworks_stubs(cfg: Config) -> Path | None:
+    """The project's stub folder (sent to the running mock by `up` and `devenv mock reload`),
+    or None when it has none."""
     own = cfg.path(FIREWORKS_STUBS)
-    return own if own.is_dir() else compose_dir() / "fireworks" / "stubs"
+    return own if own.is_dir() else None
+
+
+def postgres_bootstrap() -> str:
+    """compose/postgres/bootstrap.sh, which compose copies into the Postgres container (a
+    config with this text as its content: nothing of the host is mounted)."""
+    return (compose_dir() / "postgres" / "bootstrap.sh").read_text(encoding="utf-8")
 
 
 def stack_host(cfg: Config, env: Environ) -> str:
@@ -120,7 +127,7 @@ def compose_env(cfg: Config, keys: Keys | None, env: Environ, *, owner: str = ""
         "DEVENV_SMTP_HOST": "mail" if "mail" in cfg.services else "",
         "DEVENV_API_URL": f"http://{stack_host(cfg, env)}:{cfg.ports['kong']}",
         "DEVENV_BIND": bind_address(cfg, env),
-        "DEVENV_FIREWORKS_STUBS": str(fireworks_stubs(cfg)),
+        "DEVENV_POSTGRES_BOOTSTRAP": postgres_bootstrap(),
         "DEVENV_FIREWORKS_KEYS": env.fireworks_keys,
     }
     if keys is not None:

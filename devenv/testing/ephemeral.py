@@ -457,7 +457,6 @@ def start(
     if reuse:
         return _start_reused(root, session)
     _testcontainers()
-    from devenv.stack import project
     from devenv.stack.gc import EPHEMERAL_MARKER
     from devenv.stack.gc import collect as gc_collect
 
@@ -471,10 +470,6 @@ def start(
 
     state = Path(tempfile.mkdtemp(prefix=f"devenv-eph-{session}-"))
     (state / EPHEMERAL_MARKER).write_text(f"{os.getpid()}\n", encoding="utf-8")
-    stubs = root / project.FIREWORKS_STUBS
-    if stubs.is_dir():
-        (state / "fixtures").mkdir()
-        (state / project.FIREWORKS_STUBS).symlink_to(stubs, target_is_directory=True)
 
     stack: Stack | None = None
     try:
@@ -500,6 +495,13 @@ def start(
                     if attempt == 2:
                         raise
             assert stack is not None
+            if "fireworks" in wanted:
+                # The project's stubs, through the mock's control API (nothing is mounted).
+                from devenv import fireworks_stubs
+                from devenv.stack.project import FIREWORKS_STUBS
+
+                stubs = root / FIREWORKS_STUBS
+                fireworks_stubs.push_to(stack, stubs if stubs.is_dir() else None)
             template = ""
             if "postgres" in wanted:
                 template = _prepare(stack, plan, seed_sets, session)
@@ -599,20 +601,13 @@ def project_tables(
 def _tmpfs_override(state: Path) -> Path:
     """A compose override putting Postgres' data directory on a tmpfs: a throw-away stack
     needs no disk, and initdb, migrations, the template and every clone stay in memory (as
-    pgtestdb recommends for its test servers). The bootstrap script's mount is kept."""
-    from devenv.assets import compose_dir
-    from devenv.stack import project
-
-    bootstrap = compose_dir() / "postgres" / "bootstrap.sh"
+    pgtestdb recommends for its test servers). The bootstrap arrives as compose.yaml's config,
+    as on every stack: nothing of the host is mounted."""
     path = state / "compose.tmpfs.yaml"
     path.write_text(
         "services:\n"
         "  postgres:\n"
-        "    volumes: !override\n"
-        "      - type: bind\n"
-        f"        source: {json.dumps(str(bootstrap))}\n"
-        f"        target: {project.BOOTSTRAP_TARGET}\n"
-        "        read_only: true\n"
+        "    volumes: !reset []\n"
         "    tmpfs:\n"
         "      - /var/lib/postgresql/data\n",
         encoding="utf-8",

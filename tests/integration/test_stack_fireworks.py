@@ -143,3 +143,45 @@ def test_fireworks_image_that_cannot_be_built_is_one_line_and_starts_nothing(
     assert "Traceback" not in proc.stderr
     status = p.cli("status", "-o", "json")
     assert json.loads(status.stdout)["running"] is False
+
+
+def test_edited_stubs_reach_the_running_mock_through_reload_and_a_bad_file_changes_nothing(
+    project_factory: Any, fireworks_image: str
+) -> None:
+    """No host folder is mounted: `up` sends the stubs, `devenv mock reload` sends an edit to
+    the running mock without a restart, and a broken file is one line naming it while the mock
+    keeps answering with the stubs it had (also after a restart of its container)."""
+    p: Project = project_factory(["fireworks"])
+    folder = p.root / "fixtures" / "fireworks"
+    folder.mkdir(parents=True)
+    (folder / "stubs.yaml").write_text(STUBS)
+    up = p.cli("up")
+    assert up.returncode == 0, up.stderr
+    env = env_of(p)
+    ask = [{"role": "user", "content": "Which machine is this?"}]
+
+    def reply() -> str | None:
+        with openai.OpenAI(
+            base_url=env["FIREWORKS_BASE_URL"], api_key=env["FIREWORKS_API_KEY"], max_retries=0
+        ) as oai:
+            out = oai.chat.completions.create(model=CHAT, messages=ask)  # type: ignore[arg-type]
+            return out.choices[0].message.content
+
+    assert reply() == "A lathe, from the project's own stub."
+    started = {c.service: c.started_at for c in p.containers()}
+    (folder / "stubs.yaml").write_text(STUBS.replace("A lathe", "A milling machine"))
+    reload = p.cli("mock", "reload")
+    assert reload.returncode == 0, reload.stderr
+    assert "1 stubs loaded from fixtures/fireworks" in reload.stdout
+    assert reply() == "A milling machine, from the project's own stub."
+    assert {c.service: c.started_at for c in p.containers()} == started  # no restart
+
+    (folder / "broken.yaml").write_text("stubs:\n  - name: x\n    match: {nope: 1}\n")
+    bad = p.cli("mock", "reload")
+    assert bad.returncode == 1
+    lines = [ln for ln in bad.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "fixtures/fireworks/broken.yaml:3" in lines[0], bad.stderr
+    assert reply() == "A milling machine, from the project's own stub."
+    # The mock kept the good set in its container: a restart starts with it.
+    assert p.cli("restart", "fireworks").returncode == 0
+    assert reply() == "A milling machine, from the project's own stub."

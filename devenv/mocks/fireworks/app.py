@@ -22,6 +22,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from devenv import __version__
+from devenv.errors import MockError
 from devenv.mocks.fireworks import messages_api, replies, responses_api, validation
 from devenv.mocks.fireworks.apierrors import (
     UNAUTHORIZED_BODY,
@@ -37,8 +38,9 @@ from devenv.mocks.fireworks.apierrors import (
 from devenv.mocks.fireworks.faults import ERROR_KINDS, Faults, Step, parse_plan
 from devenv.mocks.fireworks.journal import Entry, Journal
 from devenv.mocks.fireworks.models import Catalog, ModelInfo, default_models
-from devenv.mocks.fireworks.stubs import Stub, StubSet, merge_models
+from devenv.mocks.fireworks.stubs import Stub, StubSet, merge_models, stub_files
 from devenv.mocks.fireworks.stubs import load as load_stubs
+from devenv.mocks.fireworks.stubs import load_texts as load_stub_texts
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -762,11 +764,54 @@ class FireworksMock:
         )
 
     async def _stubs(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] == "PUT":
+            await self._reload_stubs(receive)
+        elif scope["method"] != "GET":
+            raise method_not_allowed(scope["method"], scope["path"])
         await _send_json(
             send,
             200,
             {"files": self.stubs.files, "stubs": [s.describe() for s in self.stubs.stubs]},
         )
+
+    async def _reload_stubs(self, receive: Receive) -> None:
+        """``PUT /__devenv/stubs`` with ``{"files": [{"name": ..., "text": ...}, ...]}``: the
+        whole stub set, replaced at once (``devenv up`` and ``devenv mock reload`` send the
+        project's files, so no host folder is mounted and an edit needs no restart). A bad file
+        is a 400 naming file and line, and the stubs in use stay as they were. The files are
+        also written to the stub directory, so a restarted container starts with them."""
+        body = await self._control_body(receive)
+        files = body.get("files")
+        if not isinstance(files, list) or not all(
+            isinstance(f, dict)
+            and isinstance(f.get("name"), str)
+            and isinstance(f.get("text"), str)
+            for f in files
+        ):
+            raise bad_request('\'files\' must be a list of {"name": ..., "text": ...}', "files")
+        texts = [(str(f["name"]), str(f["text"])) for f in files]
+        try:
+            stubs = load_stub_texts(texts, "fix the file, then run `devenv mock reload`")
+        except MockError as exc:
+            raise bad_request(exc.message, "files") from None
+        self.stubs = stubs
+        self.catalog = Catalog(merge_models(self.config.models, stubs.models))
+        self._memo.clear()  # a memo holds requests validated against the old catalogue
+        self._keep_stub_files(texts)
+
+    def _keep_stub_files(self, texts: list[tuple[str, str]]) -> None:
+        directory = self.config.stubs_dir
+        if directory is None:
+            return
+        try:
+            for old in stub_files(directory):
+                old.unlink()
+            for i, (name, text) in enumerate(texts):
+                # Numbered, so the directory's name order is the order the stubs were sent in.
+                safe = Path(name).name
+                (directory / f"{i:04d}-{safe}").write_text(text, encoding="utf-8")
+        except OSError:
+            pass  # a read-only stub directory: the reload holds until the mock restarts
 
     async def _reset(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":

@@ -336,9 +336,10 @@ def _model(raw: Any, index: int, parent: Any) -> ModelInfo:
         raise _Problem(line, f"{where}: {exc}") from None
 
 
-def _parse_file(path: Path) -> tuple[list[Stub], list[ModelInfo]]:
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
+def _parse_text(name: str, text: str) -> tuple[list[Stub], list[ModelInfo]]:
+    """One stub file's text; ``name`` (a path, or the name a reload sent) says where in errors
+    and in each stub's source, and its suffix says JSON or YAML."""
+    if name.endswith(".json"):
         try:
             doc: Any = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -368,40 +369,52 @@ def _parse_file(path: Path) -> tuple[list[Stub], list[ModelInfo]]:
     for key, value in (("stubs", stubs_raw), ("models", models_raw)):
         if not isinstance(value, list):
             raise _Problem(_line(doc, key), f"'{key}' must be a list")
-    stubs = [_stub(s, i, stubs_raw, str(path)) for i, s in enumerate(stubs_raw)]
+    stubs = [_stub(s, i, stubs_raw, name) for i, s in enumerate(stubs_raw)]
     models = [_model(m, i, models_raw) for i, m in enumerate(models_raw)]
     return stubs, models
 
 
+STUB_SUFFIXES = (".yaml", ".yml", ".json")
+
+
 def stub_files(directory: Path) -> list[Path]:
-    return sorted(
-        p for p in directory.iterdir() if p.suffix in (".yaml", ".yml", ".json") and p.is_file()
-    )
+    return sorted(p for p in directory.iterdir() if p.suffix in STUB_SUFFIXES and p.is_file())
 
 
 def load(directory: Path | str | None) -> StubSet:
     """Load every stub file in ``directory`` (None: no stubs). MockError names file and line."""
-    result = StubSet()
     if directory is None:
-        return result
+        return StubSet()
     directory = Path(directory)
     if not directory.is_dir():
         raise MockError(
             f"stub directory {directory} does not exist",
             "create it, or pass --stubs with an existing directory",
         )
-    names: dict[str, str] = {}
+    texts: list[tuple[str, str]] = []
     for path in stub_files(directory):
         try:
-            stubs, models = _parse_file(path)
-        except _Problem as exc:
-            where = f"{path}:{exc.line}" if exc.line else str(path)
-            raise MockError(
-                f"stub file {where}: {exc.message}",
-                "fix the file, or move it out of the stub directory; the mock did not start",
-            ) from None
+            texts.append((str(path), path.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError) as exc:
             raise MockError(f"stub file {path} cannot be read: {exc}", "check the file") from None
+    return load_texts(
+        texts, "fix the file, or move it out of the stub directory; the mock did not start"
+    )
+
+
+def load_texts(files: Iterable[tuple[str, str]], fix: str) -> StubSet:
+    """Stub files given as (name, text), in order: what a directory holds, or what a reload
+    (``PUT /__devenv/stubs``) sends. MockError names file and line, with ``fix`` as the hint."""
+    result = StubSet()
+    names: dict[str, str] = {}
+    for name, text in files:
+        if not name.endswith(STUB_SUFFIXES):
+            raise MockError(f"stub file {name}: not a .yaml, .yml or .json file", fix)
+        try:
+            stubs, models = _parse_text(name, text)
+        except _Problem as exc:
+            where = f"{name}:{exc.line}" if exc.line else name
+            raise MockError(f"stub file {where}: {exc.message}", fix) from None
         for stub in stubs:
             if stub.name in names:
                 raise MockError(
@@ -412,7 +425,7 @@ def load(directory: Path | str | None) -> StubSet:
             names[stub.name] = stub.source
         result.stubs.extend(stubs)
         result.models.extend(models)
-        result.files.append(str(path))
+        result.files.append(name)
     return result
 
 
