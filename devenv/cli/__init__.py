@@ -52,9 +52,9 @@ _stack.register(app)
 def _register_groups() -> None:
     # Each module only defines commands; the heavy work is imported inside them, so registering
     # every group keeps `devenv --help` fast.
-    from devenv.cli import db, doctor, env, gc, init, mail, mock, test
+    from devenv.cli import db, doctor, env, gc, init, mail, mock, test, ui
 
-    for mod in (db, doctor, env, gc, init, mail, mock, test):
+    for mod in (db, doctor, env, gc, init, mail, mock, test, ui):
         mod.register(app)
 
 

@@ -40,6 +40,7 @@ def up(
         False, "--show-secrets", help="Print the service_role key, JWT secret and DB password."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the final status as JSON."),
+    ui: bool = typer.Option(False, "--ui", help="Then serve `devenv ui` until Ctrl-C."),
 ) -> None:
     """Start the stack, wait until it is really healthy, and print URLs and keys."""
     from devenv.up import up as run_up
@@ -70,6 +71,10 @@ def up(
     for line in after.summary() if after else []:
         typer.echo(line)
     typer.echo(f"ready in {outcome.elapsed_s:.1f} s")
+    if ui:
+        from devenv.cli.ui import run as run_ui
+
+        run_ui(st)
 
 
 def down(

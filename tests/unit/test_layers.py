@@ -111,7 +111,14 @@ def test_no_module_imports_another_that_imports_it_back() -> None:
 #: room -> the rooms it must not import (design.md: cli -> use cases (up, doctor, testing,
 #: contracts, ui) -> db, envfile, stack -> config, services, errors). db and stack are
 #: neighbours that do not lean on each other: the use cases join them.
-USE_CASES = ("devenv.cli", "devenv.up", "devenv.doctor", "devenv.testing", "devenv.contracts")
+USE_CASES = (
+    "devenv.cli",
+    "devenv.up",
+    "devenv.doctor",
+    "devenv.testing",
+    "devenv.contracts",
+    "devenv.ui",
+)
 #: The servers devenv runs inside containers (the Fireworks mock, the Upstash REST adapter).
 SERVERS = ("devenv.mocks", "devenv.upstash_rest")
 FORBIDDEN: dict[str, tuple[str, ...]] = {

@@ -1,0 +1,142 @@
+"""Serving the page: on 127.0.0.1 only, on a free port unless one is asked for, with a fresh token
+in the URL. In the foreground (``devenv ui``, ``devenv up --ui``) until Ctrl-C, or in a background
+thread (tests, scripts) as a context manager."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from devenv.errors import MockError, PortInUse, StackError
+from devenv.serving import bind, uvicorn_config
+from devenv.ui.board import Board
+from devenv.ui.live import Hub
+from devenv.ui.security import Guard, new_token
+from devenv.ui.web import make_app
+
+if TYPE_CHECKING:
+    from devenv.stack.handle import Stack
+
+#: The one address the page is served on: never another interface.
+HOST = "127.0.0.1"
+
+
+class UIServer:
+    """``devenv ui`` for one stack: ``url`` (with the token) once made; :meth:`run` serves in the
+    foreground, ``with UIServer(stack) as ui:`` in a background thread."""
+
+    def __init__(self, stack: Stack, *, port: int = 0, token: str | None = None) -> None:
+        import uvicorn
+
+        try:
+            self._sock: socket.socket = bind(HOST, port, "devenv ui")
+        except MockError:
+            raise PortInUse(
+                f"devenv ui cannot listen on {HOST}:{port}: the port is in use",
+                "pick another --port, or leave it out for a free one",
+                port=port,
+                service="ui",
+            ) from None
+        self.port: int = self._sock.getsockname()[1]
+        self.token = token or new_token()
+        self.board = Board(stack)
+        self.hub = Hub(self.board)
+        self.app = make_app(self.board, self.hub, Guard.local(self.token, self.port))
+        self._server = uvicorn.Server(uvicorn_config(self.app, HOST, self.port, "warning"))
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The address to open: it carries the token (print it, never log it elsewhere)."""
+        return f"{self.base}/?token={self.token}"
+
+    def run(self) -> None:
+        """Serve until SIGINT or SIGTERM, then return (a stop asked for is a clean exit)."""
+        import signal
+
+        previous: dict[Any, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            # uvicorn re-raises the stop signal once it has shut down; the handlers it restores
+            # ignore that one re-raise (as `devenv mock fireworks` does).
+            previous = {
+                sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)
+            }
+        try:
+            self._server.run(sockets=[self._sock])
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.close()
+
+    def start(self, timeout: float = 10.0) -> UIServer:
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise StackError("devenv ui did not start", "run with DEVENV_DEBUG=1")
+            time.sleep(0.005)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._server.should_exit = True
+        if self._thread is not None and self._thread.is_alive():
+            self._thread.join(timeout)
+        self.close()
+
+    def close(self) -> None:
+        self.hub.stop()
+        self.board.close()
+        with contextlib.suppress(OSError):
+            self._sock.close()
+
+    def __enter__(self) -> UIServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def require_running(stack: Stack) -> None:
+    """A clear line when there is nothing to show: no container of the stack exists."""
+    if not stack.runner.ps():
+        raise StackError(
+            f"the stack {stack.cfg.name!r} is not running",
+            "start it with `devenv up` (or `devenv up --ui`)",
+        )
+
+
+def serve(
+    stack: Stack,
+    *,
+    port: int = 0,
+    open_browser: bool = True,
+    announce: Callable[[str], None] | None = None,
+) -> None:
+    """Serve the page for ``stack`` in the foreground until Ctrl-C. ``announce`` hears the URL
+    (with its token) once the socket listens; the browser opens it unless ``open_browser`` is
+    false."""
+    ui = UIServer(stack, port=port)
+    if announce is not None:
+        announce(ui.url)
+    if open_browser:
+        import webbrowser
+
+        threading.Thread(target=webbrowser.open, args=(ui.url,), daemon=True).start()
+    ui.run()
