@@ -1,11 +1,12 @@
-"""`devenv doctor [CHECK...] [--json]`: what is wrong with the engine, the project and the stack,
-and how to fix it. Works outside a project and with a broken devenv.toml (itself a finding).
+"""`devenv doctor [CHECK...] [--json | -o json] [--list]`: what is wrong with the engine, the
+project and the stack, and how to fix it. Works outside a project and with a broken devenv.toml
+(itself a finding).
 
+The command itself is devenv.doctor.command (the entry point runs it without Typer when the
+arguments are plain); this is its Typer face: help, and errors worded as for every command.
 Every import beyond typer happens inside the command, so `devenv --help` stays fast."""
 
 from __future__ import annotations
-
-import time
 
 import typer
 
@@ -23,21 +24,16 @@ def doctor(
         metavar="[CHECK]...",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
+    output: str = typer.Option(
+        "text", "--output", "-o", help="text (default) or json (the same as --json)."
+    ),
     list_: bool = typer.Option(False, "--list", help="List the checks and exit."),
 ) -> None:
     """Check the engine, the project, the stack and its reach; exit 1 if anything fails."""
-    from devenv.doctor import catalog, core, render
+    from devenv.doctor import command
 
-    chosen = catalog.select(checks or [])
-    if list_:
-        for c in chosen:
-            typer.echo(f"{c.id:<18} {c.title}")
-        return
-    t0 = time.perf_counter()
-    # The doctor makes its own handle (not the invocation's): a broken devenv.toml or a corrupt
-    # .devenv/ is a finding here, not the error that ends the command.
-    findings = core.run(chosen, core.Context())
-    elapsed = time.perf_counter() - t0
-    typer.echo(render.as_json(findings, elapsed) if as_json else render.text(findings, elapsed))
-    if any(f.status == core.FAIL for f in findings):
-        raise typer.Exit(1)
+    if output not in command.OUTPUTS:
+        raise typer.BadParameter(f"{output!r} is not one of text, json", param_hint="'--output'")
+    code = command.run(checks or [], as_json=as_json or output == "json", list_only=list_)
+    if code:
+        raise typer.Exit(code)

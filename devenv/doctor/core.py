@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from devenv.config import Config
+    from devenv.environ import Environ
     from devenv.errors import ConfigError
     from devenv.stack.compose import ContainerState
     from devenv.stack.engine import Engine
+    from devenv.stack.engine_info import EngineAddress, EngineKind
     from devenv.stack.handle import Stack
     from devenv.stack.secrets import Keys
 
@@ -43,6 +45,9 @@ class Finding:
     detail: str = ""
     fix: str = ""
     seconds: float = 0.0
+    #: What the finding found, for machines (`--json`): e.g. engine.kind's kind and label,
+    #: engine.host's host. Never a secret.
+    data: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def group(self) -> str:
@@ -57,6 +62,7 @@ class Finding:
             "detail": self.detail,
             "fix": self.fix,
             "seconds": round(self.seconds, 4),
+            "data": dict(self.data),
         }
 
 
@@ -167,6 +173,55 @@ class Context:
 
     # -- engine ----------------------------------------------------------------------------
 
+    def address(self) -> EngineAddress:
+        """Where the engine is (DOCKER_HOST, the docker context, the default socket), as the
+        docker CLI and compose resolve it; EngineError for a context that cannot be used."""
+
+        def resolve() -> EngineAddress:
+            import os
+
+            from devenv.stack import engine_info
+
+            return engine_info.engine_address(os.environ, Path.home())
+
+        return self.once("address", resolve)
+
+    def environ(self) -> Environ:
+        """The invocation's DEVENV_* settings, with the engine's address as the docker context
+        resolves it: a context's remote host is where its ports are, as DOCKER_HOST's is."""
+
+        def read() -> Environ:
+            from devenv import environ
+            from devenv.errors import EngineError
+
+            env = environ.read()
+            try:
+                return replace(env, docker_host=self.address().host)
+            except EngineError:
+                return env  # engine.daemon reports the broken context
+
+        return self.once("environ", read)
+
+    def config(self) -> Config:
+        """The project's config without the rest of its handle: the engine checks need only
+        [project] host, and `devenv doctor engine` must stay quick. Blocked when devenv.toml is
+        invalid (project.config says so)."""
+        stack = self._loaded()
+        if stack is not None:
+            return stack.cfg
+
+        def load() -> Config:
+            from devenv import config
+
+            return config.load(self.root, self.environ())
+
+        from devenv.errors import ConfigError
+
+        try:
+            return self.once("config", load)
+        except ConfigError:
+            raise Blocked("devenv.toml is invalid (see project.config)") from None
+
     @property
     def engine(self) -> Engine:
         """The stack's Engine when the project is loaded; else a bare one (the engine checks
@@ -198,27 +253,72 @@ class Context:
         """A pinged Docker client; raises EngineError (engine.daemon reports it)."""
         return self.once("client", lambda: self.engine.client)
 
+    def _context_client(self) -> Any:
+        """A pinged SDK client for the docker context's engine (its TLS material included): the
+        SDK's from_env reads DOCKER_HOST only, and a context is how Docker Desktop, colima and
+        remote engines are usually chosen."""
+
+        def make() -> Any:
+            import docker
+            from docker.context import ContextAPI
+            from docker.errors import DockerException
+
+            from devenv.stack.engine_api import engine_error
+
+            addr = self.address()
+            try:  # the context's TLS material, as the SDK reads it (engine_info read its host)
+                found = ContextAPI.get_context(addr.context)
+                tls = found.TLSConfig if found is not None else None
+            except Exception:  # a file the SDK's reader rejects: no TLS, as without material
+                tls = None
+            try:
+                c = docker.DockerClient(base_url=addr.host, tls=tls or False, timeout=30)
+                c.ping()
+            except DockerException as exc:
+                raise engine_error(addr.host, exc) from None
+            return c
+
+        return self.once("context-client", make)
+
     def engine_call(self, what: str) -> dict[str, Any]:
         """The engine's /_ping, /version or /info answer (``what``: ping, version, info): over
         its Unix socket without the Docker SDK where it is local (see engine_api), else via the
-        SDK. Raises EngineError when it does not answer."""
+        SDK. Raises EngineError when it does not answer (or a docker context cannot be used)."""
 
         def fetch() -> Any:
             from devenv.stack import engine_api
 
-            if engine_api.unix_socket() is not None:
+            addr = self.address()
+            if addr.from_context:
+                client = self._context_client()
+            elif engine_api.unix_socket() is not None:
                 return engine_api.get({"ping": "/_ping"}.get(what, f"/{what}"))
-            client = self.client()
+            else:
+                client = self.client()
             return {"ping": client.ping, "version": client.version, "info": client.info}[what]()
 
         value = self.once(f"api:{what}", fetch)
         return value if isinstance(value, dict) else {}
 
-    def engine_or_blocked(self) -> Any:
+    def kind(self) -> EngineKind:
+        """What kind of engine answered (engine_info.engine_kind of its /version and /info)."""
+
+        def judge() -> EngineKind:
+            from devenv.stack import engine_info
+
+            version, info = self.engine_call("version"), self.engine_call("info")
+            return engine_info.engine_kind(version, info, self.address().host)
+
+        return self.once("kind", judge)
+
+    def engine_or_blocked(self) -> None:
+        """Blocked unless the engine answers its /_ping. Not through the Docker SDK: its import
+        costs more than the whole doctor may take, and once the stack's Engine has an SDK
+        client it asks everything through it, the local socket's quick answers no more."""
         from devenv.errors import EngineError
 
         try:
-            return self.client()
+            self.engine_call("ping")
         except EngineError:
             raise Blocked("the Docker engine is not reachable (see engine.daemon)") from None
 

@@ -16,6 +16,7 @@ import pytest
 
 from devenv.stack.engine import Engine
 from devenv.stack.project import LABEL_OWNER
+from tests.conftest import run_cli
 from tests.integration.conftest import Project, destroy, make_project, stack_services
 
 pytestmark = pytest.mark.engine
@@ -137,6 +138,38 @@ def test_container_of_a_gone_owner(stack: Project) -> None:
         assert o["fix"] == "devenv gc" and name in o["detail"]
     finally:
         c.remove(force=True)
+
+
+def test_the_engine_group_names_the_local_engine_and_the_host(engine: None, tmp_path: Path) -> None:
+    """`devenv doctor engine -o json` says which engine answered and where the stack's ports
+    are reached: the local engine and 127.0.0.1, or the host DEVENV_HOST names."""
+
+    def engine_group(**env: str) -> dict[str, dict]:
+        proc = run_cli("doctor", "engine", "-o", "json", cwd=tmp_path, env=env, timeout=60)
+        assert "Traceback" not in proc.stderr, proc.stderr
+        findings = {f["id"]: f for f in json.loads(proc.stdout)["findings"]}
+        assert proc.returncode == 0, findings
+        return findings
+
+    f = engine_group(DEVENV_HOST="")
+    kind, host = f["engine.kind"], f["engine.host"]
+    assert kind["status"] == "ok" and kind["data"]["label"] == "local Docker", kind
+    assert kind["data"]["shares_files"] is True
+    assert kind["summary"].startswith("local Docker ")
+    assert "shares this machine's files" in kind["summary"]
+    assert host["status"] == "ok" and host["data"]["host"] == "127.0.0.1", host
+    assert "published ports are reached at 127.0.0.1" in host["summary"]
+    assert f["engine.daemon"]["data"]["address"].startswith("unix://")
+
+    f = engine_group(DEVENV_HOST="127.0.0.2")
+    host = f["engine.host"]
+    assert host["data"] == {
+        "host": "127.0.0.2",
+        "source": "DEVENV_HOST",
+        "bind": "127.0.0.2",
+        "engine": f["engine.daemon"]["data"]["address"],
+    }
+    assert host["summary"].startswith("published ports are reached at 127.0.0.2 (DEVENV_HOST)")
 
 
 def test_stack_not_running(engine: None, tmp_path: Path) -> None:

@@ -21,9 +21,16 @@ from devenv.errors import UsageError
 from tests.conftest import run_cli
 
 
-def doctor(cwd: Path, *args: str, sock: Path | None = None) -> tuple[int, dict[str, dict]]:
+def doctor(
+    cwd: Path, *args: str, sock: Path | None = None, env: dict[str, str] | None = None
+) -> tuple[int, dict[str, dict]]:
     # No image overrides (the test command exports the harness's): devenv.toml decides.
-    env = {"DOCKER_HOST": f"unix://{sock or cwd / 'no-engine.sock'}", "DEVENV_IMAGE_POSTGRES": ""}
+    env = {
+        "DOCKER_HOST": f"unix://{sock or cwd / 'no-engine.sock'}",
+        "DEVENV_IMAGE_POSTGRES": "",
+        "DEVENV_HOST": "",
+        **(env or {}),
+    }
     proc = run_cli("doctor", "--json", *args, cwd=cwd, env=env, timeout=60)
     assert "Traceback" not in proc.stderr, proc.stderr
     data = json.loads(proc.stdout)
@@ -169,7 +176,7 @@ def test_text_output_is_grouped_with_symbols_and_a_summary(tmp_path: Path) -> No
     assert any(line.startswith("  ✗ engine.daemon") for line in lines)
     assert any(line.strip().startswith("fix: start Docker") for line in lines)
     assert "project" in lines
-    assert lines[-1].startswith("7 checks: ") and " 1 fail" in lines[-1]
+    assert lines[-1].startswith("9 checks: ") and " 1 fail" in lines[-1]
 
 
 def test_unknown_check_is_a_usage_error(tmp_path: Path) -> None:
@@ -184,7 +191,8 @@ def test_selection_by_group_id_and_alias() -> None:
     assert [c.id for c in catalog.select(["ports"])] == ["stack.ports"]
     assert [c.id for c in catalog.select(["engine.daemon"])] == ["engine.daemon"]
     engine = [c.id for c in catalog.select(["engine"])]
-    assert engine[:2] == ["engine.cli", "engine.daemon"] and len(engine) == 6
+    assert engine[:4] == ["engine.cli", "engine.daemon", "engine.kind", "engine.host"]
+    assert len(engine) == 8
     groups = {c.group for c in catalog.select([])}
     assert groups == {"engine", "project", "stack", "reach"}
 
@@ -304,3 +312,188 @@ def test_seeds_follow_seed_paths_as_up_does(tmp_path: Path) -> None:
     _rc, f = doctor(tmp_path, "stack.seeds")
     assert f["stack.seeds"]["status"] == SKIP
     assert f["stack.seeds"]["summary"] == "no seed set 'default' (seeds/default/)"
+
+
+# -- the engine: which one, where its ports are, the docker context ---------------------------
+
+
+def test_engine_host_without_an_engine(tmp_path: Path) -> None:
+    """Where published ports are reached needs no engine for a local one: 127.0.0.1, or what
+    DEVENV_HOST or [project] host says."""
+    _rc, f = doctor(tmp_path, "engine.host", "engine.kind")
+    h = f["engine.host"]
+    assert h["status"] == OK, h
+    assert h["data"]["host"] == "127.0.0.1" and h["data"]["bind"] == "127.0.0.1"
+    assert "published ports are reached at 127.0.0.1" in h["summary"]
+    assert f["engine.kind"]["status"] == SKIP and "see engine.daemon" in f["engine.kind"]["summary"]
+    _rc, f = doctor(tmp_path, "engine.host", env={"DEVENV_HOST": "127.0.0.2"})
+    assert f["engine.host"]["data"] == {
+        "host": "127.0.0.2",
+        "source": "DEVENV_HOST",
+        "bind": "127.0.0.2",
+        "engine": f"unix://{tmp_path / 'no-engine.sock'}",
+    }
+    (tmp_path / "devenv.toml").write_text('[project]\nhost = "localhost"\n')
+    _rc, f = doctor(tmp_path, "engine.host")
+    h = f["engine.host"]
+    assert h["status"] == OK and h["data"]["host"] == "localhost"
+    assert h["data"]["source"] == f"[project] host in {tmp_path / 'devenv.toml'}"
+
+
+def test_a_remote_engine_whose_host_does_not_resolve(tmp_path: Path) -> None:
+    # .invalid never resolves (RFC 2606): the CI runner's `docker` service name, gone wrong.
+    env = {"DOCKER_HOST": "tcp://docker.invalid:2375"}
+    rc, f = doctor(tmp_path, "engine.host", env=env)
+    h = f["engine.host"]
+    assert rc == 1 and h["status"] == FAIL, h
+    assert h["summary"].startswith(
+        "the stack's host 'docker.invalid' (the engine's host, from DOCKER_HOST) does not resolve"
+    )
+    assert "set DEVENV_HOST" in h["fix"] and "fix DOCKER_HOST" in h["fix"]
+    # Named by DEVENV_HOST instead: that is the setting to fix.
+    _rc, f = doctor(tmp_path, "engine.host", env={**env, "DEVENV_HOST": "stack.invalid"})
+    h = f["engine.host"]
+    assert h["status"] == FAIL and "'stack.invalid' (DEVENV_HOST) does not resolve" in h["summary"]
+    assert h["fix"].startswith("set DEVENV_HOST to the address")
+
+
+def test_a_remote_engine_that_does_not_answer(tmp_path: Path) -> None:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    rc, f = doctor(tmp_path, "engine", env={"DOCKER_HOST": f"tcp://127.0.0.1:{port}"})
+    assert rc == 1
+    assert f["engine.daemon"]["status"] == FAIL
+    h = f["engine.host"]
+    assert h["status"] == FAIL, h
+    assert h["summary"].startswith(f"nothing answers at 127.0.0.1:{port} (DOCKER_HOST)")
+    assert h["fix"].startswith("fix DOCKER_HOST") and "DEVENV_HOST" in h["fix"]
+    assert f["engine.kind"]["status"] == SKIP and f["engine.disk"]["status"] == SKIP
+
+
+def _context(home: Path, name: str, host: str) -> None:
+    import hashlib
+
+    meta = home / ".docker" / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest()
+    meta.mkdir(parents=True)
+    endpoints = {"docker": {"Host": host, "SkipTLSVerify": False}}
+    (meta / "meta.json").write_text(json.dumps({"Name": name, "Endpoints": endpoints}))
+
+
+def test_the_docker_context_names_the_engine(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    sock = tmp_path / "ctx-engine.sock"
+    _context(home, "ci", f"unix://{sock}")
+    (home / ".docker" / "config.json").write_text('{"currentContext": "ci"}')
+    env = {"HOME": str(home), "DOCKER_HOST": ""}
+    rc, f = doctor(tmp_path, "engine.daemon", "engine.host", env=env)
+    d = f["engine.daemon"]
+    assert rc == 1 and d["status"] == FAIL, d
+    assert f"not reachable at unix://{sock}" in d["summary"]
+    assert f["engine.host"]["data"]["engine"] == f"unix://{sock}"
+    # A context that does not exist fails as the docker CLI does, and says how to leave it.
+    rc, f = doctor(tmp_path, "engine", env={**env, "DOCKER_CONTEXT": "gone"})
+    d = f["engine.daemon"]
+    assert d["status"] == FAIL
+    assert d["summary"].startswith("docker context 'gone' (named by DOCKER_CONTEXT) does not exist")
+    assert d["fix"].startswith("unset DOCKER_CONTEXT")
+    assert f["engine.host"]["status"] == SKIP and "see engine.daemon" in f["engine.host"]["summary"]
+    # DOCKER_HOST wins over any context, as in the docker CLI.
+    _rc, f = doctor(
+        tmp_path,
+        "engine.daemon",
+        env={**env, "DOCKER_CONTEXT": "gone", "DOCKER_HOST": f"unix://{sock}x"},
+    )
+    assert f"unix://{sock}x" in f["engine.daemon"]["summary"]
+
+
+def test_compose_version_is_cached_by_the_binarys_path_size_and_mtime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from devenv.doctor import checks
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    binary = tmp_path / "docker-compose"
+    binary.write_text("#!/bin/sh\necho 2.40.3\n")
+    other = tmp_path / "other-compose"
+    other.write_text("#!/bin/sh\necho 2.39.0\n")
+    assert checks.cached_compose_version(binary) is None
+    checks.remember_compose_version(binary, "2.40.3")
+    checks.remember_compose_version(other, "2.39.0")
+    assert checks.cached_compose_version(binary) == "2.40.3"
+    assert checks.cached_compose_version(other) == "2.39.0"
+    binary.write_text("#!/bin/sh\necho 2.41.0\n")  # a new build: another size
+    assert checks.cached_compose_version(binary) is None
+    os.utime(other, ns=(0, 0))  # the same size, another mtime
+    assert checks.cached_compose_version(other) is None
+    checks.remember_compose_version(binary, "2.41.0")
+    data = json.loads((tmp_path / "cache" / "devenv" / checks.COMPOSE_CACHE).read_text())
+    assert sum(k.startswith(f"{binary}:") for k in data) == 1  # one entry per binary
+
+
+# -- the command without Typer ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "parsed"),
+    [
+        ([], ([], False, False)),
+        (["engine", "ports"], (["engine", "ports"], False, False)),
+        (["engine", "--json"], (["engine"], True, False)),
+        (["-o", "json", "engine"], (["engine"], True, False)),
+        (["-ojson"], ([], True, False)),
+        (["--output=json"], ([], True, False)),
+        (["--output", "text", "--list"], ([], False, True)),
+        (["--", "-odd"], (["-odd"], False, False)),
+        (["--help"], None),
+        (["-h"], None),
+        (["-o"], None),
+        (["-o", "yaml"], None),
+        (["--jsn"], None),
+    ],
+)
+def test_plain_arguments_are_parsed_without_typer(
+    argv: list[str], parsed: tuple[list[str], bool, bool] | None
+) -> None:
+    from devenv.doctor.command import parse
+
+    assert parse(argv) == parsed
+
+
+def test_the_command_without_typer_prints_what_typer_prints(tmp_path: Path) -> None:
+    import sys
+
+    def plain(*args: str) -> subprocess.CompletedProcess[str]:
+        code = "import sys; from devenv.doctor.command import main; r = main(sys.argv[1:]);"
+        code += " sys.exit(99 if r is None else r)"
+        env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/none.sock"}
+        return subprocess.run(
+            [sys.executable, "-c", code, *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    typer_list = run_cli("doctor", "--list", cwd=tmp_path)
+    assert plain("--list").stdout == typer_list.stdout and typer_list.returncode == 0
+    out = plain("-o", "json", "engine.daemon", "engine.host")
+    assert out.returncode == 1
+    ids = [f["id"] for f in json.loads(out.stdout)["findings"]]
+    assert ids == ["engine.daemon", "engine.host"]
+    # What it does not parse (or an unknown check) is Typer's to report.
+    assert plain("--help").returncode == 99 and plain("engin").returncode == 99
+    assert plain("engin").stdout == ""
+    bad = run_cli("doctor", "-o", "yaml", cwd=tmp_path)
+    assert bad.returncode == 2 and "'yaml' is not one of text, json" in bad.stderr
+    ok = run_cli(
+        "doctor",
+        "-o",
+        "json",
+        "engine.host",
+        cwd=tmp_path,
+        env={"DOCKER_HOST": "", "DEVENV_HOST": ""},
+    )
+    assert json.loads(ok.stdout)["findings"][0]["data"]["host"] == "127.0.0.1"
