@@ -71,6 +71,11 @@ def main() -> None:
     if args in HELP_ARGS:
         _help()
         return
-    from devenv.cli import main as cli_main
-
+    try:
+        from devenv.cli import main as cli_main
+    except KeyboardInterrupt:
+        # Ctrl-C before the CLI (and its SIGINT handling) is even loaded, as on a busy machine:
+        # the same quiet exit code as a Ctrl-C anywhere else, with nothing started.
+        sys.stderr.write("devenv: interrupted\n")
+        raise SystemExit(130) from None
     cli_main()

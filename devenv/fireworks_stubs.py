@@ -45,7 +45,7 @@ def push(base_url: str, folder: Path | None, root: Path, timeout: float = 10.0) 
     """Replace the mock's stubs at ``base_url`` (``http://host:port``) with ``folder``'s files.
     Returns how many stubs it now holds. MockError (one line) when a file is bad or the mock
     does not answer."""
-    from devenv.stack.health import http_request
+    from devenv.stack.probes import http_request
 
     files = read(folder, root)
     body = json.dumps({"files": files}).encode()

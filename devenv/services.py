@@ -18,9 +18,10 @@ from typing import Literal
 
 from devenv import __version__
 
-#: How devenv (and the doctor) decide a service answers: Postgres' protocol and a query, Redis'
-#: PING, or an HTTP GET of ``Service.health_path``.
-Probe = Literal["postgres", "redis", "http"]
+#: How devenv decides a service is ready (devenv.stack.probes), from its side, at the published
+#: port: Postgres' startup message (pg_isready's question), Redis' PING, an HTTP GET of
+#: ``Service.health_path`` answered 200, or (``http-any``) answered at all.
+Probe = Literal["postgres", "redis", "http", "http-any"]
 
 #: Where published ports are reached on a local engine.
 LOCAL_HOST = "127.0.0.1"
@@ -46,6 +47,8 @@ class Service:
     opt_in: bool = False
     probe: Probe = "http"
     health_path: str = "/"
+    #: Headers of the HTTP probe: templates over the stack's keys, as ``env``'s values.
+    probe_headers: Mapping[str, str] = field(default_factory=dict)
     #: Its URL, from ``host``, ``port`` and the database ``password`` (masked unless asked for).
     url: str = "http://{host}:{port}"
     #: What it gives an app's .env (``status -o env``, ``env init``): name -> template over
@@ -101,8 +104,9 @@ _BUILTIN: tuple[Service, ...] = (
         8000,
         "kong:2.8.1",
         # Kong starts without GoTrue (its /auth/v1 routes then answer 502 with a valid key), so
-        # a stack can run the gateway alone, e.g. where no GoTrue image is available.
-        health_path="/auth/v1/health",
+        # a stack can run the gateway alone, e.g. where no GoTrue image is available. Ready when
+        # it answers at all; `up` then asks /auth/v1/health through it with the anon key.
+        probe="http-any",
         env={"SUPABASE_URL": "{url}", **_SUPABASE_KEYS},
         role="API gateway (Supabase's URL)",
     ),
@@ -168,7 +172,9 @@ _BUILTIN: tuple[Service, ...] = (
         image_of="fireworks",
         needs=("redis",),
         opt_in=True,
-        health_path="/",
+        # PING through the endpoint: Redis answers through it, token included.
+        health_path="/ping",
+        probe_headers={"Authorization": "Bearer {upstash_token}"},
         env={"UPSTASH_REDIS_REST_URL": "{url}", "UPSTASH_REDIS_REST_TOKEN": "{upstash_token}"},
         role="Upstash REST endpoint in front of Redis",
     ),

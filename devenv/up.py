@@ -9,6 +9,7 @@ migrate``, without a restart.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -16,8 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devenv import interrupt
+from devenv import trace as trace_mod
 from devenv.errors import DatabaseError
 from devenv.stack.model import ProgressFn, UpResult
+from devenv.trace import Trace
 
 if TYPE_CHECKING:
     from devenv.db.plan import DataResult
@@ -56,12 +59,21 @@ def up(
     the stack up."""
     t0 = time.monotonic()
     result = stack.up(services, timeout=timeout, on_progress=on_progress, on_note=on_note)
-    interrupt.check()  # a Ctrl-C swallowed during the last poll stops before the data step
-    if "fireworks" in result.status.running_services:
-        _send_stubs(stack)
-    t = time.monotonic()
-    after = after_up(stack, result.status.running_services, seed=seed)
-    result.phases["data"] = time.monotonic() - t
+    tr = stack.trace or Trace()
+    try:
+        interrupt.check()  # a Ctrl-C swallowed during the last poll stops before the data step
+        if "fireworks" in result.status.running_services:
+            with tr.span("fireworks", "stubs"):
+                _send_stubs(stack)
+        t = time.monotonic()
+        after = after_up(stack, result.status.running_services, seed=seed, trace=tr)
+        result.phases["data"] = time.monotonic() - t
+    finally:
+        # The waterfall is kept also when the data step fails: where the time went is the
+        # first question then (`status -o json`, `up --trace`, the dashboard).
+        result.status.trace = tr
+        with contextlib.suppress(OSError):
+            trace_mod.save(stack.cfg.state_dir, tr)
     return Outcome(result, after, time.monotonic() - t0)
 
 
@@ -129,7 +141,9 @@ class AfterUp:
         }
 
 
-def after_up(stack: Stack, running: Iterable[str], *, seed: bool = True) -> AfterUp:
+def after_up(
+    stack: Stack, running: Iterable[str], *, seed: bool = True, trace: Trace | None = None
+) -> AfterUp:
     """Env check (warnings only), then migrations and, unless ``seed`` is false, the default seed
     set, on the stack's Postgres. Raises DatabaseError naming the file and line; the stack stays
     up either way."""
@@ -161,7 +175,7 @@ def after_up(stack: Stack, running: Iterable[str], *, seed: bool = True) -> Afte
     # GoTrue's admin API creates seeded users; without gotrue a set with users fails clearly.
     auth = authmod.target_for(stack) if "gotrue" in running and plan.needs_auth(sets) else None
     try:
-        out.data = plan_mod.run(plan, stack.database_url(), sets, auth=auth)
+        out.data = plan_mod.run(plan, stack.database_url(), sets, auth=auth, trace=trace)
     except DatabaseError as exc:
         # The same error object, so nothing it carries is lost; only the message says where.
         exc.message = f"the stack is up, but {exc.message}"

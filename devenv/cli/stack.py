@@ -41,6 +41,11 @@ def up(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the final status as JSON."),
     ui: bool = typer.Option(False, "--ui", help="Then serve `devenv ui` until Ctrl-C."),
+    trace: bool = typer.Option(
+        False,
+        "--trace",
+        help="Then draw where the time went: each service's phases, the data step.",
+    ),
 ) -> None:
     """Start the stack, wait until it is really healthy, and print URLs and keys."""
     from devenv.up import up as run_up
@@ -71,6 +76,12 @@ def up(
     for line in after.summary() if after else []:
         typer.echo(line)
     typer.echo(f"ready in {outcome.elapsed_s:.1f} s")
+    if trace and result.status.trace is not None:
+        from devenv.trace import render
+
+        typer.echo("")
+        for line in render(result.status.trace):
+            typer.echo(line)
     if ui:
         from devenv.cli.ui import run as run_ui
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from devenv import services as svcs
 from devenv.db import migrations, seeds, tool
 from devenv.errors import DatabaseError
+from devenv.trace import Trace
 
 if TYPE_CHECKING:
     from devenv.config import Config
@@ -179,15 +180,24 @@ def run(
     sets: Sequence[str],
     *,
     auth: AuthTarget | None = None,
+    trace: Trace | None = None,
 ) -> DataResult:
     """Apply pending migrations, then load ``sets`` (those that exist) — one connection, one hold
-    of devenv's lock. A project without the default set seeds nothing."""
+    of devenv's lock. A project without the default set seeds nothing. ``trace`` receives the
+    spans of lane ``data`` (connect, migrations, seed) for the startup waterfall."""
     from devenv.db import conn as dbconn
 
+    tr = trace or Trace()
     parsed = plan.read_sets(sets)  # a broken seed file fails before the database is touched
-    with dbconn.connect(dsn) as conn, dbconn.locked(conn):
-        mig = migrate(plan, conn, dsn)
-        seeded = seeds.load_sets(conn, parsed, auth=auth) if parsed else None
+    with tr.span("data", "connect"):
+        conn = dbconn.connect(dsn)
+    with conn, dbconn.locked(conn):
+        with tr.span("data", "migrations"):
+            mig = migrate(plan, conn, dsn)
+        seeded = None
+        if parsed:
+            with tr.span("data", "seed " + ", ".join(s.name for s in parsed)):
+                seeded = seeds.load_sets(conn, parsed, auth=auth)
     return DataResult(mig, seeded)
 
 

@@ -53,6 +53,7 @@ class ContainerState:
     exit_code: int | None = None
     started_at: float | None = None
     healthy_at: float | None = None  # first healthy check, when Docker's health log shows it
+    created_at: float | None = None
     ports: tuple[int, ...] = ()  # published host ports
     labels: Mapping[str, str] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)  # may hold secrets
@@ -302,6 +303,7 @@ def parse_inspect(attrs: Mapping[str, Any]) -> ContainerState:
         exit_code=state.get("ExitCode") if status in ("exited", "dead") else None,
         started_at=started,
         healthy_at=healthy,
+        created_at=parse_timestamp(attrs.get("Created")),
         ports=tuple(sorted(set(ports))),
         labels=dict(labels),
         env=env,

@@ -30,19 +30,23 @@ from typing import Any
 from devenv import config as config_mod
 from devenv import environ as environ_mod
 from devenv import services as svcs
+from devenv import trace as trace_mod
 from devenv.assets import compose_file
 from devenv.config import Config
 from devenv.environ import Environ
 from devenv.errors import SecretsError, StackError
 from devenv.stack import health, images, ports, project, secrets
+from devenv.stack import probes as probes_mod
 from devenv.stack.compose import ComposeRunner, ContainerState, Runner
 from devenv.stack.engine import Engine
 from devenv.stack.engine_api import remote_host
 from devenv.stack.model import ProgressFn, ServiceInfo, Status, UpResult
+from devenv.stack.probes import Probe, ProbeFactory
 from devenv.stack.secrets import Keys
+from devenv.trace import Trace
 
 LOCK_FILE = "lock"
-#: Touched by `down` as it begins: a starting `up` sees it and stops (see health.wait_containers).
+#: Touched by `down` as it begins: a starting `up` sees it and stops (see health.wait_ready).
 DOWN_MARK = "down"
 #: Per-container startup times measured during `up` (see Stack._remember_startup).
 STARTUP_FILE = "startup.json"
@@ -61,6 +65,7 @@ class Stack:
         runner: Runner | None = None,
         owner: str = "",
         overrides: Iterable[Path] = (),
+        probe_for: ProbeFactory | None = None,
     ) -> None:
         self.cfg = cfg
         self.env = environ_mod.read() if env is None else env
@@ -71,6 +76,8 @@ class Stack:
             cfg.name, [compose_file(), *overrides], self.engine
         )
         self.owner = owner
+        #: Makes each service's readiness probe (a test's fake engine brings its own).
+        self.probe_for: ProbeFactory = probe_for or probes_mod.for_service
         self._keys: Keys | None = None
         self._keys_how = ""
         self._started = False
@@ -79,6 +86,8 @@ class Stack:
         self.unchanged = False
         #: Startup times the health wait saw during this handle's `up`/`restart` (by container).
         self._measured: dict[str, float] = {}
+        #: The startup waterfall of this handle's last `up` (devenv.trace).
+        self.trace: Trace | None = None
         self.runner.env = project.compose_env(cfg, None, self.env, owner=owner)
         #: Where the published ports are reached: every URL below uses it (project.stack_host).
         self.host = project.stack_host(cfg, self.env)
@@ -228,6 +237,7 @@ class Stack:
         DevenvError subclass on every failure. ``on_note`` hears of slow one-time work (building
         an image) before it starts; the time that takes does not count against ``timeout``."""
         t0 = time.monotonic()
+        self.trace = Trace()
         deadline = t0 + timeout
         chosen = self.cfg.check_services(list(services)) if services else self.cfg.services
         wanted = svcs.with_needs(chosen)
@@ -253,6 +263,7 @@ class Stack:
         # Older versions kept the gateway config (with the service_role key) in a file.
         (self.cfg.state_dir / "kong.yml").unlink(missing_ok=True)
         phases["prepare"] = time.monotonic() - t0
+        self._span("prepare", t0)
         # Everything wanted runs healthy, made from this very configuration: compose would
         # change nothing, and asking it costs more than the rest of `up` together.
         self.unchanged = self._already_up(existing, wanted)
@@ -306,8 +317,10 @@ class Stack:
                 " the stack is open to that host's network"
             )
         t_images = time.monotonic()
+        self._span("checks", t)
         images.ensure(self.cfg, self.engine, self.runner, self.env, wanted, on_note=on_note)
         spent = time.monotonic() - t_images
+        self._span("images", t_images)
         deadline += spent
         self._repair_networks()
         phases["checks"] = time.monotonic() - t
@@ -333,13 +346,22 @@ class Stack:
         by_service = {c.service: c for c in existing}
         if any(c.service not in self.cfg.services for c in existing):
             return False  # a service was disabled in devenv.toml: compose must remove it
-        return bool(digest) and all(
+        made_so = bool(digest) and all(
             (c := by_service.get(s)) is not None
             and c.state == "running"
-            and c.health in ("healthy", "")
             and c.labels.get(project.LABEL_CONFIG) == digest
             for s in wanted
         )
+        # Running is not answering: each is asked, all at once (the engine's health is not
+        # consulted: Podman runs no healthchecks, and a healthy mark can be a second old).
+        return made_so and self._all_answer(wanted)
+
+    def _all_answer(self, services: Iterable[str]) -> bool:
+        from concurrent.futures import ThreadPoolExecutor
+
+        checks = list(self.probes(services).values())
+        with ThreadPoolExecutor(max_workers=max(1, len(checks))) as pool:
+            return all(r.ready for r in pool.map(lambda p: p.check(), checks))
 
     def _wait_gateway(
         self, wanted: tuple[str, ...], keys: Keys, deadline: float, phases: dict[str, float]
@@ -359,23 +381,38 @@ class Stack:
             health.wait_http(gateway, deadline, logs_of=["kong", "gotrue"], runner=self.runner)
         if "gotrue" in wanted:
             phases["gateway"] = time.monotonic() - t
+            self._span("gateway", t)
+
+    def _span(self, phase: str, since: float) -> None:
+        """A span of devenv's own work (lane ``devenv``) from monotonic ``since`` to now."""
+        if self.trace is not None:
+            origin = time.monotonic() - self.trace.now()
+            self.trace.add("devenv", phase, since - origin)
 
     def _compose_up(
         self, services: list[str], deadline: float, on_progress: ProgressFn | None
     ) -> None:
-        """`compose up --detach` for ``services``, waiting for health ourselves (see health)."""
-        started = self.runner.start(
-            ["up", "--detach", "--pull", "never", "--quiet-pull", *services]
-        )
-        health.wait_containers(
+        """Start ``services`` and wait until each answers devenv's own probe (health.wait_ready):
+        `compose up --detach --no-deps` of those whose needs already answer, then of the next,
+        so GoTrue starts the moment Postgres accepts connections, not at a healthcheck tick."""
+        health.wait_ready(
             self.runner,
             services,
+            self.probes(services),
             deadline,
-            started=started,
+            launch=lambda wave: self.runner.start(
+                ["up", "--detach", "--no-deps", "--pull", "never", "--quiet-pull", *wave]
+            ),
             on_progress=on_progress,
             taken_down=self._down_since_up_began,
             startup=self._measured,
+            trace=self.trace,
         )
+
+    def probes(self, services: Iterable[str]) -> dict[str, Probe]:
+        """devenv's readiness probe of each service, at the address where it is published."""
+        values = _key_values(self._keys)
+        return {s: self.probe_for(s, self.host, self.cfg.ports[s], values) for s in services}
 
     def _down_since_up_began(self) -> bool:
         try:
@@ -418,19 +455,23 @@ class Stack:
         next `up` cannot repair it. So `down` lets a starting Postgres get healthy first
         (bounded); a running `up` has already seen the down mark and stopped waiting."""
         pg = next((c for c in containers if c.service == "postgres"), None)
-        if pg is None or pg.state != "running" or pg.health != "starting":
+        if pg is None or pg.state != "running":
+            return
+        # devenv's own probe, not the engine's health (Podman never runs the healthcheck).
+        probe = self.probes(["postgres"])["postgres"]
+        if probe.check().ready:
             return
         commands = self.engine.commands(pg.id)
         # Any word of any command line: the entrypoint runs as `sh docker-entrypoint.sh postgres
         # ...` before initdb starts. Seen processes and none of them Postgres': an image that
-        # runs no Postgres never gets healthy, and there is nothing to wait for.
+        # runs no Postgres never gets ready, and there is nothing to wait for.
         words = {w.rsplit("/", 1)[-1].rstrip(":") for c in commands for w in c.split()}
         if commands and not words & {"postgres", "initdb", "pg_ctl", "postmaster"}:
             return
         end = time.monotonic() + limit_s
         while time.monotonic() < end:
             pg = next((c for c in self.runner.ps() if c.service == "postgres"), None)
-            if pg is None or pg.state != "running" or pg.health != "starting":
+            if pg is None or pg.state != "running" or probe.check().ready:
                 return
             time.sleep(health.POLL_S)
 
@@ -442,9 +483,11 @@ class Stack:
         probe: bool = True,
     ) -> Status:
         """Services with state, health, port, URL and startup time; keys (recovered from the
-        containers if .devenv/ is gone while the stack runs). With ``probe``, a service whose
-        container says healthy is also asked what an app asks of it (health.app_probes: GoTrue
-        reaching its database, Kong reaching GoTrue), and is unhealthy, with why, if that fails."""
+        containers if .devenv/ is gone while the stack runs). With ``probe``, health is devenv's
+        own answer, not the engine's: each running service is asked its readiness probe (all at
+        once), then what an app asks of it (health.app_probes: GoTrue reaching its database,
+        Kong reaching GoTrue); a service failing either is unhealthy (``starting`` while its
+        container is young), with why. Without, the engine's healthcheck status is shown."""
         containers = self.runner.ps() if containers is None else containers
         by_service = {c.service: c for c in containers}
         keys = self._keys
@@ -472,26 +515,45 @@ class Stack:
                 ServiceInfo(svc, c.state, c.health, self.cfg.ports[svc], u[svc], c.name, startup)
             )
         if probe:
-            up = [i.name for i in infos if i.state == "running" and i.health != "unhealthy"]
-            found = health.app_probes(
-                self.cfg.services, up, self.cfg.ports, keys.anon_key if keys else None, self.host
-            )
-            for info in infos:
-                res = found.get(info.name)
-                if res is not None and not res.ready:
-                    info.health, info.why = "unhealthy", res.detail
+            self._probe_health(infos, keys)
         running = bool(infos) and all(
             i.state == "running" for i in infos if i.name in self.cfg.services
         )
-        return Status(self.cfg.name, self.cfg.root, infos, keys, u["kong"], running)
+        last = self.trace if self.trace is not None else trace_mod.load(self.cfg.state_dir)
+        return Status(self.cfg.name, self.cfg.root, infos, keys, u["kong"], running, last)
+
+    def _probe_health(self, infos: list[ServiceInfo], keys: Keys | None) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        running = [i for i in infos if i.state == "running"]
+        if not running:
+            return
+        checks = self.probes(i.name for i in running)
+        with ThreadPoolExecutor(max_workers=len(checks)) as pool:
+            own = dict(zip(checks, pool.map(lambda p: p.check(), checks.values()), strict=True))
+        answering = [n for n, r in own.items() if r.ready]
+        found = health.app_probes(
+            self.cfg.services, answering, self.cfg.ports, keys.anon_key if keys else None, self.host
+        )
+        for info in running:
+            res = own[info.name] if not own[info.name].ready else found.get(info.name)
+            if res is None or res.ready:
+                info.health, info.why = "healthy", ""
+            else:
+                info.health = "starting" if info.health == "starting" else "unhealthy"
+                info.why = res.detail
 
     def restart(self, services: Iterable[str] = (), *, timeout: float = 120.0) -> Status:
         chosen = self.cfg.check_services(list(services)) if services else self.cfg.services
         with self._lock("restart"):
             self.require_keys()
             self.runner.run(["restart", "--timeout", "10", *chosen])
-            health.wait_containers(
-                self.runner, list(chosen), time.monotonic() + timeout, startup=self._measured
+            health.wait_ready(
+                self.runner,
+                list(chosen),
+                self.probes(chosen),
+                time.monotonic() + timeout,
+                startup=self._measured,
             )
             after = self.runner.ps()
             status = self.status(containers=after)
@@ -526,19 +588,12 @@ class Stack:
     def env_for(self, services: Iterable[str], keys: Keys | None) -> dict[str, str]:
         """The .env names ``services`` give (devenv.services), with this stack's URLs and
         ``keys`` (their values empty, and no database URL, without keys)."""
-        k = keys or Keys("", "", "", "")
         if keys is None:  # a URL with the database password in it means nothing without it
             services = [s for s in services if "{password}" not in svcs.get(s).url]
         return svcs.env_values(
             services,
             project.urls(self.cfg, keys, show_secrets=True, host=self.host),
-            {
-                "anon_key": k.anon_key,
-                "service_role_key": k.service_role_key,
-                "jwt_secret": k.jwt_secret,
-                "upstash_token": k.upstash_token if keys else "",
-                "fireworks_key": svcs.FIREWORKS_LOCAL_KEY,
-            },
+            _key_values(keys),
         )
 
     def env_values(self, *, public_aliases: bool = False) -> dict[str, str]:
@@ -649,3 +704,15 @@ class Stack:
             yield
         finally:
             os.close(fd)
+
+
+def _key_values(keys: Keys | None) -> dict[str, str]:
+    """The keys' values the table's templates take (``Service.env``, ``probe_headers``)."""
+    k = keys or Keys("", "", "", "")
+    return {
+        "anon_key": k.anon_key,
+        "service_role_key": k.service_role_key,
+        "jwt_secret": k.jwt_secret,
+        "upstash_token": k.upstash_token if keys else "",
+        "fireworks_key": svcs.FIREWORKS_LOCAL_KEY,
+    }

@@ -1,135 +1,180 @@
 """Wait strategies, as testcontainers has them: small objects that say whether something is ready
 yet, and one loop that polls them against a deadline.
 
-- :class:`ContainersHealthy`: every service's container runs and its healthcheck passes (a
-  container without a healthcheck counts once it runs: a user's own image may have none).
+- :class:`ServicesReady`: every service's container runs and devenv's own probe of it answers
+  (devenv.stack.probes), at the address where the engine publishes it.
 - :class:`HttpOk`: a GET answers 200 (the gateway, through Kong, with the anon key).
+- :class:`GoTrueSignIn`: a sign-in reaches GoTrue's database.
 
-The loop polls every 0.1 s: compose's own ``--wait`` ticks every 0.5 s, which is half a second of
-waiting for nothing per service.
+The readiness loop polls every 20 ms at first, backing off to 0.1 s: compose's own ``--wait``
+ticks every 0.5 s and a healthcheck every 1 s, which is most of a warm start spent waiting for
+nothing.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from devenv import interrupt
+from devenv import services as svcs
 from devenv.errors import HealthTimeout, StackError
 from devenv.stack.compose import ContainerState, Runner, Started, compose_error
 from devenv.stack.model import ProgressFn, ServiceState
+from devenv.stack.probes import Check, Probe
+from devenv.stack.probes import http_get as http_get  # re-exported: the doctor's GETs
+from devenv.stack.probes import http_request as http_request
+from devenv.stack.project import LABEL_CONFIG
+
+if TYPE_CHECKING:
+    from devenv.trace import Trace
 
 POLL_S = 0.1
+#: The readiness loop starts polling this often and backs off to MAX_POLL_S: a service that
+#: answers 0.3 s after its start is seen within a few tens of ms.
+FIRST_POLL_S = 0.02
+MAX_POLL_S = 0.1
 
 
 class StackTakenDown(StackError):
     """The containers ``up`` was waiting for were removed (a `devenv down` elsewhere)."""
 
 
-@dataclass
-class Check:
-    ready: bool
-    detail: str = ""
+class ServicesReady:
+    """Every service's container runs and devenv's own probe of it says ready (devenv.stack.probes;
+    the engine's healthcheck is not consulted: it ticks once a second, and Podman without systemd
+    runs none). Probes run in threads, one in flight per service, so a slow one delays no other.
+    A container is probed only once it carries the configuration being started (its config label),
+    so an old container about to be recreated never counts as ready."""
 
-
-class ContainersHealthy:
-    """Every service in ``services`` runs and is healthy (or has no healthcheck)."""
-
-    def __init__(self, runner: Runner, services: Sequence[str]) -> None:
+    def __init__(
+        self,
+        runner: Runner,
+        services: Sequence[str],
+        probes: Mapping[str, Probe],
+        trace: Trace | None = None,
+    ) -> None:
         self.runner = runner
         self.services = list(services)
+        self.probes = probes
+        self.trace = trace
         self.seen: set[str] = set()
-        self.states: dict[str, ServiceState] = {}
-        #: Startup seconds per container start ("<id>@<started_at>"), taken while the first
-        #: healthy check is still in Docker's 5-entry health log, else from the poll that saw
-        #: the container turn healthy (only if an earlier poll saw it starting).
+        self.states: dict[str, ServiceState] = {s: ServiceState(s) for s in self.services}
+        #: Startup seconds per container start ("<id>@<started_at>"): from its start to the
+        #: probe that found it ready.
         self.startup: dict[str, float] = {}
-        self._starting: set[str] = set()
+        self.ready: set[str] = set()
+        #: Services whose `compose up` finished: an exited container there is a failure.
+        self.launched: set[str] = set()
+        self._launch_t: dict[str, float] = {}
+        self._answered_t: dict[str, float] = {}
+        self._inflight: dict[str, Future[Check]] = {}
+        self._pool = ThreadPoolExecutor(max_workers=max(1, len(self.services)))
+        self._digest = runner.env.get("DEVENV_CONFIG_HASH", "")
+        self._began_wall = time.time()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def note_launch(self, services: Sequence[str]) -> None:
+        t = self.trace.now() if self.trace is not None else 0.0
+        for s in services:
+            self._launch_t.setdefault(s, t)
 
     def poll(self) -> dict[str, ServiceState]:
-        states = {s: ServiceState(s) for s in self.services}
-        for c in self.runner.ps():
-            st = states.get(c.service)
-            if st is None:
+        containers = {c.service: c for c in self.runner.ps() if c.service in self.states}
+        for name, st in self.states.items():
+            c = containers.get(name)
+            if c is None:
+                st.state, st.container = "waiting", ""
+                self.ready.discard(name)
                 continue
-            self.seen.add(c.service)
-            self._note_startup(c)
-            st.container = c.name
-            st.health = c.health
-            st.exit_code = c.exit_code
-            if c.state == "running":
-                st.state = (
-                    c.health if c.health in ("healthy", "unhealthy", "starting") else "running"
-                )
-            elif c.state in ("exited", "dead"):
-                st.state = "exited"
-            else:
-                st.state = c.state
-        self.states = states
-        return states
+            self.seen.add(name)
+            st.container, st.health, st.exit_code = c.name, c.health, c.exit_code
+            if c.state != "running":
+                self.ready.discard(name)
+                st.state = "exited" if c.state in ("exited", "dead") else c.state
+                continue
+            current = not self._digest or c.labels.get(LABEL_CONFIG, "") == self._digest
+            if name in self.ready or not current:
+                st.state = "healthy" if name in self.ready else "starting"
+                continue
+            st.state = "starting"
+            self._probe(name, c)
+            if name in self.ready:
+                st.state = "healthy"
+        return self.states
 
-    def _note_startup(self, c: ContainerState) -> None:
-        if c.started_at is None:
+    def _probe(self, name: str, c: ContainerState) -> None:
+        fut = self._inflight.get(name)
+        if fut is None:
+            self._inflight[name] = self._pool.submit(self.probes[name].check)
             return
-        key = f"{c.id}@{c.started_at}"
-        if key in self.startup:
+        if not fut.done():
             return
-        if c.healthy_at is not None:
-            self.startup[key] = c.healthy_at - c.started_at
-        elif c.health == "healthy" and key in self._starting:
-            self.startup[key] = time.time() - c.started_at
-        elif c.health == "starting":
-            self._starting.add(key)
+        del self._inflight[name]
+        res = fut.result()
+        st = self.states[name]
+        st.health = res.detail
+        now = self.trace.now() if self.trace is not None else 0.0
+        if res.answered:
+            self._answered_t.setdefault(name, now)
+        if not res.ready:
+            self._inflight[name] = self._pool.submit(self.probes[name].check)
+            return
+        self.ready.add(name)
+        now_wall = time.time()
+        if c.started_at is not None and c.started_at >= self._began_wall - 1.0:
+            # Only a start this wait saw: a container up for an hour is not an hour's startup.
+            self.startup.setdefault(f"{c.id}@{c.started_at}", max(0.0, now_wall - c.started_at))
+        self._record(name, c, now)
 
-    @staticmethod
-    def ready_one(st: ServiceState) -> bool:
-        return st.state == "healthy" or (st.state == "running" and not st.health)
+    def _record(self, name: str, c: ContainerState, ready_t: float) -> None:
+        """The service's spans in the startup waterfall: create and start (when this `up` made
+        and started its container), first answer, ready."""
+        tr = self.trace
+        if tr is None:
+            return
+        launched = self._launch_t.get(name)
+
+        def rel(wall: float | None) -> float | None:
+            return None if wall is None else wall - tr.began
+
+        created, started = rel(c.created_at), rel(c.started_at)
+        begin = launched if launched is not None else 0.0
+        if launched is not None and created is not None and created >= begin - 0.05:
+            tr.add(name, "create", begin, max(begin, created))
+            begin = max(begin, created)
+        if launched is not None and started is not None and started >= begin - 0.05:
+            tr.add(name, "start", begin, max(begin, started))
+            begin = max(begin, started)
+        answered = min(self._answered_t.get(name, ready_t), ready_t)
+        tr.add(name, "answer", begin, max(begin, answered))
+        tr.add(name, "ready", max(begin, answered), max(begin, ready_t))
+
+    def all_ready(self) -> bool:
+        return all(s in self.ready for s in self.services)
+
+    def ready_one(self, st: ServiceState) -> bool:
+        return st.name in self.ready
 
     def check(self) -> Check:
-        states = self.poll()
-        bad = [n for n, st in states.items() if not self.ready_one(st)]
-        return Check(not bad, ", ".join(f"{n}: {states[n].state}" for n in bad))
+        self.poll()
+        bad = [n for n in self.services if n not in self.ready]
+        return Check(not bad, ", ".join(f"{n}: {self.states[n].state}" for n in bad))
 
     def failed(self) -> list[str]:
-        return [n for n, st in self.states.items() if st.state in ("exited", "unhealthy")]
+        return [
+            n
+            for n, st in self.states.items()
+            if n in self.launched and st.state in ("exited", "dead")
+        ]
 
     def vanished(self) -> bool:
         """Containers seen earlier are all gone: someone took the stack down."""
         return bool(self.seen) and all(st.state == "waiting" for st in self.states.values())
-
-
-def http_request(
-    method: str,
-    url: str,
-    headers: Mapping[str, str] | None = None,
-    body: bytes | None = None,
-    timeout: float = 2.0,
-    limit: int | None = 4096,
-) -> tuple[int, dict[str, str], str]:
-    """One request with the standard library: (status, lower-cased headers, the body's first
-    ``limit`` bytes as text; None: all of it). The probes of `up`, `status` and the doctor are
-    single requests, and importing httpx would cost more than they do. Raises OSError when
-    nothing answers."""
-    import http.client
-    from urllib.parse import urlsplit
-
-    u = urlsplit(url)
-    path = (u.path or "/") + (f"?{u.query}" if u.query else "")
-    conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port or 80, timeout=timeout)
-    try:
-        conn.request(method, path, body=body, headers=dict(headers or {}))
-        r = conn.getresponse()
-        text = (r.read() if limit is None else r.read(limit)).decode("utf-8", "replace")
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, text
-    finally:
-        conn.close()
-
-
-def http_get(
-    url: str, headers: Mapping[str, str] | None = None, timeout: float = 2.0
-) -> tuple[int, dict[str, str], str]:
-    return http_request("GET", url, headers, timeout=timeout)
 
 
 class HttpOk:
@@ -214,44 +259,70 @@ def app_probes(
     return out
 
 
-def wait_containers(
+def wait_ready(
     runner: Runner,
     services: Sequence[str],
+    probes: Mapping[str, Probe],
     deadline: float,
     *,
-    started: Started | None = None,
+    launch: Callable[[list[str]], Started] | None = None,
     on_progress: ProgressFn | None = None,
     taken_down: Callable[[], bool] | None = None,
     startup: dict[str, float] | None = None,
+    trace: Trace | None = None,
 ) -> None:
-    """Wait until every service is healthy, while ``started`` (compose ``up --detach``) runs
-    and after it ends. Raises HealthTimeout (with the failing services' last log lines) on an
-    exited or unhealthy service or the deadline, ComposeError if compose itself failed, and
-    StackTakenDown if the containers were removed under us (``taken_down`` says a `devenv down`
-    began: its containers stop before they vanish, which must not read as a crash). ``startup``
-    receives the startup times seen (see ContainersHealthy.startup)."""
-    strategy = ContainersHealthy(runner, services)
+    """Wait until every service answers its probe. With ``launch`` (``compose up --detach
+    --no-deps`` of some services), start them as they can: a service the moment every service it
+    needs (the table's ``needs``) answers, not after a healthcheck tick; one compose at a time,
+    since two would race to make the network. Without it, the services are already starting
+    (``restart``).
+
+    Raises HealthTimeout (with the failing services' last log lines) on an exited service or the
+    deadline, ComposeError if compose itself failed, and StackTakenDown if the containers were
+    removed under us (``taken_down`` says a `devenv down` began: its containers stop before they
+    vanish, which must not read as a crash). ``startup`` receives the startup times seen;
+    ``trace`` the services' phases."""
+    strategy = ServicesReady(runner, services, probes, trace)
     if startup is not None:
-        strategy.startup = startup  # filled as the loop sees each service turn healthy
+        strategy.startup = startup  # filled as each service is found ready
+    wanted = set(services)
+    pending = list(services) if launch is not None else []
+    if launch is None:
+        strategy.launched.update(services)
+    started: Started | None = None
+    in_flight: list[str] = []
     t0 = time.monotonic()
+    pause = FIRST_POLL_S
     try:
         while True:
             interrupt.check()
-            check = strategy.check()
+            rc = started.poll() if started is not None else 0
+            if started is not None and rc is not None:
+                if rc != 0:
+                    _raise_start_failure(runner, strategy, started, rc)
+                strategy.launched.update(in_flight)
+                started, in_flight = None, []
+            if launch is not None and pending and started is None:
+                wave = [
+                    s
+                    for s in pending
+                    if all(n in strategy.ready or n not in wanted for n in svcs.get(s).needs)
+                ]
+                if wave:
+                    strategy.note_launch(wave)
+                    started, in_flight = launch(wave), wave
+                    pending = [s for s in pending if s not in wave]
+                    pause = FIRST_POLL_S
+            strategy.poll()
             if taken_down is not None and taken_down():
                 raise _taken_down(runner)
             if on_progress is not None:
                 on_progress(strategy.states, time.monotonic() - t0)
-            rc = started.poll() if started is not None else 0
-            done = rc is not None
-            if rc is not None and rc != 0:
-                assert started is not None
-                _raise_start_failure(runner, strategy, started, rc)
-            if done and check.ready:
+            if started is None and not pending and strategy.all_ready():
                 return
-            if done and strategy.vanished():
+            if started is None and strategy.vanished():
                 raise _taken_down(runner)
-            if done and strategy.failed():
+            if strategy.failed():
                 _raise_unhealthy(
                     runner,
                     strategy,
@@ -265,18 +336,21 @@ def wait_containers(
                 _raise_unhealthy(
                     runner,
                     strategy,
-                    "did not become healthy within the deadline",
+                    "did not become ready within the deadline",
                     "see the log lines below, or `devenv doctor stack`; raise --timeout if the"
                     " machine is just slow",
                 )
-            if started is not None and not done:
-                started.wait(POLL_S)
+            if started is not None and started.poll() is None:
+                started.wait(pause)
             else:
-                time.sleep(POLL_S)
+                time.sleep(pause)
+            pause = min(MAX_POLL_S, pause * 1.5)
     except BaseException:
         if started is not None:
             started.stop()  # Ctrl-C: compose stops cleanly; the next `up` finishes the job
         raise
+    finally:
+        strategy.close()
 
 
 def _taken_down(runner: Runner) -> StackTakenDown:
@@ -288,7 +362,7 @@ def _taken_down(runner: Runner) -> StackTakenDown:
 
 def _raise_unhealthy(
     runner: Runner,
-    strategy: ContainersHealthy,
+    strategy: ServicesReady,
     what: str,
     hint: str,
     only: Sequence[str] = (),
@@ -304,7 +378,7 @@ def _raise_unhealthy(
 
 
 def _raise_start_failure(
-    runner: Runner, strategy: ContainersHealthy, started: Started, rc: int
+    runner: Runner, strategy: ServicesReady, started: Started, rc: int
 ) -> None:
     strategy.poll()
     err = compose_error(["up", *strategy.services], started.argv, rc, started.stderr())

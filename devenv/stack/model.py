@@ -10,6 +10,7 @@ from typing import Any
 
 from devenv.stack import secrets
 from devenv.stack.secrets import Keys
+from devenv.trace import Trace
 
 
 @dataclass
@@ -57,6 +58,8 @@ class Status:
     keys: Keys | None
     api_url: str
     running: bool
+    #: The last `up`'s startup waterfall (devenv.trace), if one was kept.
+    trace: Trace | None = None
 
     def as_dict(self, show_secrets: bool = False) -> dict[str, Any]:
         keys: dict[str, str] = {}
@@ -76,6 +79,7 @@ class Status:
             "api_url": self.api_url,
             "services": [s.as_dict() for s in self.services],
             "keys": keys,
+            "trace": self.trace.as_dict() if self.trace is not None else None,
         }
 
     def service(self, name: str) -> ServiceInfo | None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devenv.stack.compose import ContainerState
+from devenv.stack.probes import Check, Probe
 
 HEALTHY_AFTER = 3  # polls from creation to healthy
 
@@ -91,8 +92,11 @@ class FakeRunner:
         self.calls.append(args)
         self.envs_seen.append(dict(self.env))
         services = [a for a in args[1:] if not a.startswith("-") and a != "never"]
+        digest = self.env.get("DEVENV_CONFIG_HASH", "")
         for s in services:
-            if s not in self.containers:
+            # As compose: a container made from another configuration is made anew.
+            old = self.containers.get(s)
+            if old is None or old.state.labels.get("dev.devenv.config", "") != digest:
                 self.containers[s] = self._new(s)
         st = FakeStarted(self, services, ["docker", "compose", *args], fail_rc=self.up_fails_with)
         if self.up_fails_with:
@@ -142,8 +146,25 @@ class FakeRunner:
     def logs_tail(self, services: Sequence[str], lines: int = 20) -> dict[str, str]:
         return {s: f"{s}: last words\n" for s in services}
 
+    def probe_for(self, service: str, host: str, port: int, values: Mapping[str, str]) -> Probe:
+        """devenv's readiness probe of a fake service: it answers once the fake says healthy."""
+        return _FakeProbe(self, service)
+
     def commands(self) -> list[str]:
         return [a[0] for a in self.calls]
+
+
+@dataclass
+class _FakeProbe:
+    runner: FakeRunner
+    service: str
+
+    def check(self) -> Check:
+        c = self.runner.containers.get(self.service)
+        if c is None or c.state.state != "running":
+            return Check(False, "ConnectionRefusedError")
+        ok = c.state.health == "healthy"
+        return Check(ok, "answers" if ok else "not yet", answered=True)
 
 
 class FakeEngine:

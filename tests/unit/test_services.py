@@ -61,7 +61,13 @@ def test_a_record_added_to_the_table_is_a_service_everywhere(tmp_path: Path) -> 
 
         # The Stack starts it after what it needs, reports it, and gives its .env names.
         runner = FakeRunner(project=cfg.name)
-        stack = Stack(cfg, env=environ.read({}), engine=FakeEngine(), runner=runner)  # type: ignore[arg-type]
+        stack = Stack(
+            cfg,
+            env=environ.read({}),
+            engine=FakeEngine(),
+            runner=runner,
+            probe_for=runner.probe_for,
+        )  # type: ignore[arg-type]
         status = stack.up(timeout=5).status
         assert [s.name for s in status.services] == ["postgres", "search"]
         assert status.running

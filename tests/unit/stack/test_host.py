@@ -38,7 +38,13 @@ def stack(root: Path, toml: str = "", **env: str) -> Stack:
     )
     e = environ.read(env)
     cfg = config.load(root, e)
-    return Stack(cfg, env=e, engine=FakeEngine(), runner=FakeRunner(project=cfg.name))  # type: ignore[arg-type]
+    return Stack(
+        cfg,
+        env=e,
+        engine=FakeEngine(),
+        runner=(r := FakeRunner(project=cfg.name)),
+        probe_for=r.probe_for,
+    )  # type: ignore[arg-type]
 
 
 def test_every_url_names_the_remote_engines_host(tmp_path: Path) -> None:

@@ -39,7 +39,9 @@ def make(tmp_path: Path) -> tuple[Stack, RotatingRunner]:
         env=environ.read({}),
     )  # fmt: skip
     runner = RotatingRunner(project="fake")
-    st = Stack(cfg, env=environ.read({}), engine=FakeEngine(), runner=runner)  # type: ignore[arg-type]
+    st = Stack(
+        cfg, env=environ.read({}), engine=FakeEngine(), runner=runner, probe_for=runner.probe_for
+    )  # type: ignore[arg-type]
     return st, runner
 
 
@@ -50,7 +52,9 @@ def test_status_falls_back_to_what_up_measured(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     # Docker's health log has rotated: the first healthy check is gone from inspect.
     runner.rotated = {"postgres", "redis"}
-    fresh = Stack(st.cfg, env=st.env, engine=FakeEngine(), runner=runner)  # type: ignore[arg-type]
+    fresh = Stack(
+        st.cfg, env=st.env, engine=FakeEngine(), runner=runner, probe_for=runner.probe_for
+    )  # type: ignore[arg-type]
     assert [s.startup_s for s in fresh.status().services] == [1.5, 1.5]
     assert [s["startup_s"] for s in fresh.status().as_dict()["services"]] == [1.5, 1.5]
 
@@ -77,7 +81,9 @@ def test_an_unreadable_file_is_ignored(tmp_path: Path) -> None:
     st.up(timeout=5)
     (st.cfg.state_dir / STARTUP_FILE).write_text("not json")
     runner.rotated = {"postgres", "redis"}
-    fresh = Stack(st.cfg, env=st.env, engine=FakeEngine(), runner=runner)  # type: ignore[arg-type]
+    fresh = Stack(
+        st.cfg, env=st.env, engine=FakeEngine(), runner=runner, probe_for=runner.probe_for
+    )  # type: ignore[arg-type]
     assert [s.startup_s for s in fresh.status().services] == [None, None]
 
 
@@ -101,14 +107,16 @@ def test_the_wait_loop_measures_what_the_health_log_never_shows(tmp_path: Path) 
     )  # fmt: skip
     runner = WallClockRunner(project="fake")
     runner.born = {}
-    st = Stack(cfg, env=environ.read({}), engine=FakeEngine(), runner=runner)  # type: ignore[arg-type]
+    st = Stack(
+        cfg, env=environ.read({}), engine=FakeEngine(), runner=runner, probe_for=runner.probe_for
+    )  # type: ignore[arg-type]
     t0 = time.time()
     shown = [s.startup_s for s in st.up(timeout=5).status.services]
     took = time.time() - t0
     assert all(x is not None and 0 <= x <= took for x in shown), shown
-    fresh = Stack(cfg, env=st.env, engine=FakeEngine(), runner=runner)  # type: ignore[arg-type]
+    fresh = Stack(cfg, env=st.env, engine=FakeEngine(), runner=runner, probe_for=runner.probe_for)  # type: ignore[arg-type]
     assert [s.startup_s for s in fresh.status().services] == [round(x, 3) for x in shown]  # type: ignore[arg-type]
     # A second `up` finds them healthy already: it saw no transition and keeps what it had.
-    st2 = Stack(cfg, env=st.env, engine=FakeEngine(), runner=runner)  # type: ignore[arg-type]
+    st2 = Stack(cfg, env=st.env, engine=FakeEngine(), runner=runner, probe_for=runner.probe_for)  # type: ignore[arg-type]
     st2.up(timeout=5)
     assert [s.startup_s for s in fresh.status().services] == [round(x, 3) for x in shown]  # type: ignore[arg-type]
