@@ -20,6 +20,8 @@ below that reads ``os.environ`` again. Tests and the pytest plugin pass their ow
                                 ``[project] host`` and the engine's own host)
 ``DOCKER_HOST``                 the engine (read here too: a remote engine's host is where
                                 its published ports are)
+``DEVENV_PORT_RANGE``           ``LOW-HIGH``: where throw-away (test) stacks take their host
+                                ports, e.g. the range a CI runner's engine publishes
 =============================== ==============================================================
 """
 
@@ -40,6 +42,7 @@ SERVICE_ROLE_KEY = "DEVENV_SERVICE_ROLE_KEY"
 MAIL_URL = "DEVENV_MAIL_URL"
 DEBUG = "DEVENV_DEBUG"
 HOST = "DEVENV_HOST"
+PORT_RANGE = "DEVENV_PORT_RANGE"
 DOCKER_HOST = "DOCKER_HOST"
 
 
@@ -58,6 +61,7 @@ class Environ:
     debug: bool = False
     host: str = ""
     docker_host: str = ""
+    port_range: tuple[int, int] | None = None
 
     @property
     def external_database(self) -> bool:
@@ -84,4 +88,25 @@ def read(environ: Mapping[str, str] | None = None) -> Environ:
         debug=env.get(DEBUG) == "1",
         host=env.get(HOST, ""),
         docker_host=env.get(DOCKER_HOST, ""),
+        port_range=_port_range(env.get(PORT_RANGE, "")),
     )
+
+
+def _port_range(text: str) -> tuple[int, int] | None:
+    """``LOW-HIGH`` (inclusive), or None when unset. ConfigError (one line) when malformed."""
+    if not text.strip():
+        return None
+    low, sep, high = text.strip().partition("-")
+    try:
+        pair = (int(low), int(high)) if sep else None
+    except ValueError:
+        pair = None
+    if pair is None or not 1024 <= pair[0] <= pair[1] <= 65535:
+        from devenv.errors import ConfigError
+
+        raise ConfigError(
+            f"{PORT_RANGE}={text!r} is not a port range",
+            f"write it as LOW-HIGH with 1024 <= LOW <= HIGH <= 65535 (e.g. 54300-54399), or unset"
+            f" {PORT_RANGE}",
+        )
+    return pair

@@ -19,6 +19,7 @@ what ephemeral stacks and the pytest plugin use.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import socket
 import time
@@ -68,7 +69,7 @@ class Stack:
         probe_for: ProbeFactory | None = None,
     ) -> None:
         self.cfg = cfg
-        self.env = environ_mod.read() if env is None else env
+        self.env = process_environ() if env is None else env
         self.engine = engine or Engine()
         # ``overrides``: compose files merged over compose.yaml (ephemeral stacks put Postgres'
         # data on a tmpfs this way); the stack's definition stays the one file.
@@ -100,7 +101,7 @@ class Stack:
     @classmethod
     def load(cls, root: Path | None = None, *, env: Environ | None = None) -> Stack:
         """The project at (or above) ``root``: its devenv.toml, or the defaults."""
-        env = environ_mod.read() if env is None else env
+        env = process_environ() if env is None else env
         return cls(config_mod.load(root, env), env=env)
 
     @classmethod
@@ -121,12 +122,16 @@ class Stack:
         the worker that happens to start the shared stack."""
         import uuid
 
-        env = environ_mod.read() if env is None else env
+        env = process_environ() if env is None else env
         cfg = config_mod.in_memory(
             root,
             name=name or f"devenv-eph-{uuid.uuid4().hex[:10]}",
             services=services,
-            ports=ports.free_for(svcs.names()),
+            ports=ports.free_for(
+                svcs.names(),
+                within=env.port_range,
+                local=remote_host(env.docker_host) is None,
+            ),
             env=env,
             **sections,
         )
@@ -704,6 +709,23 @@ class Stack:
             yield
         finally:
             os.close(fd)
+
+
+def process_environ() -> Environ:
+    """This process's settings, with the engine a docker context names when DOCKER_HOST is unset
+    (``docker context use``, DOCKER_CONTEXT): exported as DOCKER_HOST, so the Docker SDK (which
+    knows no contexts), devenv's socket client and compose all talk to the same engine, and the
+    stack's host is that engine's (project.stack_host)."""
+    env = environ_mod.read()
+    if env.docker_host:
+        return env
+    from devenv.stack.engine_info import context_docker_host
+
+    host = context_docker_host(os.environ, Path.home())
+    if host is None:
+        return env
+    os.environ["DOCKER_HOST"] = host
+    return dataclasses.replace(env, docker_host=host)
 
 
 def _key_values(keys: Keys | None) -> dict[str, str]:

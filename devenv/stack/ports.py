@@ -52,10 +52,37 @@ def free_ports(n: int, host: str = HOST) -> list[int]:
             s.close()
 
 
-def free_for(services: Iterable[str], host: str = HOST) -> dict[str, int]:
-    """A free port for each of ``services``, distinct from each other (throw-away stacks)."""
+def free_for(
+    services: Iterable[str],
+    host: str = HOST,
+    *,
+    within: tuple[int, int] | None = None,
+    local: bool = True,
+) -> dict[str, int]:
+    """A free port for each of ``services``, distinct from each other (throw-away stacks). The
+    kernel picks them, unless ``within`` (DEVENV_PORT_RANGE) names the range to draw from: then
+    at random there, each one checked free here when the engine is ``local`` (a remote engine's
+    ports are on its host: compose's own error says when one is taken, and the caller draws
+    again)."""
     names = list(services)
-    return dict(zip(names, free_ports(len(names), host), strict=True))
+    if within is None:
+        return dict(zip(names, free_ports(len(names), host), strict=True))
+    import random
+
+    candidates = list(range(within[0], within[1] + 1))
+    random.shuffle(candidates)
+    chosen: list[int] = []
+    for port in candidates:
+        if len(chosen) == len(names):
+            break
+        if not local or is_free(port, host):
+            chosen.append(port)
+    if len(chosen) < len(names):
+        raise PortInUse(
+            f"DEVENV_PORT_RANGE {within[0]}-{within[1]} has fewer than {len(names)} free ports",
+            "widen the range, or stop what holds its ports",
+        )
+    return dict(zip(names, chosen, strict=True))
 
 
 def suggest(start: int, taken: Iterable[int] = ()) -> int:

@@ -387,12 +387,17 @@ def _testcontainers() -> None:
 def use_docker_host() -> str | None:
     """testcontainers' Docker host detection (tc.host, DOCKER_HOST, the docker context); the
     result is exported as DOCKER_HOST for compose and the Docker SDK, as testcontainers' own
-    client does."""
+    client does. Where ports are reached follows testcontainers too: its host override
+    (TESTCONTAINERS_HOST_OVERRIDE, tc.host.override) becomes DEVENV_HOST unless that is set."""
+    from testcontainers.core.config import testcontainers_config as tc
     from testcontainers.core.docker_client import get_docker_host
 
     host = get_docker_host()
     if host and not os.environ.get("DOCKER_HOST"):
         os.environ["DOCKER_HOST"] = host
+    override = getattr(tc, "tc_host_override", None)
+    if override and not os.environ.get("DEVENV_HOST"):
+        os.environ["DEVENV_HOST"] = str(override)
     return host
 
 
