@@ -54,7 +54,7 @@ def _gib(n: float) -> str:
 # `devenv doctor engine` is what a user runs when something is off, often many times in a row:
 # it has to answer in about the time `docker info` takes. So these checks ask the engine's API
 # (once per run: the Context caches /_ping, /version and /info), run no subprocess when a cache
-# or the API knows the answer, and import nothing the project checks need.
+# or the API knows the answer, and load no more of the project than its [project] host.
 
 
 @check("engine.cli", "docker CLI", timeout=2.0)
