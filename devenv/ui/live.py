@@ -42,6 +42,16 @@ _CONTAINER_ACTIONS = frozenset(
 )
 
 
+#: What an engine event means for a service's row before the next status says more.
+_EVENT_PATCH: dict[str, dict[str, str]] = {
+    "kill": {"state": "stopping", "level": "bad", "why": "being stopped"},
+    "die": {"state": "exited", "level": "bad", "why": "its container exited"},
+    "stop": {"state": "exited", "level": "bad", "why": "its container exited"},
+    "oom": {"state": "exited", "level": "bad", "why": "out of memory"},
+    "destroy": {"state": "missing", "level": "bad", "why": "its container was removed"},
+}
+
+
 @dataclass
 class _Subscriber:
     loop: asyncio.AbstractEventLoop
@@ -61,6 +71,7 @@ class Hub:
     _threads: list[threading.Thread] = field(default_factory=list)
     _last: dict[str, str] = field(default_factory=dict)
     _events_stream: Any = None
+    _patched: float = 0.0
     #: The latest services snapshot (what a page opened now shows at once).
     services: dict[str, Any] | None = None
     services_error: str = ""
@@ -126,12 +137,15 @@ class Hub:
     # -- services ------------------------------------------------------------------------------
 
     def refresh_services(self) -> None:
+        began = time.monotonic()
         try:
             snap = self.board.services()
         except Exception as exc:  # the engine went away, a probe broke: say so on the page
             self.services_error = error_line(exc)
             self.publish("problem", {"what": "services", "message": self.services_error})
             return
+        if self._patched > began:
+            return  # an event said more since this began: the next refresh (woken) tells
         changed = self.services is None or _without_time(snap) != _without_time(self.services)
         self.services, self.services_error = snap, ""
         if changed:  # the probe every second sends only what changed
@@ -158,14 +172,40 @@ class Hub:
                 for ev in stream:
                     if self._stop.is_set():
                         break
-                    action = str(ev.get("Action") or ev.get("status") or "").split(":")[0]
-                    if action in _CONTAINER_ACTIONS:
+                    action = str(ev.get("Action") or ev.get("status") or "")
+                    if action.split(":")[0] in _CONTAINER_ACTIONS:
+                        self._at_once(ev, action)
                         self._wake.set()
             except Exception:  # the engine restarted or is gone: the periodic probe says so
                 pass
             finally:
                 self._events_stream = None
             self._stop.wait(1.0)
+
+    def _at_once(self, ev: dict[str, Any], action: str) -> None:
+        """What an event alone says for certain (a container stopping, gone, unhealthy) is on the
+        page before the refresh it wakes has asked the engine and probed every service."""
+        from devenv.stack.compose import COMPOSE_SERVICE
+
+        attributes = (ev.get("Actor") or {}).get("Attributes") or {}
+        patch = _EVENT_PATCH.get(action.split(":")[0])
+        if action == "kill" and attributes.get("signal") not in ("9", "15"):
+            patch = None  # a reload (HUP) and the like: nothing is going away
+        if action.startswith("health_status") and action.endswith("unhealthy"):
+            patch = {"health": "unhealthy", "level": "bad"}
+        service = attributes.get(COMPOSE_SERVICE)
+        snap = self.services
+        if patch is None or snap is None or not service:
+            return
+        rows = [
+            {**row, **patch, "started_at": None} if row.get("name") == service else row
+            for row in snap.get("services", [])
+        ]
+        if rows == snap.get("services"):
+            return
+        self._patched = time.monotonic()
+        self.services = {**snap, "services": rows, "at": time.time()}
+        self.publish("services", self.services)
 
     # -- journal, mail, trace ------------------------------------------------------------------
 

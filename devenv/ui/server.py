@@ -50,6 +50,14 @@ class UIServer:
         self._server = uvicorn.Server(uvicorn_config(self.app, HOST, self.port, "warning"))
         self._thread: threading.Thread | None = None
 
+    def warm(self) -> None:
+        """Know the stack before anyone asks: the first status and the engine client (the Docker
+        SDK's import is most of a second on a busy machine), so the first page opened shows the
+        services at once."""
+        self.hub.refresh_services()
+        with contextlib.suppress(Exception):
+            _ = self.board.stack.engine.client
+
     @property
     def base(self) -> str:
         return f"http://{HOST}:{self.port}"
@@ -118,7 +126,7 @@ def require_running(stack: Stack) -> None:
     if not stack.runner.ps():
         raise StackError(
             f"the stack {stack.cfg.name!r} is not running",
-            "start it with `devenv up` (or `devenv up --ui`)",
+            "start it with `devenv up`, or `devenv up --ui` for both at once",
         )
 
 
@@ -133,6 +141,7 @@ def serve(
     (with its token) once the socket listens; the browser opens it unless ``open_browser`` is
     false."""
     ui = UIServer(stack, port=port)
+    ui.warm()
     if announce is not None:
         announce(ui.url)
     if open_browser:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import html
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -57,6 +58,7 @@ STATIC = {"app.js": "text/javascript", "style.css": "text/css"}
 _KEEPALIVE_S = 15.0
 
 
+@functools.cache
 def _asset(name: str) -> str:
     return resources.files("devenv.ui").joinpath("static", name).read_text(encoding="utf-8")
 
@@ -116,6 +118,8 @@ def make_app(board: Board, hub: Hub, guard: Guard, *, start_hub: bool = True) ->
             return resp
         if not authorised(request):
             return HTMLResponse(_page_refused(), 403)
+        if hub.services is None and not hub.services_error:
+            await asyncio.to_thread(hub.refresh_services)  # the first page, before any refresh
         return HTMLResponse(_page(hub, guard.port))
 
     async def static(request: Request) -> Response:

@@ -15,14 +15,17 @@ function el(tag, attrs = {}, ...children) {
     else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
     else node.setAttribute(k, v === true ? "" : String(v));
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined) continue;
     node.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
   return node;
 }
 
-const state = { services: null, revealed: null, tab: "services", logSource: null, logLines: [] };
+const state = {
+  services: null, revealed: null, tab: "services", logSource: null, logLines: [],
+  openEnv: new Set(),  // services whose env names are unfolded (kept across live updates)
+};
 
 // -- server calls --------------------------------------------------------------------------------
 
@@ -86,7 +89,8 @@ function renderServices(snap) {
     const env = Object.entries(s.env || {});
     const shown = state.revealed ? state.revealed.env : null;
     const envList = env.length
-      ? el("details", { class: "env" },
+      ? el("details", { class: "env", open: state.openEnv.has(s.name),
+          ontoggle: (ev) => state.openEnv[ev.target.open ? "add" : "delete"](s.name) },
           el("summary", { text: `${env.length} env name${env.length === 1 ? "" : "s"}` }),
           el("dl", {}, env.map(([k, v]) => [
             el("dt", { text: k }),
@@ -147,7 +151,8 @@ async function reveal() {
   state.revealed = result;
   btn.textContent = "hide secrets";
   renderServices(state.services);
-  for (const d of $$("#services details.env")) d.open = true;
+  for (const s of state.services.services) state.openEnv.add(s.name);
+  renderServices(state.services);
 }
 
 // -- waterfall -----------------------------------------------------------------------------------
