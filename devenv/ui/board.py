@@ -366,7 +366,11 @@ def _last_health_check(attrs: Mapping[str, Any]) -> tuple[str, str]:
     last = log[-1]
     text = " ".join(str(last.get("Output") or "").split())[:_PROBE_OUTPUT_CHARS]
     code = last.get("ExitCode")
-    return (f"exit {code}: {text}" if text else f"exit {code}"), str(last.get("End") or "")
+    if code == 0:
+        said = f"passed: {text}" if text else "passed"
+    else:
+        said = f"failed (exit {code}): {text}" if text else f"failed (exit {code})"
+    return said, str(last.get("End") or "")
 
 
 def error_line(exc: BaseException) -> str:

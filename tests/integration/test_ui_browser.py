@@ -466,7 +466,7 @@ def test_up_with_ui_serves_the_page_until_ctrl_c(stack: Project) -> None:
 def test_the_readme_screenshot(page: Any, ui: UI, tmp_path: Path) -> None:
     """Taken on every run; written to docs/images/ui.png only with DEVENV_UPDATE_SCREENSHOT=1
     (CI never changes the tree)."""
-    page.set_viewport_size({"width": 1280, "height": 720})
+    page.set_viewport_size({"width": 1440, "height": 860})
     open_page(page, ui)
     expect(page.locator("#live")).to_have_attribute("data-state", "live")
     shot = tmp_path / "ui.png"

@@ -329,7 +329,9 @@ def test_levels(state: str, health: str, why: str, level: str) -> None:
 
 def test_the_last_health_check() -> None:
     attrs = {"State": {"Health": {"Log": [{"ExitCode": 0, "Output": "PONG\n", "End": "T"}]}}}
-    assert board_mod._last_health_check(attrs) == ("exit 0: PONG", "T")
+    assert board_mod._last_health_check(attrs) == ("passed: PONG", "T")
+    failed = {"State": {"Health": {"Log": [{"ExitCode": 1, "Output": "", "End": "U"}]}}}
+    assert board_mod._last_health_check(failed) == ("failed (exit 1)", "U")
     assert board_mod._last_health_check({}) == ("", "")
 
 
