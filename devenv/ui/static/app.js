@@ -12,6 +12,7 @@ function el(tag, attrs = {}, ...children) {
     if (v === null || v === undefined || v === false) continue;
     if (k === "class") node.className = v;
     else if (k === "text") node.textContent = v;
+    else if (k === "style") Object.assign(node.style, v);  // CSSOM: allowed by the page's CSP
     else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
     else node.setAttribute(k, v === true ? "" : String(v));
   }
@@ -167,14 +168,17 @@ function renderTrace(trace) {
   const lanes = trace.lanes || [...new Set(trace.spans.map((s) => s.lane))];
   const began = trace.began ? new Date(trace.began * 1000).toLocaleString() : "";
   const axis = el("div", { class: "wf-axis" }, [0, 0.25, 0.5, 0.75, 1].map((f) =>
-    el("span", { style: `left:${f * 100}%`, text: `${(f * total).toFixed(2)} s` })));
+    el("span", { style: { left: `${f * 100}%` }, text: `${(f * total).toFixed(2)} s` })));
   const rows = lanes.map((lane) => {
     const spans = trace.spans.filter((s) => s.lane === lane);
     return el("div", { class: "wf-row", "data-lane": lane },
       el("div", { class: "wf-lane", text: lane }),
       el("div", { class: "wf-track" }, spans.map((s) => el("div", {
         class: "wf-bar", "data-phase": s.phase.split(" ")[0],
-        style: `left:${(s.start_s / total) * 100}%;width:${Math.max(0.4, ((s.end_s - s.start_s) / total) * 100)}%`,
+        style: {
+          left: `${(s.start_s / total) * 100}%`,
+          width: `${Math.max(0.4, ((s.end_s - s.start_s) / total) * 100)}%`,
+        },
         title: `${lane} ${s.phase}: ${(s.end_s - s.start_s).toFixed(3)} s (from ${s.start_s.toFixed(3)} s)`,
       }, el("span", { text: s.phase })))));
   });
