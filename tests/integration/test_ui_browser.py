@@ -367,7 +367,7 @@ def test_a_snapshot_saved_and_restored_from_the_page(page: Any, ui: UI, stack: P
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("INSERT INTO public.notes (body) VALUES ('after')")
     snap_row.locator("button.restore").click()  # the confirm dialog is accepted
-    expect(page.locator("#action")).to_have_text(f"restore {name}: done", timeout=60_000)
+    expect(page.locator("#action")).to_have_text(f"snapshot restore {name}: done", timeout=60_000)
     with psycopg.connect(dsn, autocommit=True) as conn:
         rows = [r[0] for r in conn.execute("SELECT body FROM public.notes ORDER BY id")]
     assert rows == ["before"]

@@ -54,6 +54,8 @@ function say(text, level = "") {
   a.dataset.level = level;
 }
 
+// ``label`` is the server's own name for the action (web.py's _label): the event stream announces
+// the same action to every open page, in the same words.
 async function act(label, path, body, { confirmText } = {}) {
   if (confirmText && !window.confirm(confirmText)) return null;
   say(`${label}…`, "wait");
@@ -340,12 +342,12 @@ async function loadData() {
       el("td", { text: `${(s.size_bytes / 1e6).toFixed(1)} MB` }),
       el("td", {},
         el("button", { type: "button", class: "restore", onclick: async () => {
-          await act(`restore ${s.name}`, "/api/snapshots/restore", { name: s.name },
+          await act(`snapshot restore ${s.name}`, "/api/snapshots/restore", { name: s.name },
             { confirmText: `Replace the database with snapshot ${s.name}? Other sessions are disconnected.` });
           loadData();
         }, text: "restore" }), " ",
         el("button", { type: "button", class: "danger", onclick: async () => {
-          await act(`delete ${s.name}`, "/api/snapshots/delete", { name: s.name },
+          await act(`snapshot delete ${s.name}`, "/api/snapshots/delete", { name: s.name },
             { confirmText: `Delete snapshot ${s.name}?` });
           loadData();
         }, text: "delete" })))) : [el("tr", {}, el("td", { colspan: 4, class: "empty", text: "no snapshots" }))]));
@@ -445,7 +447,7 @@ function init() {
   $("#snap-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const name = $("#snap-name").value.trim();
-    if (await act(`save ${name}`, "/api/snapshots/save", { name })) $("#snap-name").value = "";
+    if (await act(`snapshot save ${name}`, "/api/snapshots/save", { name })) $("#snap-name").value = "";
     loadData();
   });
   $("#data-refresh").addEventListener("click", loadData);
