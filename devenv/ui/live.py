@@ -52,6 +52,10 @@ _EVENT_PATCH: dict[str, dict[str, str]] = {
 }
 
 
+#: What a subscriber's queue receives when the server stops: its stream ends.
+CLOSED = ""
+
+
 @dataclass
 class _Subscriber:
     loop: asyncio.AbstractEventLoop
@@ -65,6 +69,7 @@ class Hub:
     probe_s: float = 2.0
     poll_s: float = 0.5
     _subs: list[_Subscriber] = field(default_factory=list)
+    _followers: list[Any] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _wake: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -90,8 +95,17 @@ class Hub:
             self._threads.append(t)
 
     def stop(self) -> None:
+        """Stop the threads and end every open stream (so a Ctrl-C does not wait for pages to
+        go away)."""
         self._stop.set()
         self._wake.set()
+        with self._lock:
+            subs, followers = list(self._subs), list(self._followers)
+        for s in subs:
+            with contextlib.suppress(RuntimeError):
+                s.loop.call_soon_threadsafe(_offer, s.queue, CLOSED)
+        for f in followers:
+            f.close()
         stream = self._events_stream
         if stream is not None:
             with contextlib.suppress(Exception):
@@ -117,6 +131,19 @@ class Hub:
     def unsubscribe(self, q: asyncio.Queue[str]) -> None:
         with self._lock:
             self._subs = [s for s in self._subs if s.queue is not q]
+
+    def track(self, follower: Any) -> None:
+        """A log stream to end with the server (anything with ``close()``)."""
+        with self._lock:
+            self._followers.append(follower)
+
+    def untrack(self, follower: Any) -> None:
+        with self._lock:
+            self._followers = [f for f in self._followers if f is not follower]
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
 
     @property
     def watched(self) -> bool:

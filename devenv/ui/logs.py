@@ -63,7 +63,10 @@ class Follower:
             ).start()
         try:
             while not self._stop.is_set():
-                batch = await queue.get()
+                try:  # woken now and then to see whether it was closed
+                    batch = await asyncio.wait_for(queue.get(), 0.5)
+                except TimeoutError:
+                    continue
                 # Whatever else is waiting goes in the same message.
                 while not queue.empty() and len(batch) < 500:
                     batch = batch + queue.get_nowait()

@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from devenv.errors import MockError, PortInUse, StackError
@@ -47,7 +47,14 @@ class UIServer:
         self.board = Board(stack)
         self.hub = Hub(self.board)
         self.app = make_app(self.board, self.hub, Guard.local(self.token, self.port))
-        self._server = uvicorn.Server(uvicorn_config(self.app, HOST, self.port, "warning"))
+        hub = self.hub
+
+        class _Server(uvicorn.Server):
+            def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+                hub.stop()  # open pages' streams end now, not after the graceful timeout
+                super().handle_exit(sig, frame)
+
+        self._server = _Server(uvicorn_config(self.app, HOST, self.port, "warning"))
         self._thread: threading.Thread | None = None
 
     def warm(self) -> None:
@@ -98,6 +105,7 @@ class UIServer:
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
+        self.hub.stop()
         self._server.should_exit = True
         if self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout)

@@ -36,7 +36,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from devenv.errors import DevenvError, UsageError
 from devenv.ui.board import Board, error_line
-from devenv.ui.live import Hub
+from devenv.ui.live import CLOSED, Hub
 from devenv.ui.logs import Follower
 from devenv.ui.security import Guard
 
@@ -208,9 +208,13 @@ def make_app(board: Board, hub: Hub, guard: Guard, *, start_hub: bool = True) ->
                 yield "retry: 1000\n\n"
                 while True:
                     try:
-                        yield await asyncio.wait_for(queue.get(), _KEEPALIVE_S)
+                        message = await asyncio.wait_for(queue.get(), _KEEPALIVE_S)
                     except TimeoutError:
                         yield ": keep-alive\n\n"
+                        continue
+                    if message == CLOSED:
+                        return  # the server is stopping
+                    yield message
             finally:
                 hub.unsubscribe(queue)
 
@@ -227,6 +231,7 @@ def make_app(board: Board, hub: Hub, guard: Guard, *, start_hub: bool = True) ->
             text = exc.one_line() if isinstance(exc, DevenvError) else "tail must be a number"
             return JSONResponse({"error": text}, 400)
         follower = Follower(board, services, tail=max(0, min(tail, 5000)))
+        hub.track(follower)
 
         async def stream() -> AsyncIterator[str]:
             try:
@@ -236,6 +241,7 @@ def make_app(board: Board, hub: Hub, guard: Guard, *, start_hub: bool = True) ->
                     yield f"event: lines\ndata: {json.dumps(rows)}\n\n"
             finally:
                 follower.close()
+                hub.untrack(follower)
 
         return _sse(stream())
 

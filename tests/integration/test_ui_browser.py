@@ -457,10 +457,22 @@ def test_up_with_ui_serves_the_page_until_ctrl_c(stack: Project) -> None:
         url = read_url(proc, timeout=120)
         r = httpx.get(url, follow_redirects=True, timeout=15)
         assert r.status_code == 200 and "devenv" in r.text
+        # A page still open (its event stream) does not hold the Ctrl-C up.
+        base, _, token = url.partition("/?token=")
+        with httpx.stream(
+            "GET", f"{base}/api/events", headers={"x-devenv-token": token}, timeout=15
+        ) as events:
+            assert next(events.iter_lines()) == "retry: 1000"
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            rc = proc.wait(30)
+            took = time.monotonic() - t0
     finally:
-        proc.send_signal(signal.SIGINT)
-        rc = proc.wait(30)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(30)
     assert rc == 0, proc.stderr.read() if proc.stderr else ""
+    assert took < 3.0  # not uvicorn's 5 s wait for open connections
 
 
 def test_the_readme_screenshot(page: Any, ui: UI, tmp_path: Path) -> None:
