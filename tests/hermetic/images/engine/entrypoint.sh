@@ -21,14 +21,16 @@ case "$kind" in
     exec dockerd -H tcp://0.0.0.0:2375 -H unix:///var/run/docker.sock --tls=false --userland-proxy=false
     ;;
   ssh)
-    # Reached only over ssh (DOCKER_HOST=ssh://root@...): the docker CLI there runs
+    # Tests reach it over ssh only (DOCKER_HOST=ssh://root@...): the docker CLI there runs
     # `docker system dial-stdio` against the unix socket. The harness adds its key to
-    # /root/.ssh/authorized_keys with `docker exec`.
+    # /root/.ssh/authorized_keys with `docker exec`, and loads images over tcp on this
+    # container's own address (not published on the host): streaming them through ssh or
+    # `docker exec` takes several times as long.
     mkdir -p /run/sshd /root/.ssh
     chmod 700 /root/.ssh
     ssh-keygen -A >/dev/null
     /usr/sbin/sshd -e
-    exec dockerd -H unix:///var/run/docker.sock --userland-proxy=false
+    exec dockerd -H unix:///var/run/docker.sock -H tcp://0.0.0.0:2375 --tls=false --userland-proxy=false
     ;;
   podman)
     exec podman system service --time=0 tcp:0.0.0.0:8888
