@@ -140,15 +140,10 @@ def test_a_host_folder_is_not_visible_to_the_engine(
         folder,
         {"probe": redis_service(volumes=[f"{shared}:/probe"], command=["ls", "-A", "/probe"])},
     )
-    proc = second_engine.docker(
-        "compose", "-p", name, "run", "--rm", "probe", check=False, cwd=folder
-    )
-    # Docker makes the missing source folder (empty) on its machine; Podman refuses a missing
-    # source. Either way the file is not there.
-    if proc.returncode == 0:
-        assert "marker" not in proc.stdout
-    else:
-        assert "no such file or directory" in proc.stderr.lower(), proc.stderr
+    listing = second_engine.docker("compose", "-p", name, "run", "--rm", "probe", cwd=folder)
+    # The engine (Docker, and Podman's compatible API alike) makes the missing source folder,
+    # empty, on its own machine: the run succeeds and sees nothing of the host's.
+    assert listing.stdout.strip() == "", listing.stdout
 
 
 def test_healthchecks_run_on_docker_and_never_on_podman(
