@@ -217,7 +217,8 @@ def _data_stamp(stack: Stack, seed: bool) -> str | None:
 
     if stack.env.external_database:
         return None
-    pg = next((c for c in stack.runner.ps() if c.service == "postgres"), None)
+    containers = stack.last_containers if stack.last_containers is not None else stack.runner.ps()
+    pg = next((c for c in containers if c.service == "postgres"), None)
     if pg is None or pg.state != "running":
         return None
     from devenv.db.plan import DataPlan

@@ -14,6 +14,8 @@ here: ``up`` must not fail because someone edited a seed file (``devenv seed --f
 
 from __future__ import annotations
 
+# The runner, the seeder and the tool wrapper are imported where they run: they import psycopg
+# (0.1-0.3 s), and a second `devenv up` asks this module only which files the data step reads.
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,12 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devenv import services as svcs
-from devenv.db import migrations, seeds, tool
 from devenv.errors import DatabaseError
 from devenv.trace import Trace
 
 if TYPE_CHECKING:
     from devenv.config import Config
+    from devenv.db import migrations, seeds, tool
     from devenv.db.auth import AuthTarget
 
 
@@ -79,11 +81,15 @@ class DataPlan:
     # -- seed sets -------------------------------------------------------------------------
 
     def has_set(self, name: str) -> bool:
+        from devenv.db import seeds
+
         return seeds.set_exists(self.seeds_dir, name, self.seed_files)
 
     def set_paths(self, name: str) -> list[Path]:
         """The files of one set, in load order (none if it does not exist; ``[db] seed_paths``
         as listed, whether each exists or not)."""
+        from devenv.db import seeds
+
         if name in self.seed_files:
             return list(self.seed_files[name])
         directory = self.seeds_dir / name
@@ -91,6 +97,8 @@ class DataPlan:
 
     def set_hash(self, name: str) -> str:
         """What ``devenv seed`` records for the set: its files' content hash (no parsing)."""
+        from devenv.db import seeds
+
         paths = self.set_paths(name)
         directory = paths[0].parent if name in self.seed_files and paths else self.seeds_dir / name
         return seeds.set_hash(directory, [p for p in paths if p.is_file()])
@@ -106,12 +114,16 @@ class DataPlan:
 
     def read_sets(self, names: Sequence[str]) -> list[seeds.SeedSet]:
         """Read and check the named sets that exist (no database needed), in order."""
+        from devenv.db import seeds
+
         present = [s for s in dict.fromkeys(names) if s and self.has_set(s)]
         return [seeds.read_set(self.seeds_dir, s, self.seed_files) for s in present]
 
     def needs_auth(self, names: Sequence[str]) -> bool:
         """Whether one of the sets seeds auth users (then GoTrue's admin API is needed): the
         seeder's own rule, on file names only."""
+        from devenv.db import seeds
+
         return any(seeds.is_users_file(p) for s in names for p in self.set_paths(s))
 
     # -- what the outcome depends on -------------------------------------------------------
@@ -126,6 +138,8 @@ class DataPlan:
 
     def check_files(self) -> None:
         """Fail on a migration that cannot even be split, before anything is changed."""
+        from devenv.db import migrations
+
         if not self.migrate_cmd:
             for f in migrations.discover(self.migrations_dir):
                 migrations.statements(f)
@@ -169,6 +183,8 @@ def name_missing_service(exc: DatabaseError, services: Collection[str], how: str
 def migrate(plan: DataPlan, conn: Any, dsn: str) -> migrations.MigrateResult | tool.ToolResult:
     """Apply what is pending: devenv's runner, or the app's tool (devenv's lock is held
     meanwhile, so two `up`s never run the tool at once)."""
+    from devenv.db import migrations, tool
+
     if plan.migrate_cmd:
         return tool.run(plan.migrate_cmd, dsn, plan.root)
     return migrations.apply_pending(conn, plan.migrations_dir)
@@ -186,6 +202,7 @@ def run(
     of devenv's lock. A project without the default set seeds nothing. ``trace`` receives the
     spans of lane ``data`` (connect, migrations, seed) for the startup waterfall."""
     from devenv.db import conn as dbconn
+    from devenv.db import seeds
 
     tr = trace or Trace()
     parsed = plan.read_sets(sets)  # a broken seed file fails before the database is touched
@@ -210,6 +227,8 @@ def seed(
     auth: AuthTarget | None = None,
 ) -> seeds.SeedResult:
     """Load ``sets`` alone (``devenv seed``): each whole or not at all; ``force`` reloads."""
+    from devenv.db import seeds
+
     return seeds.seed(
         dsn, plan.seeds_dir, list(sets), force=force, auth=auth, files=plan.seed_files
     )

@@ -89,6 +89,8 @@ class Stack:
         self._measured: dict[str, float] = {}
         #: The startup waterfall of this handle's last `up` (devenv.trace).
         self.trace: Trace | None = None
+        #: The containers as this handle's last `up` left them (its callers need not ask again).
+        self.last_containers: list[ContainerState] | None = None
         self.runner.env = project.compose_env(cfg, None, self.env, owner=owner)
         #: Where the published ports are reached: every URL below uses it (project.stack_host).
         self.host = project.stack_host(cfg, self.env)
@@ -277,9 +279,12 @@ class Stack:
                 existing, wanted, how, deadline, on_progress, phases, on_note
             )
         self._wait_gateway(wanted, keys, deadline, phases)
-        after = self.runner.ps()
-        # The wait just asked GoTrue and Kong what an app asks; asking again costs a second up.
-        status = self.status(containers=after, probe="gotrue" not in wanted)
+        # Nothing was started when everything was already up: the first list still holds.
+        after = existing if self.unchanged else self.runner.ps()
+        self.last_containers = after
+        # Every service was just probed (and GoTrue and Kong asked what an app asks); asking
+        # again costs a second `up` as much as the rest of it.
+        status = self.status(containers=after, probe="gotrue" not in wanted and not self.unchanged)
         self._remember_startup(status, after)
         return UpResult(
             status=status,
