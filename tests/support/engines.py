@@ -24,6 +24,11 @@ Use in a test (the fixtures are imported, not registered as a plugin):
 
     @pytest.mark.parametrize("second_engine", ["podman"], indirect=True)   # one kind only
 
+What Podman 4.3.1 does differently, through the same Docker API (tests/engines proves each):
+healthchecks never run (no systemd: a container stays "starting"); a port published on host
+address 0.0.0.0 never answers (netavark's DNAT rule matches 0.0.0.0 literally: leave the address
+empty, "PORT:6379" or ":PORT:6379"); loaded images are listed as localhost/NAME but found by NAME.
+
 The engines stay up after the tests (named, labelled containers with named volumes: warm reuse
 takes about a second); `python -m tests.support.engines --remove` removes them.
 """
@@ -62,7 +67,10 @@ PORT_RANGE = (54300, 54399)
 # The inner engine's own choice of a host port (a compose port with an empty host port) comes from
 # the engine container's ip_local_port_range: dockerd reads it at start, Podman binds port 0. Kept
 # inside the published range, and clear of devenv's default ports (54321-54329, 54379-54381), so
-# an automatic choice is reachable and never takes a default a test asks for.
+# an automatic choice is reachable and never takes a default a test asks for. Podman picks at
+# random (it binds port 0 and lets go): in so small a range, several ports chosen at once collide
+# ("address already in use"; a project with six such ports failed every time), so tests give
+# ports explicitly there (reserved_ports), as devenv does.
 AUTO_PORT_RANGE = (54330, 54378)
 LABEL = "dev.devenv.test-engine"
 # The variables naming the stack's images (tests/hermetic/setup exports them): loaded into each
