@@ -71,6 +71,14 @@ def main() -> None:
     if args in HELP_ARGS:
         _help()
         return
+    if args[:1] == ["doctor"]:
+        # The doctor without Typer (whose import alone costs 4x `docker info`); anything it does
+        # not parse plainly (--help, a bad option, an unknown check) falls through to Typer.
+        from devenv.doctor.command import main as doctor
+
+        code = doctor(args[1:])
+        if code is not None:
+            sys.exit(code)
     try:
         from devenv.cli import main as cli_main
     except KeyboardInterrupt:

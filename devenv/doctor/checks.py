@@ -590,39 +590,32 @@ def stack_health(ctx: Context) -> Finding:
         return Finding(
             "stack.health", SKIP, f"the stack {cfg.name!r} is not running", fix="devenv up"
         )
-    by = {c.service: c for c in containers}
+    # devenv's own answer, as `status` gives it: each running service asked its readiness probe
+    # at the stack's host, then what apps ask (GoTrue reaching its database, Kong reaching
+    # GoTrue). The engine's healthcheck is not consulted: it ticks every 5 s, and Podman runs
+    # none.
+    infos = {i.name: i for i in ctx.stack.status(containers=containers).services}
     bad: list[str] = []
     fixes: list[str] = []
     starting: list[str] = []
     for svc in cfg.services:
-        c = by.get(svc)
-        if c is None:
+        i = infos.get(svc)
+        if i is None or i.state == "missing":
             bad.append(f"{svc}: no container")
             fixes.append("devenv up")
-        elif c.state != "running":
-            code = f" (exit code {c.exit_code})" if c.exit_code is not None else ""
-            bad.append(f"{svc}: {c.state}{code}")
+        elif i.state != "running":
+            c = next((c for c in containers if c.service == svc), None)
+            code = f" (exit code {c.exit_code})" if c and c.exit_code is not None else ""
+            bad.append(f"{svc}: {i.state}{code}")
             fixes.append("devenv up")
-        elif c.health == "unhealthy":
-            bad.append(f"{svc}: unhealthy")
-            fixes.append(f"devenv restart {svc}  (`devenv logs {svc}` shows why)")
-        elif c.health == "starting":
-            starting.append(svc)
-    # What apps do with a service that says healthy: GoTrue reaching its database, Kong GoTrue.
-    up = [s for s in cfg.services if (c := by.get(s)) is not None and c.state == "running"]
-    try:
-        keys = ctx.keys()
-    except Blocked:
-        keys = None  # project.state says why; GoTrue's probe needs no key
-    anon = keys.anon_key if keys else None
-    from devenv.stack.health import app_probes
-
-    for svc, res in app_probes(cfg.services, up, cfg.ports, anon, ctx.stack.host).items():
-        if not res.ready:
-            bad.append(f"{svc}: {res.detail}")
+        elif i.health == "unhealthy":
+            bad.append(f"{svc}: {i.why or 'unhealthy'}")
             fixes.append(
-                "devenv up  (it starts what is missing; `devenv logs gotrue` shows GoTrue's side)"
+                f"devenv restart {svc}  (`devenv logs {svc}` shows why; `devenv up` starts what"
+                " is missing)"
             )
+        elif i.health == "starting":
+            starting.append(svc)
     if bad:
         return Finding("stack.health", FAIL, "; ".join(bad), fix=fixes[0])
     if starting:

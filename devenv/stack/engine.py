@@ -32,7 +32,9 @@ class Engine:
 
             where = docker_host_label()
             try:
-                c = docker.from_env(timeout=30)
+                # An ssh:// engine through the system's `ssh`, as the docker CLI and compose
+                # reach it (the user's keys, agent and ~/.ssh/config; no paramiko needed).
+                c = docker.from_env(timeout=30, use_ssh_client=where.startswith("ssh://"))
                 c.ping()
             except DockerException as exc:
                 raise engine_error(where, exc) from None

@@ -525,15 +525,19 @@ class Stack:
                 ServiceInfo(svc, c.state, c.health, self.cfg.ports[svc], u[svc], c.name, startup)
             )
         if probe:
-            self._probe_health(infos, keys)
+            self._probe_health(infos, keys, containers)
         running = bool(infos) and all(
             i.state == "running" for i in infos if i.name in self.cfg.services
         )
         last = self.trace if self.trace is not None else trace_mod.load(self.cfg.state_dir)
         return Status(self.cfg.name, self.cfg.root, infos, keys, u["kong"], running, last)
 
-    def _probe_health(self, infos: list[ServiceInfo], keys: Keys | None) -> None:
+    def _probe_health(
+        self, infos: list[ServiceInfo], keys: Keys | None, containers: list[ContainerState]
+    ) -> None:
         from concurrent.futures import ThreadPoolExecutor
+
+        started = {c.service: c for c in containers}
 
         running = [i for i in infos if i.state == "running"]
         if not running:
@@ -545,13 +549,19 @@ class Stack:
         found = health.app_probes(
             self.cfg.services, answering, self.cfg.ports, keys.anon_key if keys else None, self.host
         )
+        now = time.time()
         for info in running:
-            res = own[info.name] if not own[info.name].ready else found.get(info.name)
+            mine = own[info.name]
+            res = mine if not mine.ready else found.get(info.name)
             if res is None or res.ready:
                 info.health, info.why = "healthy", ""
-            else:
-                info.health = "starting" if info.health == "starting" else "unhealthy"
-                info.why = res.detail
+                continue
+            # Nothing answers yet from a container started moments ago: it is starting. An
+            # answer that is wrong (GoTrue's 500), or silence from an old one, is unhealthy.
+            c = started.get(info.name)
+            young = c is not None and c.started_at is not None and now - c.started_at < 30
+            info.health = "starting" if res is mine and not mine.answered and young else "unhealthy"
+            info.why = res.detail
 
     def restart(self, services: Iterable[str] = (), *, timeout: float = 120.0) -> Status:
         chosen = self.cfg.check_services(list(services)) if services else self.cfg.services
