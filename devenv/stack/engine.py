@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from devenv.errors import EngineError
 from devenv.stack.engine_api import docker_host_label, engine_error
 
 if TYPE_CHECKING:
@@ -37,6 +38,12 @@ class Engine:
                 c = docker.from_env(timeout=30, use_ssh_client=where.startswith("ssh://"))
                 c.ping()
             except DockerException as exc:
+                if "paramiko" in str(exc):
+                    raise EngineError(
+                        f"the engine at {where} is reached over ssh, and the Docker SDK's ssh"
+                        " transport needs paramiko, which is not installed",
+                        "pip install 'devenv-stack[ssh]'",
+                    ) from None
                 raise engine_error(where, exc) from None
             self._client = c
         return self._client

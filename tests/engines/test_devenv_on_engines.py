@@ -179,6 +179,9 @@ def test_podman_up_seed_contracts_down_without_healthchecks(remote: RemoteProjec
 def test_ssh_up_and_down(remote: RemoteProject) -> None:
     eng = remote.eng
     assert eng.docker_host.startswith("ssh://")
+    # The reference migrations need GoTrue's auth schema: this one is about the transport.
+    shutil.rmtree(remote.root / "migrations")
+    shutil.rmtree(remote.root / "seeds")
     remote.ok("up")
     values = env_of(remote)
     assert_urls_name(values, eng.host)
