@@ -200,7 +200,7 @@ def engine_host(ctx: Context) -> Finding:
                 " published ports are reached",
                 data=data,
             )
-    binds = "every address (0.0.0.0)" if bind == "0.0.0.0" else bind
+    binds = "every address" if bind == project.ALL_ADDRESSES else bind
     remote = engine_host_name is not None
     where = "on the engine's host" if remote else "here"
     return Finding(

@@ -54,7 +54,7 @@ class Engine:
         Listed sparsely, then inspected one by one, skipping any removed in between: compose
         may be recreating containers while we look (a `status` during an `up`): not an error.
         """
-        from docker.errors import NotFound
+        from docker.errors import APIError, NotFound
 
         filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
         out = []
@@ -63,6 +63,11 @@ class Engine:
                 c.reload()
             except NotFound:
                 continue
+            except APIError as exc:
+                # Podman answers a container removed in between with a 500, not a 404.
+                if "no such container" in str(exc).lower():
+                    continue
+                raise
             out.append(c)
         return out
 

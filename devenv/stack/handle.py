@@ -320,7 +320,7 @@ class Stack:
                 engine=self.engine,
                 host=bind,
             )
-        if bind == "0.0.0.0" and on_note is not None:
+        if bind == project.ALL_ADDRESSES and on_note is not None:
             where = "the remote engine's host" if remote else "this machine"
             on_note(
                 f"ports are published on every address of {where} and reached at {self.host}:"

@@ -75,25 +75,31 @@ def stack_host(cfg: Config, env: Environ) -> str:
     return env.host or cfg.host or remote_host(env.docker_host) or svcs.LOCAL_HOST
 
 
+#: ``bind_address`` for "every address of the engine's host". Empty, not 0.0.0.0: compose then
+#: publishes with no host address, which Docker and Podman both take as every address, while
+#: Podman's netavark takes a literal 0.0.0.0 as a destination to match, and never answers.
+ALL_ADDRESSES = ""
+
+
 def bind_address(cfg: Config, env: Environ) -> str:
     """The address the engine publishes ports on. A local engine reached on a loopback address
     publishes on that address only (127.0.0.1 by default: nothing else on the network sees the
     stack); a remote engine, or a host that is not loopback, on every address of the engine's
-    host (`devenv up` says so)."""
+    host (ALL_ADDRESSES; `devenv up` says so)."""
     import ipaddress
 
     from devenv.stack.engine_api import remote_host
 
     host = stack_host(cfg, env)
     if remote_host(env.docker_host) is not None:
-        return "0.0.0.0"
+        return ALL_ADDRESSES
     if host == "localhost":
         return svcs.LOCAL_HOST
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
-        return "0.0.0.0"
-    return str(ip) if ip.version == 4 and ip.is_loopback else "0.0.0.0"
+        return ALL_ADDRESSES
+    return str(ip) if ip.version == 4 and ip.is_loopback else ALL_ADDRESSES
 
 
 def urls(

@@ -15,7 +15,7 @@ from tests.integration.conftest import Project
 
 pytestmark = pytest.mark.engine
 
-HOST = "127.0.0.2"
+HOST = "127.0.0.9"  # not 127.0.0.2-4: the remote-engine tests publish 54300-54399 there
 
 
 def test_every_url_and_port_is_on_the_host_devenv_is_told(project_factory: Any) -> None:

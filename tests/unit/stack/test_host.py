@@ -56,7 +56,7 @@ def test_every_url_names_the_remote_engines_host(tmp_path: Path) -> None:
     values = project.compose_env(st.cfg, keys, st.env)
     # GoTrue's links and token issuer, and the ports published where that host reaches them.
     assert values["DEVENV_API_URL"] == f"http://127.0.0.2:{st.cfg.ports['kong']}"
-    assert values["DEVENV_BIND"] == "0.0.0.0"
+    assert values["DEVENV_BIND"] == project.ALL_ADDRESSES
     env = st.env_for(st.cfg.services, keys)
     assert env["SUPABASE_URL"].startswith("http://127.0.0.2:")
     assert "@127.0.0.2:" in env["DATABASE_URL"] and env["GOTRUE_URL"].startswith(
@@ -83,7 +83,7 @@ def test_devenv_host_wins_then_project_host(tmp_path: Path) -> None:
     assert project.compose_env(st.cfg, None, st.env)["DEVENV_BIND"] == "127.0.0.3"
     # A non-loopback host on a local engine: the ports must be reachable there too.
     st = stack(tmp_path, toml)
-    assert project.compose_env(st.cfg, None, st.env)["DEVENV_BIND"] == "0.0.0.0"
+    assert project.compose_env(st.cfg, None, st.env)["DEVENV_BIND"] == project.ALL_ADDRESSES
 
 
 def test_a_bad_project_host_is_named(tmp_path: Path) -> None:

@@ -28,6 +28,20 @@ def body(message):
     return q(json.dumps({"message": message}, separators=(",", ":")))
 
 
+def resolver():
+    """The container's DNS server, as real Kong finds it (/etc/resolv.conf): Docker's embedded
+    one is 127.0.0.11, Podman's aardvark-dns sits on the network's gateway."""
+    try:
+        with open("/etc/resolv.conf", encoding="utf-8") as fh:
+            for line in fh:
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] == "nameserver" and ":" not in parts[1]:
+                    return parts[1]
+    except OSError:
+        pass
+    return "127.0.0.11"
+
+
 def main(path):
     with open(path, encoding="utf-8") as f:
         cfg = yaml.safe_load(f) or {}
@@ -70,7 +84,7 @@ events {{ worker_connections 1024; }}
 http {{
   access_log off;
   server_tokens off;
-  resolver 127.0.0.11 valid=5s ipv6=off;
+  resolver {resolver()} valid=5s ipv6=off;
   client_max_body_size 0;
   # JWT keys are long map keys.
   map_hash_bucket_size 512;
