@@ -75,8 +75,9 @@ class Engine:
         )
         self.services = services
         self.runs: dict[str, list[float]] = {
-            k: [] for k in ("compose", "warm", "cold", "again", "cold_trace")
+            k: [] for k in ("compose", "warm", "cold", "again", "cold_trace", "plugin")
         }
+        self.docker_host, self.first_port = docker_host, first_port
         self.per_service: dict[str, list[float]] = {s: [] for s in services}
 
     def devenv(self, *args: str) -> float:
@@ -108,6 +109,30 @@ class Engine:
         trace = self.stack().status(probe=False).trace
         if trace is not None:
             self.runs["cold_trace"].append(trace.total_s)
+        self.runs["plugin"].append(self.test_stack_start())
+
+    def test_stack_start(self) -> float:
+        """What a pytest session on the plugin waits for before its first test: a throw-away
+        stack of the same services started, migrated, seeded and templated (devenv.testing),
+        on this engine, with its ports in the range the engine publishes."""
+        env = {**os.environ, **self.env}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        if self.first_port:
+            env["DEVENV_PORT_RANGE"] = f"{self.first_port + 30}-{self.first_port + 78}"
+        code = (
+            "import sys, time\n"
+            "from devenv.testing import ephemeral\n"
+            "t = time.perf_counter()\n"
+            f"ts = ephemeral.start(sys.argv[1], services={self.services!r}, prefix='bench-eph')\n"
+            "print(time.perf_counter() - t)\n"
+            "ephemeral.stop(ts)\n"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code, str(self.root)], env=env, capture_output=True, text=True
+        )
+        if proc.returncode != 0:
+            sys.exit(f"bench: a test stack on {self.label} failed:\n{proc.stderr[-2000:]}")
+        return float(proc.stdout.strip().splitlines()[-1])
 
     def close(self) -> None:
         subprocess.run(
@@ -128,11 +153,17 @@ class Engine:
         if self.runs["cold_trace"]:
             print(row("  of which inside up (trace: start -> ready)", self.runs["cold_trace"]))
         print(row("devenv up, stack already running", self.runs["again"], None, "< 0.2 s"))
+        print(row("test stack start (pytest plugin's session)", self.runs["plugin"]))
         for s, values in self.per_service.items():
             if values:
                 print(row(f"  {s}: started -> ready (inside devenv up)", values))
         if local is not None:
-            for key, what in (("warm", "warm up"), ("cold", "cold up"), ("again", "second up")):
+            for key, what in (
+                ("warm", "warm up"),
+                ("cold", "cold up"),
+                ("again", "second up"),
+                ("plugin", "test stack start"),
+            ):
                 ratio = statistics.median(self.runs[key]) / statistics.median(local.runs[key])
                 print(f"{what + ' on this engine / on the local engine':<48} {ratio:8.2f}x")
 
