@@ -5,9 +5,11 @@ adapter): uvicorn tuned for one fast worker, and a listening socket bound before
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from typing import Any
 
-from devenv.errors import MockError
+from devenv.errors import DevenvError, MockError
 
 
 def uvicorn_config(app: Any, host: str, port: int, log_level: str) -> Any:
@@ -48,3 +50,25 @@ def bind(host: str, port: int, what: str) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def serve_in_thread(
+    server: Any, sock: socket.socket, fail: DevenvError, timeout: float = 10.0
+) -> threading.Thread:
+    """uvicorn ``server`` serving ``sock`` from a daemon thread, returned once it accepts
+    requests; ``fail`` is raised if the thread dies first or ``timeout`` passes."""
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise fail
+        time.sleep(0.005)
+    return thread
+
+
+def stop_thread(server: Any, thread: threading.Thread | None, timeout: float = 10.0) -> None:
+    """Ask uvicorn to finish its requests and stop, and wait (bounded) for its thread."""
+    server.should_exit = True
+    if thread is not None and thread.is_alive():
+        thread.join(timeout)

@@ -7,13 +7,12 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-import time
 from collections.abc import Callable
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from devenv.errors import MockError, PortInUse, StackError
-from devenv.serving import bind, uvicorn_config
+from devenv.serving import bind, serve_in_thread, stop_thread, uvicorn_config
 from devenv.ui.board import Board
 from devenv.ui.live import Hub
 from devenv.ui.security import Guard, new_token
@@ -93,22 +92,13 @@ class UIServer:
             self.close()
 
     def start(self, timeout: float = 10.0) -> UIServer:
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise StackError("devenv ui did not start", "run with DEVENV_DEBUG=1")
-            time.sleep(0.005)
+        fail = StackError("devenv ui did not start", "run with DEVENV_DEBUG=1")
+        self._thread = serve_in_thread(self._server, self._sock, fail, timeout)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         self.hub.stop()
-        self._server.should_exit = True
-        if self._thread is not None and self._thread.is_alive():
-            self._thread.join(timeout)
+        stop_thread(self._server, self._thread, timeout)
         self.close()
 
     def close(self) -> None:

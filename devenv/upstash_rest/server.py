@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from types import TracebackType
 
 from devenv.errors import MockError
-from devenv.serving import bind, uvicorn_config
+from devenv.serving import bind, serve_in_thread, stop_thread, uvicorn_config
 from devenv.upstash_rest.app import UpstashRest
 
 
@@ -35,21 +34,15 @@ class RestServer:
         self._sock = bind(host, port, "the Upstash REST endpoint")
         self.host, self.port = self._sock.getsockname()[:2]
         self._server = uvicorn.Server(uvicorn_config(self.app, self.host, self.port, "error"))
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
-        )
+        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def __enter__(self) -> RestServer:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise MockError("the Upstash REST endpoint did not start", "see the log above")
-            time.sleep(0.005)
+        fail = MockError("the Upstash REST endpoint did not start", "see the log above")
+        self._thread = serve_in_thread(self._server, self._sock, fail)
         return self
 
     def __exit__(
@@ -58,7 +51,6 @@ class RestServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
+        stop_thread(self._server, self._thread)
         with contextlib.suppress(OSError):
             self._sock.close()

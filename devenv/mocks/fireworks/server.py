@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Callable, Iterator
 from types import TracebackType
 
 from devenv.errors import MockError
 from devenv.mocks.fireworks.app import FireworksMock, MockConfig
-from devenv.serving import bind, uvicorn_config
+from devenv.serving import bind, serve_in_thread, stop_thread, uvicorn_config
 
 
 def run(
@@ -70,9 +69,7 @@ class MockServer:
         self._sock = bind(host, port, "the Fireworks mock")
         self.host, self.port = self._sock.getsockname()[:2]
         self._server = uvicorn.Server(uvicorn_config(self.app, self.host, self.port, "error"))
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
-        )
+        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -80,20 +77,14 @@ class MockServer:
         return f"http://{host}:{self.port}"
 
     def start(self, timeout: float = 10.0) -> MockServer:
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise MockError(
-                    "the Fireworks mock did not start", "run with DEVENV_DEBUG=1 and check the log"
-                )
-            time.sleep(0.005)
+        fail = MockError(
+            "the Fireworks mock did not start", "run with DEVENV_DEBUG=1 and check the log"
+        )
+        self._thread = serve_in_thread(self._server, self._sock, fail, timeout)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._server.should_exit = True
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        stop_thread(self._server, self._thread, timeout)
         with contextlib.suppress(OSError):
             self._sock.close()
 
