@@ -52,7 +52,7 @@ def test_never_healthy_service_times_out_with_its_logs(project_factory: Any) -> 
     proc = p.cli("up", "--timeout", "8", env={"DEVENV_IMAGE_POSTGRES": redis_image})
     assert proc.returncode == 1
     line = one_error_line(proc.stderr)
-    assert "postgres did not become healthy" in line
+    assert "postgres did not become ready" in line
     assert "--- last log lines of postgres ---" in proc.stderr
     assert "Ready to accept connections" in proc.stderr  # redis's own log, shown as postgres's
 

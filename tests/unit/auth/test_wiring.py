@@ -161,7 +161,7 @@ def test_gotrue_mails_the_catcher() -> None:
     assert env["GOTRUE_SMTP_HOST"] == "${DEVENV_SMTP_HOST-mail}"
     assert env["GOTRUE_SMTP_PORT"] == "1025"
     assert env["GOTRUE_SMTP_ADMIN_EMAIL"]
-    assert mail["ports"] == ["${DEVENV_BIND:-127.0.0.1}:${DEVENV_PORT_MAIL:-54324}:8025"]
+    assert mail["ports"] == ["${DEVENV_BIND-127.0.0.1}:${DEVENV_PORT_MAIL:-54324}:8025"]
     assert mail["healthcheck"]["test"] == ["CMD", "/mailpit", "readyz"]
     assert "maildata" in compose()["volumes"]
 
@@ -176,7 +176,7 @@ def test_every_service_has_a_container_port_url_and_labels() -> None:
     for name in svcs.names():
         assert str(svcs.get(name).container_port) in services[name]["ports"][0]
         # On loopback unless devenv says otherwise (a remote engine: project.bind_address).
-        assert services[name]["ports"][0].startswith("${DEVENV_BIND:-127.0.0.1}:")
+        assert services[name]["ports"][0].startswith("${DEVENV_BIND-127.0.0.1}:")
         assert urls[name].startswith(("http://127.0.0.1:", "postgresql://", "redis://"))
         assert services[name]["labels"]["dev.devenv.project"]
 
