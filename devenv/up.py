@@ -177,6 +177,11 @@ def after_up(
     try:
         out.data = plan_mod.run(plan, stack.database_url(), sets, auth=auth, trace=trace)
     except DatabaseError as exc:
+        if stack.down_since_up_began():
+            # Not the data's fault: `devenv down` took the stack away under the step.
+            from devenv.stack.health import taken_down_error
+
+            raise taken_down_error(stack.runner) from None
         # The same error object, so nothing it carries is lost; only the message says where.
         exc.message = f"the stack is up, but {exc.message}"
         exc.hint = exc.hint or "fix it, then run `devenv db migrate` and `devenv seed`"

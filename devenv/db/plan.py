@@ -16,6 +16,7 @@ from __future__ import annotations
 
 # The runner, the seeder and the tool wrapper are imported where they run: they import psycopg
 # (0.1-0.3 s), and a second `devenv up` asks this module only which files the data step reads.
+import contextlib
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -208,7 +209,7 @@ def run(
     parsed = plan.read_sets(sets)  # a broken seed file fails before the database is touched
     with tr.span("data", "connect"):
         conn = dbconn.connect(dsn)
-    with conn, dbconn.locked(conn):
+    with _connection_kept(dsn), conn, dbconn.locked(conn):
         with tr.span("data", "migrations"):
             mig = migrate(plan, conn, dsn)
         seeded = None
@@ -216,6 +217,24 @@ def run(
             with tr.span("data", "seed " + ", ".join(s.name for s in parsed)):
                 seeded = seeds.load_sets(conn, parsed, auth=auth)
     return DataResult(mig, seeded)
+
+
+@contextlib.contextmanager
+def _connection_kept(dsn: str) -> Iterator[None]:
+    """The server going away mid-step (a `devenv down`, a killed container) is one line, not
+    psycopg's traceback; errors the step itself reports (a failing migration) pass as they are."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        from devenv.db.conn import first_line
+
+        raise DatabaseError(
+            f"the connection to the stack's Postgres was lost during the data step:"
+            f" {first_line(str(exc))}",
+            "run the same command again once Postgres runs (`devenv up` starts it)",
+        ) from None
 
 
 def seed(

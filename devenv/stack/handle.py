@@ -414,7 +414,7 @@ class Stack:
                 ["up", "--detach", "--no-deps", "--pull", "never", "--quiet-pull", *wave]
             ),
             on_progress=on_progress,
-            taken_down=self._down_since_up_began,
+            taken_down=self.down_since_up_began,
             startup=self._measured,
             trace=self.trace,
         )
@@ -424,7 +424,8 @@ class Stack:
         values = _key_values(self._keys)
         return {s: self.probe_for(s, self.host, self.cfg.ports[s], values) for s in services}
 
-    def _down_since_up_began(self) -> bool:
+    def down_since_up_began(self) -> bool:
+        """A `devenv down` began after this handle's `up` did (its mark in the state folder)."""
         try:
             return (self.cfg.state_dir / DOWN_MARK).stat().st_mtime >= self._up_began
         except OSError:

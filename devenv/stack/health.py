@@ -315,13 +315,13 @@ def wait_ready(
                     pause = FIRST_POLL_S
             strategy.poll()
             if taken_down is not None and taken_down():
-                raise _taken_down(runner)
+                raise taken_down_error(runner)
             if on_progress is not None:
                 on_progress(strategy.states, time.monotonic() - t0)
             if started is None and not pending and strategy.all_ready():
                 return
             if started is None and strategy.vanished():
-                raise _taken_down(runner)
+                raise taken_down_error(runner)
             if strategy.failed():
                 _raise_unhealthy(
                     runner,
@@ -353,7 +353,7 @@ def wait_ready(
         strategy.close()
 
 
-def _taken_down(runner: Runner) -> StackTakenDown:
+def taken_down_error(runner: Runner) -> StackTakenDown:
     return StackTakenDown(
         f"the stack {runner.project!r} was taken down while `up` was waiting for it",
         "someone ran `devenv down`; run `devenv up` again to start it",
