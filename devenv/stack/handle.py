@@ -42,7 +42,7 @@ from devenv.stack.compose import ComposeRunner, ContainerState, Runner
 from devenv.stack.engine import Engine
 from devenv.stack.engine_api import remote_host
 from devenv.stack.model import ProgressFn, ServiceInfo, Status, UpResult
-from devenv.stack.probes import Probe, ProbeFactory
+from devenv.stack.probes import Check, Probe, ProbeFactory
 from devenv.stack.secrets import Keys
 from devenv.trace import Trace
 
@@ -367,11 +367,17 @@ class Stack:
         return made_so and self._all_answer(wanted)
 
     def _all_answer(self, services: Iterable[str]) -> bool:
+        return all(r.ready for r in self.check_all(services).values())
+
+    def check_all(self, services: Iterable[str]) -> dict[str, Check]:
+        """Each service's readiness probe, all at once (one slow answer delays no other)."""
         from concurrent.futures import ThreadPoolExecutor
 
-        checks = list(self.probes(services).values())
-        with ThreadPoolExecutor(max_workers=max(1, len(checks))) as pool:
-            return all(r.ready for r in pool.map(lambda p: p.check(), checks))
+        checks = self.probes(services)
+        if not checks:
+            return {}
+        with ThreadPoolExecutor(max_workers=len(checks)) as pool:
+            return dict(zip(checks, pool.map(lambda p: p.check(), checks.values()), strict=True))
 
     def _wait_gateway(
         self, wanted: tuple[str, ...], keys: Keys, deadline: float, phases: dict[str, float]
@@ -536,16 +542,11 @@ class Stack:
     def _probe_health(
         self, infos: list[ServiceInfo], keys: Keys | None, containers: list[ContainerState]
     ) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
         started = {c.service: c for c in containers}
-
         running = [i for i in infos if i.state == "running"]
         if not running:
             return
-        checks = self.probes(i.name for i in running)
-        with ThreadPoolExecutor(max_workers=len(checks)) as pool:
-            own = dict(zip(checks, pool.map(lambda p: p.check(), checks.values()), strict=True))
+        own = self.check_all(i.name for i in running)
         answering = [n for n, r in own.items() if r.ready]
         found = health.app_probes(
             self.cfg.services, answering, self.cfg.ports, keys.anon_key if keys else None, self.host
