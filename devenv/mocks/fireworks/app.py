@@ -23,7 +23,7 @@ import orjson
 
 from devenv import __version__
 from devenv.errors import MockError
-from devenv.mocks.fireworks import messages_api, replies, responses_api, validation
+from devenv.mocks.fireworks import messages_api, replies, responses_api, validation, wire
 from devenv.mocks.fireworks.apierrors import (
     UNAUTHORIZED_BODY,
     ApiError,
@@ -399,8 +399,8 @@ class FireworksMock:
             return
         if req.stream:
             make = {
-                "chat.completions": replies.chat_stream,
-                "completions": replies.completion_stream,
+                "chat.completions": wire.chat_stream,
+                "completions": wire.completion_stream,
                 "messages": messages_api.stream,
             }[endpoint]
             first = self.timing.ttft_ms if ttft is None else ttft
@@ -410,23 +410,23 @@ class FireworksMock:
                 # The whole stream is planned now; its processing time is the planned one.
                 spent = time.perf_counter() - t0 + first / 1000
                 n_events = max(1, sum(len(ch.pieces()) for ch in chs))
-                perf = replies.perf_metrics(req, spent, spent + gap * n_events / 1000)
+                perf = wire.perf_metrics(req, spent, spent + gap * n_events / 1000)
             events = make(req, chs, created, perf)
             headers.append((b"fireworks-server-time-to-first-token", b"%.3f" % (first / 1000)))
             entry.status = 200
-            done = None if endpoint == "messages" else replies.DONE
+            done = None if endpoint == "messages" else wire.DONE
             await self._stream(events, first, gap, kind, step, headers, receive, send, done)
             return
         make_body = {
-            "chat.completions": replies.chat_body,
-            "completions": replies.completion_body,
+            "chat.completions": wire.chat_body,
+            "completions": wire.completion_body,
             "messages": messages_api.body,
         }[endpoint]
         spent = time.perf_counter() - t0
         # Non-streaming replies carry the same metrics in headers (the docs: "Performance
         # metrics are always included in response headers"); a whole reply's first token is
         # its processing time here, as nothing is generated incrementally.
-        perf = replies.perf_metrics(req, spent, spent) if req.perf_metrics else None
+        perf = wire.perf_metrics(req, spent, spent) if req.perf_metrics else None
         payload = orjson.dumps(make_body(req, chs, created, perf))
         headers.append((b"fireworks-server-time-to-first-token", b"%.4f" % spent))
         await self._send_payload(payload, kind, headers, t0, entry, receive, send)
@@ -493,7 +493,7 @@ class FireworksMock:
         headers: list[tuple[bytes, bytes]],
         receive: Receive,
         send: Send,
-        done: bytes | None = replies.DONE,
+        done: bytes | None = wire.DONE,
     ) -> None:
         await send(
             {
@@ -572,7 +572,7 @@ class FireworksMock:
         if self.timing.latency_ms:
             await asyncio.sleep(self.timing.latency_ms / 1000)
         entry.status = 200
-        await _send_json(send, 200, replies.embedding_body(req), self._request_id())
+        await _send_json(send, 200, wire.embedding_body(req), self._request_id())
 
     async def _models(
         self, sub: str, entry: Entry, scope: Scope, receive: Receive, send: Send

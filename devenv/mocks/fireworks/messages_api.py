@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from devenv.mocks.fireworks import replies
+from devenv.mocks.fireworks import replies, wire
 from devenv.mocks.fireworks.apierrors import ApiError, bad_request, reject_unknown_fields
 from devenv.mocks.fireworks.validation import GenRequest
 
@@ -241,7 +241,7 @@ def body(
         "usage": _usage(req, ch),
     }
     if req.raw_output:
-        out["raw_output"] = replies.raw_output(ch, req)
+        out["raw_output"] = wire.raw_output(ch, req)
     return out
 
 
