@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from devenv.environ import Environ
     from devenv.errors import ConfigError
     from devenv.stack.compose import ContainerState
-    from devenv.stack.engine import Engine
+    from devenv.stack.engine import EngineLike
     from devenv.stack.engine_info import EngineAddress, EngineKind
     from devenv.stack.handle import Stack
     from devenv.stack.secrets import Keys
@@ -223,11 +223,11 @@ class Context:
             raise Blocked("devenv.toml is invalid (see project.config)") from None
 
     @property
-    def engine(self) -> Engine:
+    def engine(self) -> EngineLike:
         """The stack's Engine when the project is loaded; else a bare one (the engine checks
         need no project, and `devenv doctor engine` then never loads one: it must be quick)."""
 
-        def make() -> Engine:
+        def make() -> EngineLike:
             from devenv.stack.engine import Engine
 
             stack = self._loaded()

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from devenv.errors import ComposeError, EngineError, last_line
-from devenv.stack.engine import Engine
+from devenv.stack.engine import EngineLike
 
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
@@ -197,7 +197,7 @@ class ComposeRunner:
         self,
         project: str,
         files: Sequence[Path],
-        engine: Engine,
+        engine: EngineLike,
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.project = project

@@ -4,18 +4,47 @@ or changes a container.
 
 An :class:`Engine` is made once per :class:`~devenv.stack.handle.Stack`; its client is made on
 first use (so commands that never touch the engine never pay for it) and has answered a ping.
+
+:class:`EngineLike` is the interface the Stack uses, and what it hands its engine to (the compose
+runner, image builds, the port check, the doctor, the UI): :class:`Engine` is the real one, the
+unit tests' ``FakeEngine`` (tests/support/fakes.py) another, as with compose's ``Runner``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from devenv.errors import EngineError
 from devenv.stack.engine_api import docker_host_label, engine_error
 
 if TYPE_CHECKING:
     import docker
+
+
+class EngineLike(Protocol):
+    """What devenv asks of the Docker engine (see :class:`Engine` for each method's answer)."""
+
+    @property
+    def client(self) -> docker.DockerClient: ...
+
+    def containers(self, labels: Mapping[str, str]) -> list[Any]: ...
+
+    def inspect_all(self, labels: Mapping[str, str]) -> list[dict[str, Any]]: ...
+
+    def summaries(self, labels: Mapping[str, str] | None = None) -> list[dict[str, Any]]: ...
+
+    def has_image(self, image: str) -> bool: ...
+
+    def commands(self, container_id: str) -> list[str]: ...
+
+    def volumes(self, labels: Mapping[str, str]) -> list[Any]: ...
+
+    def volume_exists(self, name: str) -> bool: ...
+
+    def networks(self, name: str) -> list[dict[str, Any]]: ...
+
+    def remove_network(self, network_id: str) -> None: ...
 
 
 class Engine:

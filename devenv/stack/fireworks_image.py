@@ -23,7 +23,7 @@ from pathlib import Path
 from devenv import __version__
 from devenv import environ as environ_mod
 from devenv.errors import ImageMissing, last_line
-from devenv.stack.engine import Engine
+from devenv.stack.engine import Engine, EngineLike
 
 BASE_ENV = environ_mod.FIREWORKS_BASE_IMAGE
 
@@ -63,7 +63,7 @@ def make_context(dest: Path, compose_dir: Path) -> Path:
     return dest
 
 
-def build(tag: str, engine: Engine, env: environ_mod.Environ) -> None:
+def build(tag: str, engine: EngineLike, env: environ_mod.Environ) -> None:
     """Build and tag the mock's image. Raises ImageMissing with the reason and what to do."""
     from docker.errors import APIError, BuildError, ImageNotFound
 

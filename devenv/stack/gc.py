@@ -28,7 +28,7 @@ from typing import Any
 
 from devenv.stack import project
 from devenv.stack.compose import COMPOSE_PROJECT
-from devenv.stack.engine import Engine
+from devenv.stack.engine import Engine, EngineLike
 
 #: Written into the state root of an ephemeral stack that devenv made itself (a temporary
 #: folder holding its keys and Kong config): gc deletes such a folder with the stack.
@@ -136,7 +136,7 @@ def _group(
     getattr(o, kind).append(name)
 
 
-def find(engine: Engine) -> list[Orphan]:
+def find(engine: EngineLike) -> list[Orphan]:
     """Every ephemeral stack on the engine (owner label set), alive or not."""
     client = engine.client
     flt = {"label": [project.LABEL_OWNER]}
@@ -153,7 +153,7 @@ def find(engine: Engine) -> list[Orphan]:
 
 
 def collect(
-    engine: Engine | None = None,
+    engine: EngineLike | None = None,
     *,
     dry_run: bool = False,
     only: Iterable[str] | None = None,

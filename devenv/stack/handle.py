@@ -39,7 +39,7 @@ from devenv.errors import SecretsError, StackError
 from devenv.stack import health, images, ports, project, secrets
 from devenv.stack import probes as probes_mod
 from devenv.stack.compose import ComposeRunner, ContainerState, Runner
-from devenv.stack.engine import Engine
+from devenv.stack.engine import Engine, EngineLike
 from devenv.stack.engine_api import remote_host
 from devenv.stack.model import ProgressFn, ServiceInfo, Status, UpResult
 from devenv.stack.probes import Check, Probe, ProbeFactory
@@ -62,7 +62,7 @@ class Stack:
         cfg: Config,
         *,
         env: Environ | None = None,
-        engine: Engine | None = None,
+        engine: EngineLike | None = None,
         runner: Runner | None = None,
         owner: str = "",
         overrides: Iterable[Path] = (),
@@ -70,7 +70,7 @@ class Stack:
     ) -> None:
         self.cfg = cfg
         self.env = process_environ() if env is None else env
-        self.engine = engine or Engine()
+        self.engine: EngineLike = engine or Engine()
         # ``overrides``: compose files merged over compose.yaml (ephemeral stacks put Postgres'
         # data on a tmpfs this way); the stack's definition stays the one file.
         self.runner: Runner = runner or ComposeRunner(

@@ -11,17 +11,17 @@ from devenv.config import Config
 from devenv.environ import Environ
 from devenv.errors import ImageMissing, last_line
 from devenv.stack.compose import Runner
-from devenv.stack.engine import Engine
+from devenv.stack.engine import EngineLike
 
 
-def missing(cfg: Config, engine: Engine, services: Iterable[str]) -> dict[str, str]:
+def missing(cfg: Config, engine: EngineLike, services: Iterable[str]) -> dict[str, str]:
     """service -> image for every wanted service whose image is not present."""
     return {svc: cfg.image(svc) for svc in services if not engine.has_image(cfg.image(svc))}
 
 
 def ensure(
     cfg: Config,
-    engine: Engine,
+    engine: EngineLike,
     runner: Runner,
     env: Environ,
     services: Iterable[str],
@@ -97,7 +97,7 @@ def together(jobs: list[Callable[[], None]]) -> None:
             raise exc
 
 
-def _pull(engine: Engine, runner: Runner, absent: dict[str, str]) -> None:
+def _pull(engine: EngineLike, runner: Runner, absent: dict[str, str]) -> None:
     proc = runner.run(["pull", "--quiet", *absent], check=False)
     still = {svc: image for svc, image in absent.items() if not engine.has_image(image)}
     if still:

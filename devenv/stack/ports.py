@@ -14,7 +14,7 @@ from devenv.errors import PortInUse
 from devenv.stack.compose import COMPOSE_PROJECT
 
 if TYPE_CHECKING:
-    from devenv.stack.engine import Engine
+    from devenv.stack.engine import EngineLike
 
 HOST = "127.0.0.1"
 
@@ -100,7 +100,7 @@ class Holder:
     orphan_proxy: bool = False  # a docker-proxy with no container: one being torn down
 
 
-def holder(port: int, engine: Engine | None = None) -> Holder | None:
+def holder(port: int, engine: EngineLike | None = None) -> Holder | None:
     """Who listens on ``port``, or None if it cannot be seen."""
     try:
         import psutil
@@ -121,7 +121,7 @@ def holder(port: int, engine: Engine | None = None) -> Holder | None:
     return _container_on(port, engine)
 
 
-def _container_on(port: int, engine: Engine | None) -> Holder | None:
+def _container_on(port: int, engine: EngineLike | None) -> Holder | None:
     if engine is None:
         return None
     try:
@@ -148,7 +148,7 @@ def check(
     project: str = "",
     project_has_containers: bool = False,
     orphan_wait_s: float = ORPHAN_PROXY_WAIT_S,
-    engine: Engine | None = None,
+    engine: EngineLike | None = None,
     host: str = HOST,
 ) -> None:
     """Raise PortInUse for the first service whose port is taken by anything but our own stack,

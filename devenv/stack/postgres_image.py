@@ -36,10 +36,10 @@ from devenv.postgres_spec import (
 )
 
 if TYPE_CHECKING:
-    from devenv.stack.engine import Engine
+    from devenv.stack.engine import EngineLike
 
 
-def build(spec: Build, tag: str, engine: Engine, *, nocache: bool = False) -> None:
+def build(spec: Build, tag: str, engine: EngineLike, *, nocache: bool = False) -> None:
     """Build and tag the image, pulling the base if it is missing. Raises ImageMissing with the
     reason and what to do (the last line of apt's output when a package cannot be had).
     ``nocache``: every step anew (the benchmark's cold build)."""

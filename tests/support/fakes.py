@@ -8,10 +8,14 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from devenv.errors import EngineError
 from devenv.stack.compose import ContainerState
 from devenv.stack.probes import Check, Probe
+
+if TYPE_CHECKING:
+    import docker
 
 HEALTHY_AFTER = 3  # polls from creation to healthy
 
@@ -168,11 +172,22 @@ class _FakeProbe:
 
 
 class FakeEngine:
-    """What the Stack asks the Docker SDK: images, volumes, networks, container summaries."""
+    """What the Stack asks the Docker SDK (devenv.stack.engine.EngineLike): images, volumes,
+    networks, container summaries. There is no SDK client behind it."""
 
     def __init__(self, images_missing: Mapping[str, bool] | None = None) -> None:
         self.missing = dict(images_missing or {})
         self.volumes_present: set[str] = set()
+
+    @property
+    def client(self) -> docker.DockerClient:
+        raise EngineError("the fake engine has no Docker client", "use a real engine")
+
+    def containers(self, labels: Mapping[str, str]) -> list[Any]:
+        return []
+
+    def inspect_all(self, labels: Mapping[str, str]) -> list[dict[str, Any]]:
+        return []
 
     def has_image(self, image: str) -> bool:
         return not self.missing.get(image, False)
@@ -183,11 +198,23 @@ class FakeEngine:
     def volumes(self, labels: Mapping[str, str]) -> list[Any]:
         return []
 
-    def networks(self, name: str) -> list[Any]:
+    def networks(self, name: str) -> list[dict[str, Any]]:
         return []
+
+    def remove_network(self, network_id: str) -> None:
+        pass
 
     def commands(self, container_id: str) -> list[str]:
         return ["postgres -c listen_addresses=*"]  # every fake Postgres is a Postgres
 
     def summaries(self, labels: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
         return []
+
+
+if TYPE_CHECKING:
+    from devenv.stack.compose import Runner
+    from devenv.stack.engine import EngineLike
+
+    # Both fakes are the real thing's interface (mypy checks these assignments).
+    _runner: Runner = FakeRunner("fake")
+    _engine: EngineLike = FakeEngine()

@@ -67,7 +67,7 @@ def test_a_record_added_to_the_table_is_a_service_everywhere(tmp_path: Path) -> 
             engine=FakeEngine(),
             runner=runner,
             probe_for=runner.probe_for,
-        )  # type: ignore[arg-type]
+        )
         status = stack.up(timeout=5).status
         assert [s.name for s in status.services] == ["postgres", "search"]
         assert status.running

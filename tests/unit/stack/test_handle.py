@@ -42,7 +42,7 @@ def make(tmp_path: Path, services: list[str] = SERVICES, **kw: Any) -> tuple[Sta
         runner=runner,
         probe_for=runner.probe_for,
         **kw,
-    )  # type: ignore[arg-type]
+    )
     return st, runner
 
 
@@ -70,7 +70,7 @@ def test_up_order_keys_then_compose_then_wait(tmp_path: Path) -> None:
     changed = Stack(
         config.in_memory(tmp_path, name="fake", services=SERVICES, ports=st.cfg.ports,
                          env=environ.read({"DEVENV_IMAGE_REDIS": "redis:other"})),
-        env=environ.read({}), engine=FakeEngine(), runner=runner, probe_for=runner.probe_for,  # type: ignore[arg-type]
+        env=environ.read({}), engine=FakeEngine(), runner=runner, probe_for=runner.probe_for,
     )  # fmt: skip
     changed.up(timeout=5)
     assert runner.calls[calls][:2] == ["up", "--detach"]
@@ -130,7 +130,7 @@ def test_down_needs_no_keys_and_up_notices_a_down(tmp_path: Path) -> None:
     st.up(timeout=5)
     fresh = Stack(
         st.cfg, env=st.env, engine=FakeEngine(), runner=runner, probe_for=runner.probe_for
-    )  # type: ignore[arg-type]
+    )
     (st.cfg.state_dir / "secrets.json").unlink()
     removed = fresh.down()
     assert removed == ["fake-postgres-1", "fake-redis-1"]
@@ -162,7 +162,7 @@ def test_status_recovers_keys_from_containers_when_state_dir_is_gone(tmp_path: P
     (st.cfg.state_dir / "secrets.json").unlink()
     fresh = Stack(
         st.cfg, env=st.env, engine=FakeEngine(), runner=runner, probe_for=runner.probe_for
-    )  # type: ignore[arg-type]
+    )
     s = fresh.status(show_secrets=True)
     assert s.keys is not None and s.keys.postgres_password == pw
     assert f":{pw}@" in fresh.database_url()
@@ -174,7 +174,7 @@ def test_database_url_override_and_missing_keys(tmp_path: Path) -> None:
     env = environ.read({"DEVENV_DATABASE_URL": "postgresql://u:p@db.internal/app"})
     st = Stack(
         cfg, env=env, engine=FakeEngine(), runner=(r := FakeRunner("fake")), probe_for=r.probe_for
-    )  # type: ignore[arg-type]
+    )
     assert st.database_url() == "postgresql://u:p@db.internal/app"
     assert authmod.target_for(st) is None
     bare = Stack(
@@ -183,7 +183,7 @@ def test_database_url_override_and_missing_keys(tmp_path: Path) -> None:
         engine=FakeEngine(),
         runner=(r := FakeRunner("fake")),
         probe_for=r.probe_for,
-    )  # type: ignore[arg-type]
+    )
     with pytest.raises(StackError, match="has no keys"):
         bare.database_url()
 
@@ -194,7 +194,7 @@ def test_two_checkouts_with_one_name_are_refused(tmp_path: Path) -> None:
     other_cfg = config.in_memory(tmp_path / "other", name="fake", services=SERVICES)
     other = Stack(
         other_cfg, env=st.env, engine=FakeEngine(), runner=runner, probe_for=runner.probe_for
-    )  # type: ignore[arg-type]
+    )
     with pytest.raises(StackError, match="already exists"):
         other.up(timeout=5)
 
@@ -215,7 +215,7 @@ def test_context_manager_removes_what_it_started(tmp_path: Path) -> None:
 
 def _hold_lock(root: str, ready: Any, release: Any) -> None:
     cfg = config.in_memory(Path(root), name="fake", services=SERVICES, env=environ.read({}))
-    st = Stack(cfg, env=environ.read({}), runner=(r := FakeRunner("fake")), probe_for=r.probe_for)  # type: ignore[arg-type]
+    st = Stack(cfg, env=environ.read({}), runner=(r := FakeRunner("fake")), probe_for=r.probe_for)
     with st._lock("start"):
         ready.set()
         release.wait(10)

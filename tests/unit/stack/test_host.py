@@ -44,7 +44,7 @@ def stack(root: Path, toml: str = "", **env: str) -> Stack:
         engine=FakeEngine(),
         runner=(r := FakeRunner(project=cfg.name)),
         probe_for=r.probe_for,
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_every_url_names_the_remote_engines_host(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ def make(tmp_path: Path) -> tuple[Stack, RotatingRunner]:
     runner = RotatingRunner(project="fake")
     st = Stack(
         cfg, env=environ.read({}), engine=FakeEngine(), runner=runner, probe_for=runner.probe_for
-    )  # type: ignore[arg-type]
+    )
     return st, runner
 
 
@@ -54,7 +54,7 @@ def test_status_falls_back_to_what_up_measured(tmp_path: Path) -> None:
     runner.rotated = {"postgres", "redis"}
     fresh = Stack(
         st.cfg, env=st.env, engine=FakeEngine(), runner=runner, probe_for=runner.probe_for
-    )  # type: ignore[arg-type]
+    )
     assert [s.startup_s for s in fresh.status().services] == [1.5, 1.5]
     assert [s["startup_s"] for s in fresh.status().as_dict()["services"]] == [1.5, 1.5]
 
@@ -83,7 +83,7 @@ def test_an_unreadable_file_is_ignored(tmp_path: Path) -> None:
     runner.rotated = {"postgres", "redis"}
     fresh = Stack(
         st.cfg, env=st.env, engine=FakeEngine(), runner=runner, probe_for=runner.probe_for
-    )  # type: ignore[arg-type]
+    )
     assert [s.startup_s for s in fresh.status().services] == [None, None]
 
 
@@ -109,14 +109,14 @@ def test_the_wait_loop_measures_what_the_health_log_never_shows(tmp_path: Path) 
     runner.born = {}
     st = Stack(
         cfg, env=environ.read({}), engine=FakeEngine(), runner=runner, probe_for=runner.probe_for
-    )  # type: ignore[arg-type]
+    )
     t0 = time.time()
     shown = [s.startup_s for s in st.up(timeout=5).status.services]
     took = time.time() - t0
     assert all(x is not None and 0 <= x <= took for x in shown), shown
-    fresh = Stack(cfg, env=st.env, engine=FakeEngine(), runner=runner, probe_for=runner.probe_for)  # type: ignore[arg-type]
+    fresh = Stack(cfg, env=st.env, engine=FakeEngine(), runner=runner, probe_for=runner.probe_for)
     assert [s.startup_s for s in fresh.status().services] == [round(x, 3) for x in shown]  # type: ignore[arg-type]
     # A second `up` finds them healthy already: it saw no transition and keeps what it had.
-    st2 = Stack(cfg, env=st.env, engine=FakeEngine(), runner=runner, probe_for=runner.probe_for)  # type: ignore[arg-type]
+    st2 = Stack(cfg, env=st.env, engine=FakeEngine(), runner=runner, probe_for=runner.probe_for)
     st2.up(timeout=5)
     assert [s.startup_s for s in fresh.status().services] == [round(x, 3) for x in shown]  # type: ignore[arg-type]
