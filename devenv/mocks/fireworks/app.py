@@ -3,7 +3,8 @@
 Why plain ASGI rather than Starlette's Request/Response: faults need control of the wire that
 response classes hide (a body cut half-way, a connection closed without an answer), and the hot
 path (about 1 ms of budget at the target rate) stays a dict lookup, one orjson parse and one
-orjson dump. Routing is a table keyed on the path below ``/inference/v1`` or ``/v1``.
+orjson dump. Routing is a table keyed on the path below ``/inference/v1`` or ``/v1``; requests
+below ``/__devenv/`` go to the control API (:mod:`devenv.mocks.fireworks.control`).
 """
 
 from __future__ import annotations
@@ -13,16 +14,13 @@ import contextlib
 import gc
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import orjson
 
-from devenv import __version__
-from devenv.errors import MockError
 from devenv.mocks.fireworks import messages_api, replies, responses_api, validation, wire
 from devenv.mocks.fireworks.apierrors import (
     UNAUTHORIZED_BODY,
@@ -35,20 +33,23 @@ from devenv.mocks.fireworks.apierrors import (
     rate_limited,
     unknown_model,
 )
+from devenv.mocks.fireworks.asgi import (
+    JSON,
+    Drop,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    send_json,
+)
+from devenv.mocks.fireworks.control import Control
 from devenv.mocks.fireworks.faults import ERROR_KINDS, Faults, Step, parse_plan
 from devenv.mocks.fireworks.journal import Entry, Journal
 from devenv.mocks.fireworks.models import Catalog, ModelInfo, default_models
-from devenv.mocks.fireworks.stubs import Stub, StubSet, merge_models, stub_files
+from devenv.mocks.fireworks.stubs import Stub, StubSet, merge_models
 from devenv.mocks.fireworks.stubs import load as load_stubs
-from devenv.mocks.fireworks.stubs import load_texts as load_stub_texts
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 _PREFIXES = ("/inference/v1", "/v1")
-_JSON = (b"content-type", b"application/json")
 _MODELS_CREATED = 1_700_000_000
 
 
@@ -76,10 +77,6 @@ class MockConfig:
     max_body_bytes: int = 64 * 1024 * 1024
 
 
-class _Drop(Exception):
-    """Raised by a fault to close the connection without an answer."""
-
-
 def _header(scope: Scope, name: bytes) -> str | None:
     # One dict per request instead of a scan of the header list per lookup (six per request).
     headers = scope.get("devenv.headers")
@@ -96,20 +93,6 @@ def _ms_header(scope: Scope, name: str) -> int | None:
     if not value.isdigit():
         raise bad_request(f"header {name} must be whole milliseconds, got {value!r}", name)
     return int(value)
-
-
-async def _send_json(
-    send: Send, status: int, obj: Any, headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    body = orjson.dumps(obj)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [_JSON, (b"content-length", b"%d" % len(body)), *(headers or ())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 async def _close_connection(receive: Receive, send: Send) -> bool:
@@ -150,15 +133,20 @@ class FireworksMock:
             "/responses": ("POST", self._responses),
             "/models": ("GET", self._models),
         }
-        self._control: dict[str, Callable[[Scope, Receive, Send], Awaitable[None]]] = {
-            "/__devenv/health": self._health,
-            "/__devenv/journal": self._journal,
-            "/__devenv/journal/unmatched": self._journal_unmatched,
-            "/__devenv/faults": self._faults,
-            "/__devenv/config": self._config,
-            "/__devenv/stubs": self._stubs,
-            "/__devenv/reset": self._reset,
-        }
+        self.control = Control(self)
+
+    def use_stubs(self, stubs: StubSet) -> None:
+        """Answer with ``stubs`` from now on (and the models they add)."""
+        self.stubs = stubs
+        self.catalog = Catalog(merge_models(self.config.models, stubs.models))
+        self._memo.clear()  # a memo holds requests validated against the old catalogue
+
+    def reset(self) -> None:
+        """Empty the journal, the fault rules and the stored responses; the timing as started."""
+        self.journal.clear()
+        self.faults.clear()
+        self.responses.clear()
+        self.timing = Timing(**asdict(self.config.timing))
 
     # --- ASGI entry -----------------------------------------------------------------------------
 
@@ -183,7 +171,7 @@ class FireworksMock:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         if path.startswith("/__devenv/"):
-            await self._control_route(path, scope, receive, send)
+            await self.control.route(path, scope, receive, send)
             return
         for prefix in _PREFIXES:
             if path.startswith(prefix):
@@ -208,8 +196,8 @@ class FireworksMock:
                 body = UNAUTHORIZED_BODY if exc.status == 401 else exc.body()
             extra = [(k.encode(), v.encode()) for k, v in exc.headers.items()]
             extra.append((b"x-request-id", replies.request_id()))
-            await _send_json(send, exc.status, body, extra)
-        except _Drop:
+            await send_json(send, exc.status, body, extra)
+        except Drop:
             entry.status = 0
             entry.unmatched = True
         finally:
@@ -248,25 +236,6 @@ class FireworksMock:
         if not key or (self.config.keys is not None and key not in self.config.keys):
             raise ApiError(401, "The API key you provided is invalid.", code="UNAUTHORIZED")
 
-    async def _read_body(self, receive: Receive) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise _Drop
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.config.max_body_bytes:
-                raise ApiError(
-                    413,
-                    f"Request body is larger than {self.config.max_body_bytes} bytes",
-                    code="PAYLOAD_TOO_LARGE",
-                )
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
     # --- faults -------------------------------------------------------------------------------
 
     def _fault_step(self, scope: Scope, path: str, entry: Entry) -> Step | None:
@@ -295,8 +264,8 @@ class FireworksMock:
         elif step.kind == "drop":
             if not await _close_connection(receive, send):
                 # No transport to close: the nearest thing is an answer that never finishes.
-                await send({"type": "http.response.start", "status": 200, "headers": [_JSON]})
-            raise _Drop
+                await send({"type": "http.response.start", "status": 200, "headers": [JSON]})
+            raise Drop
 
     # --- API handlers -------------------------------------------------------------------------
 
@@ -309,7 +278,7 @@ class FireworksMock:
         send: Send,
     ) -> None:
         t0 = time.perf_counter()
-        raw = await self._read_body(receive)
+        raw = await read_body(receive, self.config.max_body_bytes)
         memo_key = (endpoint, raw) if len(raw) <= _MEMO_BODY_LIMIT else None
         memo = self._memo.get(memo_key) if memo_key is not None else None
         if memo is not None:
@@ -448,7 +417,7 @@ class FireworksMock:
         start = {
             "type": "http.response.start",
             "status": 200,
-            "headers": [_JSON, (b"content-length", b"%d" % len(payload)), *headers],
+            "headers": [JSON, (b"content-length", b"%d" % len(payload)), *headers],
         }
         await send(start)
         if kind == "cut":
@@ -460,7 +429,7 @@ class FireworksMock:
                 }
             )
             await _close_connection(receive, send)
-            raise _Drop
+            raise Drop
         await send({"type": "http.response.body", "body": payload})
 
     async def _stub_faults(
@@ -524,7 +493,7 @@ class FireworksMock:
             await send({"type": "http.response.body", "body": b"".join(events), "more_body": True})
         if kind == "cut":
             await _close_connection(receive, send)
-            raise _Drop
+            raise Drop
         await send({"type": "http.response.body", "body": b""})
 
     async def _chat(
@@ -550,7 +519,7 @@ class FireworksMock:
         if stored is None:
             raise responses_api.not_found(response_id)
         entry.status = 200
-        await _send_json(send, 200, stored[0], self._request_id())
+        await send_json(send, 200, stored[0], self._request_id())
 
     async def _completions(
         self, sub: str, entry: Entry, scope: Scope, receive: Receive, send: Send
@@ -560,7 +529,7 @@ class FireworksMock:
     async def _embeddings(
         self, sub: str, entry: Entry, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        raw = await self._read_body(receive)
+        raw = await read_body(receive, self.config.max_body_bytes)
         body = validation.parse_json(raw)
         if isinstance(body, dict) and isinstance(body.get("model"), str):
             entry.model = body["model"]
@@ -572,14 +541,14 @@ class FireworksMock:
         if self.timing.latency_ms:
             await asyncio.sleep(self.timing.latency_ms / 1000)
         entry.status = 200
-        await _send_json(send, 200, wire.embedding_body(req), self._request_id())
+        await send_json(send, 200, wire.embedding_body(req), self._request_id())
 
     async def _models(
         self, sub: str, entry: Entry, scope: Scope, receive: Receive, send: Send
     ) -> None:
         entry.status = 200
         data = [m.openai_object(_MODELS_CREATED) for m in self.catalog]
-        await _send_json(send, 200, {"object": "list", "data": data}, self._request_id())
+        await send_json(send, 200, {"object": "list", "data": data}, self._request_id())
 
     async def _model(
         self, sub: str, entry: Entry, scope: Scope, receive: Receive, send: Send
@@ -589,7 +558,7 @@ class FireworksMock:
         if info is None:
             raise unknown_model(model_id)
         entry.status = 200
-        await _send_json(send, 200, info.openai_object(_MODELS_CREATED), self._request_id())
+        await send_json(send, 200, info.openai_object(_MODELS_CREATED), self._request_id())
 
     async def _account_models(
         self, sub: str, entry: Entry, scope: Scope, receive: Receive, send: Send
@@ -602,225 +571,17 @@ class FireworksMock:
             if info is None:
                 raise unknown_model(f"accounts/{account}/models/{model_id}")
             entry.status = 200
-            await _send_json(send, 200, info.control_plane_object(), self._request_id())
+            await send_json(send, 200, info.control_plane_object(), self._request_id())
             return
         prefix = f"accounts/{account}/models/"
         items = [m.control_plane_object() for m in self.catalog if m.id.startswith(prefix)]
         entry.status = 200
-        await _send_json(
+        await send_json(
             send,
             200,
             {"models": items, "nextPageToken": "", "totalSize": len(items)},
             self._request_id(),
         )
-
-    # --- control API --------------------------------------------------------------------------
-
-    async def _control_route(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
-        handler = self._control.get(path)
-        if handler is None and path.startswith("/__devenv/faults/"):
-            handler = self._fault_rule
-        try:
-            if handler is None:
-                raise not_found(path)
-            await handler(scope, receive, send)
-        except ApiError as exc:
-            await _send_json(send, exc.status, exc.body())
-
-    async def _control_body(self, receive: Receive) -> dict[str, Any]:
-        raw = await self._read_body(receive)
-        if not raw.strip():
-            return {}
-        body = validation.parse_json(raw)
-        if not isinstance(body, dict):
-            raise bad_request("The request body must be a JSON object", None)
-        return body
-
-    @staticmethod
-    def _query(scope: Scope) -> dict[str, str]:
-        qs = scope.get("query_string", b"").decode()
-        return {k: v[-1] for k, v in parse_qs(qs).items()}
-
-    async def _health(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await _send_json(
-            send,
-            200,
-            {
-                "status": "ok",
-                "service": "fireworks-mock",
-                "version": __version__,
-                "uptime_s": round(time.time() - self.started, 3),
-                "models": len(self.catalog),
-                "stubs": len(self.stubs.stubs),
-                "journal": {
-                    "entries": len(self.journal),
-                    "size": self.journal.size,
-                    "total": self.journal.total,
-                },
-            },
-        )
-
-    def _journal_list(self, scope: Scope, unmatched: bool | None) -> dict[str, Any]:
-        q = self._query(scope)
-        if unmatched is None and "unmatched" in q:
-            unmatched = q["unmatched"].lower() in ("1", "true", "yes")
-        limit = q.get("limit")
-        if limit is not None and not limit.isdigit():
-            raise bad_request("query parameter limit must be a whole number", "limit")
-        entries = self.journal.entries(
-            path=q.get("path"),
-            test_id=q.get("test_id"),
-            unmatched=unmatched,
-            limit=int(limit) if limit is not None else None,
-        )
-        return {
-            "total": self.journal.total,
-            "size": self.journal.size,
-            "count": len(entries),
-            "entries": [e.as_dict() for e in entries],
-        }
-
-    async def _journal(self, scope: Scope, receive: Receive, send: Send) -> None:
-        method = scope["method"]
-        if method == "GET":
-            await _send_json(send, 200, self._journal_list(scope, None))
-        elif method == "DELETE":
-            cleared = self.journal.clear(self._query(scope).get("test_id"))
-            await _send_json(send, 200, {"cleared": cleared})
-        else:
-            raise method_not_allowed(method, scope["path"])
-
-    async def _journal_unmatched(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] != "GET":
-            raise method_not_allowed(scope["method"], scope["path"])
-        await _send_json(send, 200, self._journal_list(scope, True))
-
-    async def _faults(self, scope: Scope, receive: Receive, send: Send) -> None:
-        method = scope["method"]
-        if method == "GET":
-            await _send_json(send, 200, {"rules": [r.as_dict() for r in self.faults.rules()]})
-        elif method == "POST":
-            body = await self._control_body(receive)
-            plan = body.get("plan")
-            if not isinstance(plan, str):
-                raise bad_request("'plan' is required: a fault plan such as \"429,ok\"", "plan")
-            for key in body:
-                if key not in ("plan", "repeat", "path", "model", "test_id"):
-                    raise bad_request(f"unknown field '{key}'", key)
-            for key in ("path", "model", "test_id"):
-                if body.get(key) is not None and not isinstance(body[key], str):
-                    raise bad_request(f"'{key}' must be a string", key)
-            if not isinstance(body.get("repeat", False), bool):
-                raise bad_request("'repeat' must be true or false", "repeat")
-            try:
-                rule = self.faults.add(
-                    plan,
-                    repeat=body.get("repeat", False),
-                    path=body.get("path"),
-                    model=body.get("model"),
-                    test_id=body.get("test_id"),
-                )
-            except ValueError as exc:
-                raise bad_request(str(exc), "plan") from None
-            await _send_json(send, 201, rule.as_dict())
-        elif method == "DELETE":
-            n = len(self.faults.rules())
-            self.faults.clear()
-            await _send_json(send, 200, {"cleared": n})
-        else:
-            raise method_not_allowed(method, scope["path"])
-
-    async def _fault_rule(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] != "DELETE":
-            raise method_not_allowed(scope["method"], scope["path"])
-        rule_id = scope["path"].rsplit("/", 1)[-1]
-        if not rule_id.isdigit() or not self.faults.remove(int(rule_id)):
-            raise ApiError(404, f"No fault rule {rule_id}", code="NOT_FOUND")
-        await _send_json(send, 200, {"removed": int(rule_id)})
-
-    async def _config(self, scope: Scope, receive: Receive, send: Send) -> None:
-        method = scope["method"]
-        if method == "POST":
-            body = await self._control_body(receive)
-            fields = set(asdict(self.timing))
-            for key, value in body.items():
-                if key not in fields:
-                    raise bad_request(
-                        f"unknown field '{key}'; known: {', '.join(sorted(fields))}", key
-                    )
-                if type(value) is not int or value < 0:
-                    raise bad_request(f"'{key}' must be whole milliseconds >= 0", key)
-            for key, value in body.items():
-                setattr(self.timing, key, value)
-        elif method != "GET":
-            raise method_not_allowed(method, scope["path"])
-        await _send_json(
-            send,
-            200,
-            {
-                "timing": asdict(self.timing),
-                "keys": "any" if self.config.keys is None else "configured",
-            },
-        )
-
-    async def _stubs(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] == "PUT":
-            await self._reload_stubs(receive)
-        elif scope["method"] != "GET":
-            raise method_not_allowed(scope["method"], scope["path"])
-        await _send_json(
-            send,
-            200,
-            {"files": self.stubs.files, "stubs": [s.describe() for s in self.stubs.stubs]},
-        )
-
-    async def _reload_stubs(self, receive: Receive) -> None:
-        """``PUT /__devenv/stubs`` with ``{"files": [{"name": ..., "text": ...}, ...]}``: the
-        whole stub set, replaced at once (``devenv up`` and ``devenv mock reload`` send the
-        project's files, so no host folder is mounted and an edit needs no restart). A bad file
-        is a 400 naming file and line, and the stubs in use stay as they were. The files are
-        also written to the stub directory, so a restarted container starts with them."""
-        body = await self._control_body(receive)
-        files = body.get("files")
-        if not isinstance(files, list) or not all(
-            isinstance(f, dict)
-            and isinstance(f.get("name"), str)
-            and isinstance(f.get("text"), str)
-            for f in files
-        ):
-            raise bad_request('\'files\' must be a list of {"name": ..., "text": ...}', "files")
-        texts = [(str(f["name"]), str(f["text"])) for f in files]
-        try:
-            stubs = load_stub_texts(texts, "fix the file, then run `devenv mock reload`")
-        except MockError as exc:
-            raise bad_request(exc.message, "files") from None
-        self.stubs = stubs
-        self.catalog = Catalog(merge_models(self.config.models, stubs.models))
-        self._memo.clear()  # a memo holds requests validated against the old catalogue
-        self._keep_stub_files(texts)
-
-    def _keep_stub_files(self, texts: list[tuple[str, str]]) -> None:
-        directory = self.config.stubs_dir
-        if directory is None:
-            return
-        try:
-            for old in stub_files(directory):
-                old.unlink()
-            for i, (name, text) in enumerate(texts):
-                # Numbered, so the directory's name order is the order the stubs were sent in.
-                safe = Path(name).name
-                (directory / f"{i:04d}-{safe}").write_text(text, encoding="utf-8")
-        except OSError:
-            pass  # a read-only stub directory: the reload holds until the mock restarts
-
-    async def _reset(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] != "POST":
-            raise method_not_allowed(scope["method"], scope["path"])
-        self.journal.clear()
-        self.faults.clear()
-        self.responses.clear()
-        self.timing = Timing(**asdict(self.config.timing))
-        await _send_json(send, 200, {"reset": True})
 
 
 # The memo of recent request bodies: bounded in entries and in the size of a body it keeps.
