@@ -215,20 +215,39 @@ def seed(
 def reset(
     ctx: typer.Context,
     no_seed: bool = typer.Option(False, "--no-seed", help="Do not load the default seed set."),
+    full: bool = typer.Option(
+        False, "--full", help="Replay migrations and seeds even when the kept state matches."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Empty the database (app schemas and auth users), re-apply migrations, load default seeds."""
+    """Back to the state right after migrations and the default seeds: from the state the last
+    full reset kept when no migration or seed file changed, else by emptying the database
+    (app schemas and auth users) and replaying them."""
     from devenv.db import reset as reset_mod
 
     handle = stack(ctx)
     plan = _plan(handle)
     sets = [] if no_seed else [plan.default_seed]
-    res = reset_mod.reset(plan, handle.database_url(), sets, auth=_auth(handle, plan, sets))
+    res = reset_mod.reset(
+        plan, handle.database_url(), sets, auth=_auth(handle, plan, sets), full=full
+    )
     if as_json:
         _echo_json(res.as_dict())
         return
     from devenv.db.tool import ToolResult
 
+    phases = ", ".join(f"{k} {v:.2f}s" for k, v in res.phases.items())
+    if res.template == "restored":
+        kept = res.summary.get("sets", {})
+        rows = sum(int(s.get("rows", 0)) for s in kept.values())
+        users = sum(int(s.get("users", 0)) for s in kept.values())
+        migrated = res.summary.get("migrations", 0)
+        typer.echo(
+            f"reset: restored the state the last full reset kept ({migrated}"
+            f" migrations, {len(kept)} seed set(s): {rows:,} rows, {users} users; no file changed"
+            f" since) in {res.total_s:.2f} s [{phases}]"
+        )
+        return
     if isinstance(res.migrate, ToolResult):
         typer.echo(res.migrate.summary())
         applied = 0
@@ -237,7 +256,6 @@ def reset(
     loaded = list(res.seed.sets) if res.seed else []
     rows = sum(s.rows for s in loaded)
     users = sum(s.users for s in loaded)
-    phases = ", ".join(f"{k} {v:.2f}s" for k, v in res.phases.items())
     typer.echo(
         f"reset: {applied} migrations applied, {len(loaded)} seed set(s) loaded ({rows:,} rows,"
         f" {users} users) in {res.total_s:.2f} s [{phases}]"

@@ -137,6 +137,22 @@ class DataPlan:
         for files in self.seed_files.values():
             yield from (p for p in files if p.is_file())
 
+    def digest(self, sets: Sequence[str]) -> str | None:
+        """A hash of what the data step's outcome depends on: every migration and seed file
+        (its path in the project and its bytes) and the sets loaded, in order. None when the
+        app's own migration tool runs: what it reads is not devenv's to know."""
+        if self.migrate_cmd:
+            return None
+        import hashlib  # here: OpenSSL's load is a cost a second `devenv up` need not pay
+
+        h = hashlib.sha256(b"devenv data step 1\0")
+        for name in sets:
+            h.update(f"set {name}\0".encode())
+        for f in self.input_files():
+            h.update(f"file {self._shown(f)}\0".encode())
+            h.update(hashlib.sha256(f.read_bytes()).digest())
+        return h.hexdigest()
+
     def check_files(self) -> None:
         """Fail on a migration that cannot even be split, before anything is changed."""
         from devenv.db import migrations

@@ -17,6 +17,15 @@ except GoTrue's own.
 
 Roles and database-wide settings made by migrations survive (they are cluster objects).
 
+The kept state: after a full reset the database is cloned into a template database
+(``devenv_reset__<database>``, marked with a hash of every migration and seed file, the sets, the
+server's version and GoTrue's applied migrations). The next reset whose hash is the same clones
+that template into place instead of replaying migrations and creating auth users through GoTrue
+again: the database is swapped as a snapshot restore swaps it (every session on it ends, GoTrue's
+pool reconnects). A change of any input, or a template without its mark (an interrupted save),
+means a full reset, which keeps a new one. Not for the app's own ``[db] migrate`` tool, whose
+inputs devenv cannot see. ``full=True`` (``devenv db reset --full``) always replays.
+
 Not on Supabase's Postgres image (``[images] postgres = "supabase/postgres:…"``): its own schemas
 and extensions cannot be told from the app's, so the reset refuses with the way `supabase db
 reset` takes there (a new volume: `devenv down --volumes`, `devenv up`).
@@ -24,8 +33,9 @@ reset` takes there (a new volume: `devenv down --volumes`, `devenv up`).
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +44,7 @@ from psycopg import conninfo, sql
 
 from devenv.db import auth as authmod
 from devenv.db import conn as dbconn
-from devenv.db import migrations, seeds, tool
+from devenv.db import migrations, seeds, snapshots, tool
 from devenv.db import plan as plan_mod
 from devenv.db.plan import DataPlan
 from devenv.errors import DatabaseError, UsageError
@@ -56,12 +66,23 @@ class CleanResult:
     sessions_terminated: int = 0
 
 
+#: The kept post-reset state of database D is the template database devenv_reset__D.
+TEMPLATE_PREFIX = "devenv_reset__"
+_TEMPLATE_MARK = "devenv_reset_template"
+
+
 @dataclass
 class ResetResult:
     phases: dict[str, float] = field(default_factory=dict)
     clean: CleanResult = field(default_factory=CleanResult)
     migrate: migrations.MigrateResult | tool.ToolResult | None = None
     seed: seeds.SeedResult | None = None
+    #: "restored" (the kept state was cloned into place), "kept" (a full reset, then kept),
+    #: or "" (a full reset, nothing kept: the app's own migration tool, or ``full``).
+    template: str = ""
+    #: What the kept state holds (from the full reset that made it): migrations applied, and
+    #: per seed set its rows and users.
+    summary: dict[str, Any] = field(default_factory=dict)
 
     @property
     def total_s(self) -> float:
@@ -76,6 +97,18 @@ class ResetResult:
             "sessions_terminated": self.clean.sessions_terminated,
             "migrate": self.migrate.as_dict() if self.migrate else None,
             "seed": self.seed.as_dict() if self.seed else None,
+            "template": self.template or None,
+            "summary": self.summary,
+        }
+
+    def _summarise(self) -> None:
+        applied = self.migrate.applied if isinstance(self.migrate, migrations.MigrateResult) else []
+        self.summary = {
+            "migrations": len(applied),
+            "sets": {
+                s.name: {"rows": s.rows, "users": s.users}
+                for s in (self.seed.sets if self.seed else [])
+            },
         }
 
 
@@ -266,10 +299,11 @@ def reset(
     *,
     auth: authmod.AuthTarget | None = None,
     allow_remote: bool = False,
-    on_phase: Callable[[str], None] | None = None,
+    full: bool = False,
 ) -> ResetResult:
-    """Clean, then the data step of ``plan`` (migrate, load ``sets``) on the same connection;
-    each phase timed in ``result.phases`` (seconds)."""
+    """Back to the state right after the data step of ``plan`` (migrate, load ``sets``): from
+    the kept state when its inputs are the same, else by cleaning and replaying on one
+    connection (and keeping the result). Each phase timed in ``result.phases`` (seconds)."""
     if not allow_remote:
         check_local(dsn)
     result = ResetResult()
@@ -292,22 +326,109 @@ def reset(
         )
     parsed = plan.read_sets(wanted)
     plan.check_files()  # a migration that cannot even be split fails before the drop
+    digest = None if full else plan.digest([s.name for s in parsed])
     phase("read files")
+    with dbconn.connect(dsn) as conn:
+        _refuse_supabase_image(conn)
+        key = _state_key(conn, digest) if digest else None
+        if key is not None:
+            users = _auth_users(conn)
+    if key is not None:
+        kept = _restore_kept(dsn, key)
+        if kept is not None:
+            result.template, result.summary = "restored", kept
+            result.clean.auth_users_removed = users
+            phase("restore")
+            return result
     with dbconn.connect(dsn) as conn, dbconn.locked(conn):
         phase("connect")
-        _refuse_supabase_image(conn)
-        if on_phase:
-            on_phase("clean")
         terminated = _terminate_others(conn)
         result.clean = _run_clean(conn)
         result.clean.sessions_terminated = terminated
         phase("clean")
-        if on_phase:
-            on_phase("migrate")
         result.migrate = plan_mod.migrate(plan, conn, dsn)
         phase("migrate")
-        if on_phase:
-            on_phase("seed")
         result.seed = seeds.load_sets(conn, parsed, auth=auth)
         phase("seed")
+    result._summarise()
+    if key is not None and _keep(dsn, key, result.summary):
+        result.template = "kept"
+        phase("keep")
     return result
+
+
+def _state_key(conn: psycopg.Connection[tuple[Any, ...]], digest: str) -> str:
+    """The files' digest, and what else the kept state depends on outside them: the server's
+    version, and GoTrue's migrations (a newer GoTrue migrated the live database at its start;
+    a template from before would take that back)."""
+    import hashlib
+
+    parts = [digest, str(conn.info.server_version)]
+    if dbconn.table_exists(conn, "auth.schema_migrations"):
+        row = conn.execute(
+            "SELECT count(*), coalesce(max(version::text), '') FROM auth.schema_migrations"
+        ).fetchone()
+        parts.append(repr(row))
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _auth_users(conn: psycopg.Connection[tuple[Any, ...]]) -> int:
+    if not dbconn.table_exists(conn, "auth.users"):
+        return 0
+    row = conn.execute("SELECT count(*) FROM auth.users").fetchone()
+    return int(str(row[0])) if row else 0
+
+
+def _template_name(dsn: str) -> str:
+    return (TEMPLATE_PREFIX + dbconn.dbname(dsn))[:63]
+
+
+def _restore_kept(dsn: str, key: str) -> dict[str, Any] | None:
+    """Clone the kept state into place if it was made from ``key``; what it holds, or None
+    (then nothing was changed). A kept state from other inputs, or without its mark, is
+    dropped: it can never be used again."""
+    name = _template_name(dsn)
+    with dbconn.connect(snapshots.maintenance_dsn(dsn)) as conn:
+        meta = snapshots.meta_of(conn, name)
+        if meta is None:
+            return None
+        if meta.get(_TEMPLATE_MARK) != key:
+            snapshots.drop_template(conn, name)
+            return None
+        try:
+            snapshots.swap_in(conn, name, dbconn.dbname(dsn), what="the kept reset state")
+        except psycopg.Error:
+            # The target is untouched until the swap's last step (see snapshots.swap_in):
+            # a template that cannot be cloned is dropped, and the reset replays instead.
+            snapshots.drop_template(conn, name)
+            return None
+        summary = meta.get("summary")
+        return summary if isinstance(summary, dict) else {}
+
+
+def _keep(dsn: str, key: str, summary: dict[str, Any]) -> bool:
+    """Keep the database as it is now (right after the data step) as the state the next reset
+    with the same ``key`` restores. New connections are refused while it is copied, so no
+    client's write lands in it; a failure keeps nothing (the reset itself succeeded)."""
+    name = _template_name(dsn)
+    target = sql.Identifier(dbconn.dbname(dsn))
+    with dbconn.connect(snapshots.maintenance_dsn(dsn)) as conn:
+        try:
+            snapshots.drop_template(conn, name)
+            conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(target))
+            try:
+                snapshots.save_template(
+                    conn,
+                    dbconn.dbname(dsn),
+                    name,
+                    {_TEMPLATE_MARK: key, "source": dbconn.dbname(dsn), "summary": summary},
+                )
+            finally:
+                conn.execute(
+                    sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(target)
+                )
+        except (psycopg.Error, DatabaseError):
+            with contextlib.suppress(psycopg.Error):
+                snapshots.drop_template(conn, name)
+            return False
+    return True

@@ -98,7 +98,7 @@ def _db_name(name: str) -> str:
     return PREFIX + check_name(name)
 
 
-def _maintenance_dsn(dsn: str) -> str:
+def maintenance_dsn(dsn: str) -> str:
     """Another database on the same server (the one being cloned or dropped must be free), as
     a superuser (on Supabase's image: ``supabase_admin``, see dbconn.superuser_dsn)."""
     target = dbconn.dbname(dsn)
@@ -155,7 +155,7 @@ def clone(conn: Conn, new: str, template: str, strategy: str, *, owner: str | No
             time.sleep(0.02)
 
 
-def _meta(conn: Conn, datname: str) -> dict[str, Any] | None:
+def meta_of(conn: Conn, datname: str) -> dict[str, Any] | None:
     row = conn.execute(
         "SELECT shobj_description(oid, 'pg_database'), pg_database_size(oid)"
         " FROM pg_database WHERE datname = %s",
@@ -188,39 +188,52 @@ def save(dsn: str, name: str, *, strategy: str = DEFAULT_STRATEGY) -> SnapshotRe
     datname = _db_name(name)
     source = dbconn.dbname(dsn)
     t0 = time.perf_counter()
-    with dbconn.connect(_maintenance_dsn(dsn)) as conn:
+    with dbconn.connect(maintenance_dsn(dsn)) as conn:
         if not _exists(conn, source):
             raise SnapshotError(f"database {source} does not exist", "check the database URL")
         if _exists(conn, datname):
-            meta = _meta(conn, datname) or {}
+            meta = meta_of(conn, datname) or {}
             raise SnapshotError(
                 f"snapshot {name!r} already exists (taken {meta.get('created_at', '?')})",
                 f"delete it first (`devenv db snapshot delete {name}`) or choose another name",
             )
-        terminated = _terminate(conn, source)
-        terminated += clone(conn, datname, source, strategy)
-        meta = {
-            "devenv_snapshot": 1,
-            "source": source,
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        conn.execute(
-            sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true").format(
-                sql.Identifier(datname)
-            )
-        )
-        conn.execute(
-            sql.SQL("COMMENT ON DATABASE {} IS {}").format(
-                sql.Identifier(datname), sql.Literal(json.dumps(meta))
-            )
-        )
-        snap = _snapshot(datname, _meta(conn, datname) or meta)
+        meta = {"devenv_snapshot": 1, "source": source}
+        terminated = save_template(conn, source, datname, meta, strategy)
+        snap = _snapshot(datname, meta_of(conn, datname) or meta)
     return SnapshotResult(snap, "saved", time.perf_counter() - t0, terminated)
+
+
+def save_template(
+    conn: Conn, source: str, datname: str, meta: dict[str, Any], strategy: str = DEFAULT_STRATEGY
+) -> int:
+    """Clone ``source`` into the template database ``datname`` (read-only, no connections),
+    with ``meta`` (and the time) as JSON in its comment; the sessions terminated on the way.
+    The comment is written last: a template whose clone was interrupted has none, and readers
+    that require their marker in it never use it."""
+    terminated = _terminate(conn, source)
+    terminated += clone(conn, datname, source, strategy)
+    ident = sql.Identifier(datname)
+    conn.execute(
+        sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true").format(ident)
+    )
+    meta = {**meta, "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    conn.execute(
+        sql.SQL("COMMENT ON DATABASE {} IS {}").format(ident, sql.Literal(json.dumps(meta)))
+    )
+    return terminated
+
+
+def drop_template(conn: Conn, datname: str) -> None:
+    """Drop a template database (made by :func:`save_template`), if it exists."""
+    if _exists(conn, datname):
+        ident = sql.Identifier(datname)
+        conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(ident))
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(ident))
 
 
 def _require(conn: Conn, name: str) -> tuple[str, dict[str, Any]]:
     datname = _db_name(name)
-    meta = _meta(conn, datname)
+    meta = meta_of(conn, datname)
     if meta is None:
         names = [s.name for s in _list(conn)]
         raise SnapshotError(
@@ -295,32 +308,42 @@ def restore(dsn: str, name: str, *, strategy: str = DEFAULT_STRATEGY) -> Snapsho
     """Replace the DSN's database with a clone of snapshot ``name``."""
     target = dbconn.dbname(dsn)
     t0 = time.perf_counter()
-    with dbconn.connect(_maintenance_dsn(dsn)) as conn:
+    with dbconn.connect(maintenance_dsn(dsn)) as conn:
         datname, meta = _require(conn, name)
-        side = (RESTORE_PREFIX + target)[:63]
-        if _exists(conn, side):  # left by an interrupted restore
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(side)))
-        if not _exists(conn, target):
-            raise SnapshotError(f"database {target} does not exist", "check the database URL")
-        owner, props = _database_properties(conn, target)
-        clone(conn, side, datname, strategy, owner=owner)
-        terminated = _terminate(conn, target)
-        try:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(target)))
-            conn.execute(
-                sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                    sql.Identifier(side), sql.Identifier(target)
-                )
-            )
-        except psycopg.Error as exc:
-            raise SnapshotError(
-                f"restoring snapshot {name!r} into {target} failed: {dbconn.first_line(str(exc))}",
-                f"the restored copy is kept as database {side}; run the restore again",
-            ) from None
-        for stmt in props:
-            conn.execute(stmt)
+        terminated = swap_in(conn, datname, target, strategy, what=f"snapshot {name!r}")
         snap = _snapshot(datname, meta)
     return SnapshotResult(snap, "restored", time.perf_counter() - t0, terminated)
+
+
+def swap_in(
+    conn: Conn, template: str, target: str, strategy: str = DEFAULT_STRATEGY, *, what: str
+) -> int:
+    """Replace database ``target`` with a clone of ``template`` (see the module docs: clone
+    aside, then drop and rename, owner, grants and settings carried over); the sessions
+    terminated. ``what`` names the template in errors."""
+    side = (RESTORE_PREFIX + target)[:63]
+    if _exists(conn, side):  # left by an interrupted restore
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(side)))
+    if not _exists(conn, target):
+        raise SnapshotError(f"database {target} does not exist", "check the database URL")
+    owner, props = _database_properties(conn, target)
+    clone(conn, side, template, strategy, owner=owner)
+    terminated = _terminate(conn, target)
+    try:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(target)))
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                sql.Identifier(side), sql.Identifier(target)
+            )
+        )
+    except psycopg.Error as exc:
+        raise SnapshotError(
+            f"restoring {what} into {target} failed: {dbconn.first_line(str(exc))}",
+            f"the restored copy is kept as database {side}; run the restore again",
+        ) from None
+    for stmt in props:
+        conn.execute(stmt)
+    return terminated
 
 
 def _list(conn: Conn) -> list[Snapshot]:
@@ -330,22 +353,20 @@ def _list(conn: Conn) -> list[Snapshot]:
     ).fetchall()
     out = []
     for (datname,) in rows:
-        meta = _meta(conn, str(datname))
+        meta = meta_of(conn, str(datname))
         if meta is not None:
             out.append(_snapshot(str(datname), meta))
     return out
 
 
 def list_snapshots(dsn: str) -> list[Snapshot]:
-    with dbconn.connect(_maintenance_dsn(dsn)) as conn:
+    with dbconn.connect(maintenance_dsn(dsn)) as conn:
         return _list(conn)
 
 
 def delete(dsn: str, name: str) -> SnapshotResult:
     t0 = time.perf_counter()
-    with dbconn.connect(_maintenance_dsn(dsn)) as conn:
+    with dbconn.connect(maintenance_dsn(dsn)) as conn:
         datname, meta = _require(conn, name)
-        ident = sql.Identifier(datname)
-        conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(ident))
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(ident))
+        drop_template(conn, datname)
     return SnapshotResult(_snapshot(datname, meta), "deleted", time.perf_counter() - t0)

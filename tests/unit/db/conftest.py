@@ -76,6 +76,11 @@ def db(pg: localpg.LocalCluster) -> Iterator[Db]:
     if not pg._stopped:
         with psycopg.connect(pg.dsn(), autocommit=True) as c:
             c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            # the state a full `db reset` keeps (devenv.db.reset), a template database
+            kept = f"devenv_reset__{name}"
+            if c.execute("SELECT 1 FROM pg_database WHERE datname = %s", (kept,)).fetchone():
+                c.execute(f"ALTER DATABASE {kept} WITH IS_TEMPLATE false")
+                c.execute(f"DROP DATABASE {kept} WITH (FORCE)")
 
 
 # ------------------------------------------------------------------------------------------

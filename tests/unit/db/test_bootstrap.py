@@ -196,8 +196,14 @@ def test_reset_keeps_default_privileges_and_the_extensions_schema(db: Db, tmp_pa
     s = tmp_path / "seeds"
     (s / "default").mkdir(parents=True)
     reset.reset(DataPlan.at(m, s), db.dsn, [])
-    res = reset.reset(DataPlan.at(m, s), db.dsn, [])
+    res = reset.reset(DataPlan.at(m, s), db.dsn, [], full=True)
     assert "extensions" in res.clean.dropped_schemas
+    with db.connect() as c:
+        c.execute("SET ROLE authenticated")
+        c.execute("INSERT INTO public.notes DEFAULT VALUES")
+        assert c.execute("SELECT count(*) FROM public.notes").fetchone() == (1,)
+    # the same from the state the first reset kept
+    assert reset.reset(DataPlan.at(m, s), db.dsn, []).template == "restored"
     with db.connect() as c:
         c.execute("SET ROLE authenticated")
         c.execute("INSERT INTO public.notes DEFAULT VALUES")

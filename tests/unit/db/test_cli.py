@@ -51,8 +51,16 @@ def test_migrate_status_seed_reset_round_trip(proj: tuple[Path, dict[str, str]],
     db.scalar("insert into t values (9, 'by hand') returning id")
     p = run_cli("db", "reset", "--json", cwd=root, env=env, check=True)
     out = json.loads(p.stdout)
-    assert set(out["phases_s"]) == {"read files", "connect", "clean", "migrate", "seed"}
+    assert set(out["phases_s"]) == {"read files", "connect", "clean", "migrate", "seed", "keep"}
+    assert out["template"] == "kept"
     assert db.scalar("select count(*) from t") == 3
+    db.scalar("insert into t values (9, 'by hand') returning id")
+    p = run_cli("db", "reset", cwd=root, env=env, check=True)
+    assert p.stdout.startswith("reset: restored the state the last full reset kept (1 migrations,")
+    assert "1 seed set(s): 3 rows, 0 users" in p.stdout
+    assert db.scalar("select count(*) from t") == 3
+    p = run_cli("db", "reset", "--full", cwd=root, env=env, check=True)
+    assert p.stdout.startswith("reset: 1 migrations applied, 1 seed set(s) loaded (3 rows,")
 
 
 def test_bad_input_is_one_line_with_exit_codes(proj: tuple[Path, dict[str, str]]) -> None:

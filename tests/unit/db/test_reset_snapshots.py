@@ -45,7 +45,8 @@ def test_reset_rebuilds_from_files_and_times_phases(db: Db, project: tuple[Path,
         c.execute("create schema playground")
         c.execute("grant usage on schema public to anon")
     res = reset.reset(DataPlan.at(m, s), db.dsn, ["default"])
-    assert set(res.phases) == {"read files", "connect", "clean", "migrate", "seed"}
+    assert set(res.phases) == {"read files", "connect", "clean", "migrate", "seed", "keep"}
+    assert res.template == "kept"
     assert res.clean.dropped_schemas == ["devenv", "extensions", "playground", "public", "reports"]
     assert res.migrate is not None and len(res.migrate.applied) == 2
     assert res.seed is not None and res.seed.sets[0].status == "loaded"
@@ -60,6 +61,82 @@ def test_reset_rebuilds_from_files_and_times_phases(db: Db, project: tuple[Path,
         "pg_database_owner"
     )
     assert db.scalar("select to_regnamespace('auth')") is not None
+
+
+def _dirty(db: Db) -> None:
+    with db.connect() as c:
+        c.execute("insert into items values (3, 'by hand')")
+        c.execute("create table scratch (x int)")
+        c.execute("create schema playground")
+
+
+def _assert_post_seed(db: Db) -> None:
+    assert db.rows("select id, name from items order by id") == [(1, "one"), (2, "two")]
+    assert db.scalar("select to_regclass('scratch')") is None
+    assert db.scalar("select to_regnamespace('playground')") is None
+    assert db.scalar("select item_count()") == 2
+    assert db.rows("select name from devenv.seed_sets") == [("default",)]
+    assert db.scalar("select count(*) from devenv.schema_migrations") == 2
+
+
+def test_second_reset_restores_the_kept_state(db: Db, project: tuple[Path, Path]) -> None:
+    m, s = project
+    first = reset.reset(DataPlan.at(m, s), db.dsn, ["default"])
+    assert first.template == "kept"
+    _dirty(db)
+    with db.connect() as c:
+        c.execute(f"alter database {db.name} set work_mem = '7MB'")
+    other = psycopg.connect(db.dsn, autocommit=True)  # a client connected to the database
+    second = reset.reset(DataPlan.at(m, s), db.dsn, ["default"])
+    assert second.template == "restored"
+    assert set(second.phases) == {"read files", "restore"}
+    assert second.summary == {"migrations": 2, "sets": {"default": {"rows": 2, "users": 0}}}
+    _assert_post_seed(db)
+    assert db.scalar("show work_mem") == "7MB"  # database settings carried over, as a restore
+    with pytest.raises(psycopg.OperationalError):
+        other.execute("select 1")
+    other.close()
+    # the kept state is the reset's own: no snapshot shows it
+    assert snapshots.list_snapshots(db.dsn) == []
+    # and it stays usable: a third reset restores it again
+    _dirty(db)
+    assert reset.reset(DataPlan.at(m, s), db.dsn, ["default"]).template == "restored"
+    _assert_post_seed(db)
+
+
+def test_one_changed_migration_byte_means_a_full_reset(db: Db, project: tuple[Path, Path]) -> None:
+    m, s = project
+    reset.reset(DataPlan.at(m, s), db.dsn, ["default"])
+    f = m / "002_extra.sql"
+    f.write_text(f.read_text().replace("(x int)", "(y int)"))
+    res = reset.reset(DataPlan.at(m, s), db.dsn, ["default"])
+    assert res.template == "kept" and res.migrate is not None and len(res.migrate.applied) == 2
+    assert db.rows("select column_name from information_schema.columns where table_name = 'r'") == [
+        ("y",)
+    ]
+    # a changed seed file, other sets, and --full each replay too
+    (s / "default" / "items.csv").write_text("id,name\n1,one\n")
+    assert reset.reset(DataPlan.at(m, s), db.dsn, ["default"]).template == "kept"
+    assert db.rows("select id from items") == [(1,)]
+    assert reset.reset(DataPlan.at(m, s), db.dsn, ["default", "demo"]).template == "kept"
+    assert reset.reset(DataPlan.at(m, s), db.dsn, ["default", "demo"]).template == "restored"
+    assert db.rows("select id from items order by id") == [(1,), (100,)]
+    full = reset.reset(DataPlan.at(m, s), db.dsn, ["default", "demo"], full=True)
+    assert full.template == "" and full.seed is not None
+
+
+def test_a_kept_state_without_its_mark_is_never_used(db: Db, project: tuple[Path, Path]) -> None:
+    m, s = project
+    reset.reset(DataPlan.at(m, s), db.dsn, ["default"])
+    kept = reset.TEMPLATE_PREFIX + db.name
+    with psycopg.connect(snapshots.maintenance_dsn(db.dsn), autocommit=True) as c:
+        # what an interrupted save leaves: the clone, with no comment yet
+        c.execute(f'comment on database "{kept}" is null')
+    _dirty(db)
+    res = reset.reset(DataPlan.at(m, s), db.dsn, ["default"])
+    assert res.template == "kept" and res.migrate is not None and len(res.migrate.applied) == 2
+    _assert_post_seed(db)
+    assert reset.reset(DataPlan.at(m, s), db.dsn, ["default"]).template == "restored"
 
 
 def test_reset_terminates_sessions_holding_locks(db: Db, project: tuple[Path, Path]) -> None:

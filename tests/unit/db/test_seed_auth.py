@@ -185,3 +185,49 @@ def test_reset_removes_and_reseeds_auth_users(app: Db, gotrue: GoTrue, tmp_path:
     )
     assert r.status_code == 400
     assert app.scalar("select count(*) from notes") == 0
+
+
+def test_reset_from_the_kept_state_with_the_real_gotrue(
+    app: Db, gotrue: GoTrue, tmp_path: Path
+) -> None:
+    """The second reset clones the kept state into place: GoTrue's pool loses its connections
+    with the old database and must answer on the new one at once, with the seeded users."""
+    from devenv.db import reset
+
+    m = tmp_path / "migrations"
+    root = tmp_path / "seeds"
+    make(root, "default", {"auth.users.yaml": USERS, "notes.csv": f"id,owner,body\n1,{ALICE},x\n"})
+    plan = DataPlan.at(m, root)
+    first = reset.reset(plan, app.dsn, ["default"], auth=target(gotrue))
+    assert first.template == "kept"
+    token = login(gotrue, "alice@example.com", "alice-pass-1").json()["refresh_token"]
+    r = httpx.post(
+        f"{gotrue.url}/signup",
+        json={"email": "dave@example.com", "password": "dave-pass-1"},
+        headers={"apikey": gotrue.anon_key},
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    second = reset.reset(plan, app.dsn, ["default"], auth=target(gotrue))
+    assert second.template == "restored" and second.clean.auth_users_removed == 3
+    assert second.summary["sets"]["default"] == {"rows": 1, "users": 2}
+    # the first request after the swap already works (no error while the pool reconnects)
+    assert login(gotrue, "alice@example.com", "alice-pass-1").json()["user"]["id"] == ALICE
+    assert login(gotrue, "dave@example.com", "dave-pass-1").status_code == 400
+    r = httpx.post(
+        f"{gotrue.url}/token",
+        params={"grant_type": "refresh_token"},
+        json={"refresh_token": token},
+        headers={"apikey": gotrue.anon_key},
+        timeout=10,
+    )
+    assert r.status_code == 400
+    # GoTrue writes to the restored database: a new sign-up
+    r = httpx.post(
+        f"{gotrue.url}/signup",
+        json={"email": "erin@example.com", "password": "erin-pass-1"},
+        headers={"apikey": gotrue.anon_key},
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    assert app.scalar("select count(*) from notes") == 1
