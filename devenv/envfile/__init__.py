@@ -5,10 +5,10 @@ semantics (every problem at once, and no secret, nor its length, in any output),
 
 Modules: :mod:`.spec` (schema parser), :mod:`.types` (``@type`` validation, JavaScript regexes),
 :mod:`.envspec` (the @env-spec reference parser's reading of .env files, ported), :mod:`.reader`
-(the three readers, their disagreements and per-file problems), :mod:`.compose` (Docker
-Compose's env-file parser, ported), :mod:`.check` (validation: defaults as values, references,
-the current environment), :mod:`.render` (example, init, diff), :mod:`.project` (devenv.toml
-integration and the entry points below).
+(the three readers and per-file problems), :mod:`.compare` (the lines the three read
+differently, and why), :mod:`.compose` (Docker Compose's env-file parser, ported), :mod:`.check`
+(validation: defaults as values, references, the current environment), :mod:`.render` (example,
+init, diff), :mod:`.project` (devenv.toml integration and the entry points below).
 """
 
 from __future__ import annotations

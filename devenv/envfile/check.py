@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from devenv.envfile import envspec_reader
+from devenv.envfile.compare import describe_readings
 from devenv.envfile.problems import Problem, quote, redact_all
-from devenv.envfile.reader import DEFAULT_READER, EnvFile, describe_readings, read_file
+from devenv.envfile.reader import DEFAULT_READER, EnvFile, read_file
 from devenv.envfile.schema import Item, Schema
 
 

@@ -13,8 +13,9 @@ Readers (``[env] reader`` in devenv.toml):
 The chosen reader's values are the ones checked; a line it cannot read is a ``syntax`` problem.
 Every line another reader refuses, skips or reads with a different key or value is a ``compat``
 problem naming which reader takes which value (the values are added by the checker, for keys
-that are not sensitive). For the comparison each reader interpolates from the file alone, so
-the result does not depend on the shell; an empty assignment and no value count as alike.
+that are not sensitive; the comparison is :mod:`devenv.envfile.compare`). For the comparison
+each reader interpolates from the file alone, so the result does not depend on the shell; an
+empty assignment and no value count as alike.
 
 Other problems found while reading (each a :class:`~devenv.envfile.problems.Problem`): a file
 over 1 MB, binary data, text that is not UTF-8, a byte-order mark, quoted values that run over
@@ -25,6 +26,7 @@ resolves references once defaults are known), and values devenv does not evaluat
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -33,14 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devenv.envfile import compose_reader, envspec_reader
-from devenv.envfile.problems import Problem, quote
+from devenv.envfile.compare import View, compare
+from devenv.envfile.problems import Problem
 
-#: The readers ``[env] reader`` chooses between, and how messages name them.
-READERS: dict[str, str] = {
-    "env-spec": "@env-spec (varlock)",
-    "python-dotenv": "python-dotenv",
-    "compose": "Docker Compose",
-}
 DEFAULT_READER = "env-spec"
 
 #: Env files larger than this are refused, unread: a .env is a few KB of hand-edited text.
@@ -52,8 +49,6 @@ _KEY_AT = re.compile(r"[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.\-]*)[ \t]*=
 _YAML_KEY = re.compile(r"[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.\-]*)[ \t]*:")
 _ASSIGNMENT_LINE = re.compile(r"[ \t]*(?:export[ \t]+)?[A-Za-z_][A-Za-z0-9_]*=")
 _VAR_REF = re.compile(r"\$\{([^}:]*)(?::-[^}]*)?\}")
-_BARE_REF = re.compile(r"(?<![\\$])\$[A-Za-z_][A-Za-z0-9_]*")
-_EXT_REF = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?:[-+?]|:[?+])")
 
 
 @dataclass(frozen=True)
@@ -225,7 +220,7 @@ def read_text(
         )
     _duplicates(env)
     _multiline(env)
-    views: dict[str, _View] = {
+    views: dict[str, View] = {
         "python-dotenv": (_dotenv_file_only(dotenv_raws), {p.line: p for p in dotenv_errors}),
         "compose": _compose_file_only(text, starts, reads, compose_errors, display),
         "env-spec": _envspec_file_only(spec_statements, spec_issues, display, text, starts),
@@ -242,7 +237,8 @@ def read_text(
             env.values_seen.append((r.key, r.value))
     for e in env.entries:
         env.values_seen.extend((e.key, v) for v in (e.raw, e.value) if v)
-    _compare(env, text, starts, views)
+    problems, env.readings = compare(display, reader, text, starts, views)
+    env.problems.extend(problems)
     env.problems.sort(key=lambda p: p.line)
     return env
 
@@ -409,32 +405,39 @@ def _interpolate(
     environ: Mapping[str, str],
     inherited: Mapping[str, str | None],
 ) -> None:
-    from dotenv.variables import Literal, parse_variables
-
     seen: dict[str, str | None] = {}
+
+    def lookup(line: int, key: str, name: str, default: str | None) -> str | None:
+        if name in seen:
+            return seen[name]
+        if name in inherited:
+            return inherited[name]
+        v = environ.get(name)
+        if v is None and default is None:
+            env.problems.append(_undefined(env.path, line, key, name))
+        return v
+
     for key, raw, line, end_line, text in raws:
         value = raw
         if raw is not None and "${" in raw:
-            parts = []
-            for atom in parse_variables(raw):
-                if isinstance(atom, Literal):
-                    parts.append(atom.value)
-                    continue
-                name = atom.name  # type: ignore[attr-defined]
-                if name in seen:
-                    v = seen[name]
-                elif name in inherited:
-                    v = inherited[name]
-                else:
-                    v = environ.get(name)
-                    if v is None and atom.default is None:  # type: ignore[attr-defined]
-                        env.problems.append(_undefined(env.path, line, key, name))
-                if v is None:
-                    v = atom.default or ""  # type: ignore[attr-defined]
-                parts.append(v)
-            value = "".join(parts)
+            value = _expand(raw, functools.partial(lookup, line, key))
         seen[key] = value
         env.entries.append(Entry(key, value, raw, line, end_line, text))
+
+
+def _expand(raw: str, lookup: Callable[[str, str | None], str | None]) -> str:
+    """python-dotenv's ``${VAR}`` and ``${VAR:-default}`` in ``raw``: ``lookup(name, default)``
+    gives a variable's value, or None for unset (then the default or an empty string)."""
+    from dotenv.variables import Literal, Variable, parse_variables
+
+    parts = []
+    for atom in parse_variables(raw):
+        if isinstance(atom, Variable):
+            v = lookup(atom.name, atom.default)
+            parts.append(v if v is not None else (atom.default or ""))
+        elif isinstance(atom, Literal):
+            parts.append(atom.value)
+    return "".join(parts)
 
 
 def _undefined(path: str, line: int, key: str, name: str) -> Problem:
@@ -488,9 +491,6 @@ def _multiline(env: EnvFile) -> None:
             )
 
 
-# ---- python-dotenv vs Docker Compose -----------------------------------------------------------
-
-
 def _line_index(text: str) -> list[int]:
     starts = [0]
     for m in _NEWLINE.finditer(text):
@@ -498,29 +498,18 @@ def _line_index(text: str) -> list[int]:
     return starts
 
 
-#: A reader's view of a file for the comparison: line -> (key, value), and line -> the problem
-#: where the reader refuses or skips that line.
-_View = tuple[dict[int, tuple[str, str | None]], dict[int, Problem]]
+# ---- each reader's view of the file alone, for the comparison ---------------------------------
 
 
 def _dotenv_file_only(
     raws: list[tuple[str, str | None, int, int, str]],
 ) -> dict[int, tuple[str, str | None]]:
-    from dotenv.variables import Literal, parse_variables
-
     seen: dict[str, str | None] = {}
     out: dict[int, tuple[str, str | None]] = {}
     for key, raw, line, _end, _text in raws:
         v = raw
         if v is not None and "${" in v:
-            parts = []
-            for atom in parse_variables(v):
-                if isinstance(atom, Literal):
-                    parts.append(atom.value)
-                else:
-                    got = seen.get(atom.name)  # type: ignore[attr-defined]
-                    parts.append(got if got is not None else (atom.default or ""))  # type: ignore[attr-defined]
-            v = "".join(parts)
+            v = _expand(v, lambda name, _default: seen.get(name))
         seen[key] = v
         out.setdefault(line, (key, v))
     return out
@@ -532,7 +521,7 @@ def _compose_file_only(
     reads: list[compose_reader.Read],
     errors: list[compose_reader.ReadError],
     display: str,
-) -> _View:
+) -> View:
     import bisect
 
     by_line: dict[int, tuple[str, str | None]] = {}
@@ -560,7 +549,7 @@ def _envspec_file_only(
     display: str,
     text: str,
     starts: list[int],
-) -> _View:
+) -> View:
     seen: dict[str, str | None] = {}
     by_line: dict[int, tuple[str, str | None]] = {}
     for st in statements:
@@ -583,196 +572,6 @@ def _envspec_file_only(
     return by_line, errs
 
 
-def _compare(env: EnvFile, text: str, starts: list[int], views: dict[str, _View]) -> None:
-    """Report every line the readers read differently; the chosen reader's own refusals are
-    its ``syntax`` problems, the others' are ``compat``."""
-    chosen = env.reader
-    for name, (_by_line, errs) in views.items():
-        for p in errs.values():
-            if name == chosen and name != "env-spec":
-                continue  # already reported as the chosen reader's syntax problems
-            code = "syntax" if name == chosen else "compat"
-            env.problems.append(Problem(p.file, p.line, p.key, code, p.message))
-    lone_cr = re.search(r"\r(?!\n)", text)
-    if lone_cr:
-        import bisect
-
-        env.problems.append(
-            Problem(
-                env.path,
-                bisect.bisect_right(starts, lone_cr.start()),
-                None,
-                "compat",
-                "a carriage return without a line feed (old Mac line ending): python-dotenv "
-                "ends the line there, Docker Compose and @env-spec do not; save with LF or "
-                "CRLF endings",
-            )
-        )
-    order = ["python-dotenv", "compose", "env-spec"]
-    lines = sorted({ln for v in views.values() for ln in v[0]})
-    for ln in lines:
-        got = {r: views[r][0].get(ln) for r in order}
-        present = {r: v for r, v in got.items() if v is not None and ln not in views[r][1]}
-        missing = [r for r in order if got[r] is None and ln not in views[r][1]]
-        if not present:
-            continue  # every reader that reads a key here also refuses the line: reported
-        keys = {k for k, _v in present.values()}
-        key = present[chosen][0] if chosen in present else next(iter(present.values()))[0]
-        if len(keys) > 1:
-            said = ", ".join(f"{READERS[r]} reads the key {k!r}" for r, (k, _v) in present.items())
-            env.problems.append(Problem(env.path, ln, key, "compat", said))
-            continue
-        if missing:
-            readers_in = " and ".join(READERS[r] for r in present)
-            env.problems.append(
-                Problem(
-                    env.path,
-                    ln,
-                    key,
-                    "compat",
-                    f"{' and '.join(READERS[r] for r in missing)} "
-                    f"{'reads' if len(missing) == 1 else 'read'} no key on this line, "
-                    f"{readers_in} {'reads' if len(present) == 1 else 'read'} {key}: a quoted "
-                    "value above runs over it, or its form (such as KEY: value) is one only "
-                    f"{'that reader' if len(present) == 1 else 'those readers'} accept",
-                )
-            )
-        values = {r: v for r, (_k, v) in present.items()}
-        if len({v or "" for v in values.values()}) > 1:
-            env.readings[ln] = values
-            entry_text = _statement_text(text, starts, ln)
-            env.problems.append(Problem(env.path, ln, key, "compat", _why(entry_text, values)))
-
-
-def _statement_text(text: str, starts: list[int], line: int) -> str:
-    start = starts[line - 1]
-    end = text.find("\n", start)
-    return text[start : len(text) if end < 0 else end].rstrip("\r")
-
-
 def _key_on_line(text: str, starts: list[int], line: int) -> str | None:
     m = _KEY_AT.match(text, starts[line - 1]) if 0 < line <= len(starts) else None
     return m.group(1) if m else None
-
-
-def _why(line_text: str, values: Mapping[str, str | None]) -> str:
-    """Why the readers disagree, from the statement's first line. Never quotes values: the
-    checker appends each reader's value for keys that are not sensitive."""
-    eq = line_text.find("=")
-    rhs = line_text[eq + 1 :] if eq >= 0 else ""
-    spaced = rhs.lstrip(" \t")
-    dotenv, comp, spec = (values.get(r) for r in ("python-dotenv", "compose", "env-spec"))
-    reasons: list[str] = []
-    if dotenv is not None and comp is not None and (dotenv or "") != (comp or ""):
-        reasons.extend(_why_dotenv_compose(spaced))
-    others = [v for r, v in values.items() if r != "env-spec"]
-    if "env-spec" in values and any((spec or "") != (v or "") for v in others):
-        reasons.extend(_why_envspec(rhs, spaced))
-    if not reasons:
-        reasons.append("the readers decode this value differently")
-    return f"{_who_differs(values)}: " + "; ".join(reasons)
-
-
-def _who_differs(values: Mapping[str, str | None]) -> str:
-    """``X reads this line differently from Y and Z``, or which readers disagree."""
-    groups: dict[str, list[str]] = {}
-    for r, v in values.items():
-        groups.setdefault(v or "", []).append(READERS[r])
-    if len(values) == 3 and len(groups) == 2:
-        (odd,) = next(g for g in groups.values() if len(g) == 1)
-        pair = next(g for g in groups.values() if len(g) == 2)
-        return f"{odd} reads this line differently from {pair[0]} and {pair[1]}"
-    names = [READERS[r] for r in values]
-    if len(names) == 2:
-        return f"{names[0]} and {names[1]} read this line differently"
-    return f"{', '.join(names[:-1])} and {names[-1]} each read this line differently"
-
-
-def _why_envspec(rhs: str, spaced: str) -> list[str]:
-    out: list[str] = []
-    if spaced[:1] in ("'", '"', "`") and rhs[:1] != spaced[:1]:
-        out.append("a quote after spaces: @env-spec refuses it")
-    elif spaced.startswith("'"):
-        if "\\" in spaced:
-            out.append("@env-spec keeps backslashes in single quotes (only \\' is decoded)")
-    elif spaced.startswith('"') or spaced.startswith("`"):
-        if "\\" in spaced:
-            out.append(
-                "@env-spec decodes only \\n, \\$ and the escaped quote inside double quotes "
-                "and backticks"
-            )
-        if "$" in spaced:
-            out.append("@env-spec expands $VAR and ${VAR} inside double quotes and backticks")
-    else:
-        value = spaced.split("#", 1)[0]
-        if "#" in spaced and not re.search(r"[ \t]#", spaced.split("#", 1)[0] + "#"):
-            out.append("an inline '#': @env-spec starts a comment at any '#' in an unquoted value")
-        if value.strip() == "undefined":
-            out.append("@env-spec reads the word undefined as no value")
-        if re.search(r"[ \t]\$|\$\{[^}]*\}[ \t]|\$[A-Za-z_][A-Za-z0-9_]*[ \t]", value.strip()):
-            out.append(
-                "@env-spec drops the spaces around a $VAR or ${VAR} in an unquoted value "
-                "(quote the value to keep them)"
-            )
-        if re.search(r"\$\{[^}:]*-", value):
-            out.append("@env-spec reads ${VAR-x} like ${VAR:-x} (x also when VAR is empty)")
-        if re.search(r"\$\{[^}]*:-\}|\$\{[^}]*:[=?+]", value):
-            out.append("@env-spec keeps ${VAR:-}, ${VAR:=x}, ${VAR:?x} and ${VAR:+x} as text")
-        if "\\" in value:
-            out.append("@env-spec decodes only \\$ in an unquoted value")
-    return out
-
-
-def _why_dotenv_compose(rhs: str) -> list[str]:
-    reasons: list[str] = []
-    if rhs.startswith("'"):
-        if "$" in rhs:
-            reasons.append("python-dotenv expands ${VAR} inside single quotes, Compose does not")
-        if "\\" in rhs:
-            reasons.append(
-                "python-dotenv decodes \\\\ and \\' inside single quotes, Compose keeps backslashes"
-            )
-    elif rhs.startswith('"'):
-        if "\\" in rhs:
-            reasons.append(
-                "the two decode backslash escapes in double quotes differently (\\$, \\', octal)"
-            )
-    else:
-        if re.search(r"[^\S ]#", rhs):
-            reasons.append(
-                "an inline comment: python-dotenv starts one at any whitespace "
-                "before '#', Compose only at ' #'"
-            )
-        if "\\" in rhs and "$" in rhs:
-            reasons.append(
-                "a backslash before '$': Compose does not treat it as an escape in unquoted values"
-            )
-    if "$" in rhs and not rhs.startswith("'"):
-        if _BARE_REF.search(rhs):
-            reasons.append(
-                "$VAR without braces: Compose expands it, python-dotenv keeps it "
-                "literally (write ${VAR})"
-            )
-        if "$$" in rhs:
-            reasons.append("'$$': Compose reads it as '$', python-dotenv keeps both")
-        if _EXT_REF.search(rhs):
-            reasons.append("${VAR-x}, ${VAR?x} and ${VAR+x} forms: only Compose understands them")
-        elif ":-" in rhs:
-            reasons.append(
-                "${VAR:-default} with VAR set but empty: Compose uses the default, "
-                "python-dotenv the empty value"
-            )
-        if rhs.count("${") > 1 and re.search(r"\$\{[^}]*\$\{", rhs):
-            reasons.append("a nested ${...}: python-dotenv does not nest")
-    return reasons
-
-
-def describe_readings(values: Mapping[str, str | None]) -> str:
-    """``python-dotenv reads "x", Compose reads "y", ...`` for a non-sensitive key."""
-    out = []
-    for r in ("python-dotenv", "compose", "env-spec"):
-        if r in values:
-            v = values[r]
-            name = {"compose": "Compose", "env-spec": "@env-spec"}.get(r, r)
-            out.append(f"{name} reads {'(no value)' if v is None else quote(v)}")
-    return ", ".join(out)
