@@ -22,6 +22,7 @@ Run: ``python bench/bench_db.py [--rounds N] [--rows N] [--mb N]``.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import statistics
@@ -253,7 +254,7 @@ def bench_snapshots(cluster: localpg.LocalCluster, mb: int, rounds: int) -> None
             with psycopg.connect(cluster.dsn(), autocommit=True) as c:
                 c.execute("CHECKPOINT")
             results[f"restore {strategy}"].append(
-                timed(lambda s=strategy: snapshots.restore(dsn, "bench", strategy=s))
+                timed(functools.partial(snapshots.restore, dsn, "bench", strategy=strategy))
             )
     m = {k: med(v) for k, v in results.items()}
     ours = m[f"restore {snapshots.DEFAULT_STRATEGY}"]

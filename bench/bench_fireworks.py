@@ -219,7 +219,8 @@ def _load_run(
     if cpu is not None:
         argv = ["taskset", "-c", str(cpu), *argv]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30, check=True)
-    return json.loads(out.stdout) | {"tool": "python asyncio client"}
+    measured: dict[str, Any] = json.loads(out.stdout)
+    return measured | {"tool": "python asyncio client"}
 
 
 def _free_port() -> int:
@@ -320,7 +321,7 @@ def main() -> None:
             proc.wait(10)
 
     def median(name: str, key: str) -> float:
-        return statistics.median(r[key] for r in runs[name])
+        return float(statistics.median(r[key] for r in runs[name]))
 
     tool = runs[ceiling_name][0]["tool"]
     print(

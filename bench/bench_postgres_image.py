@@ -23,10 +23,11 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from bench._common import devenv, row, timed
-from devenv import environ
+from devenv import environ, postgres_spec
 from devenv.stack import fireworks_image, ports, postgres_image
 from devenv.stack.engine import Engine
 from devenv.stack.images import together
@@ -44,14 +45,14 @@ def project(images_line: str, db_line: str) -> Path:
 
 
 def main(rounds: int) -> None:
-    base = os.environ.get("DEVENV_POSTGRES_BASE_IMAGE", postgres_image.BASE)
+    base = os.environ.get("DEVENV_POSTGRES_BASE_IMAGE", postgres_spec.BASE)
     os.environ.pop("DEVENV_IMAGE_POSTGRES", None)  # devenv.toml decides, as on a laptop
     exts = ", ".join(f'"{e}"' for e in EXTENSIONS)
     plain = project(f'[images]\npostgres = "{base}"\n', "")
     own = project("", f"[db]\nextensions = [{exts}]\n")
 
     # The one-time build, from no cache, into a throw-away tag.
-    spec = postgres_image.make_build(base, EXTENSIONS)
+    spec = postgres_spec.make_build(base, EXTENSIONS)
     tag = f"devenv-bench-postgres:{uuid.uuid4().hex[:8]}"
     engine = Engine()
     t = time.perf_counter()
@@ -64,7 +65,7 @@ def main(rounds: int) -> None:
     both: dict[str, float] = {}
     for how in ("one after the other", "at the same time"):
         pg, fw = (f"devenv-bench-{n}:{uuid.uuid4().hex[:8]}" for n in ("postgres", "fireworks"))
-        jobs = [
+        jobs: list[Callable[[], None]] = [
             lambda: postgres_image.build(spec, pg, engine, nocache=True),  # noqa: B023
             lambda: fireworks_image.build(fw, engine, env),  # noqa: B023
         ]

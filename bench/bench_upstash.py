@@ -138,9 +138,8 @@ def main() -> None:
         print(f"  target: REST p50 - direct p50 <= 1000 µs: {delta * 1e6:.0f} µs ({verdict})")
 
         # 2. Pooler.
-        kw = {"autocommit": True}
-        d = psycopg.connect(env["DATABASE_URL"], **kw)
-        p = psycopg.connect(env["DATABASE_POOLED_URL"], prepare_threshold=None, **kw)
+        d = psycopg.connect(env["DATABASE_URL"], autocommit=True)
+        p = psycopg.connect(env["DATABASE_POOLED_URL"], prepare_threshold=None, autocommit=True)
         results = alternate(
             {
                 "SELECT 1, open connection, direct  [baseline]": lambda: d.execute("SELECT 1"),
@@ -155,7 +154,7 @@ def main() -> None:
         )
 
         def request(url: str) -> None:
-            with psycopg.connect(url, **kw) as c:
+            with psycopg.connect(url, autocommit=True) as c:
                 c.execute("SELECT 1")
 
         results = alternate(

@@ -100,7 +100,8 @@ def test_dind_up_seed_env_contracts_doctor_plugin_down(
     values = env_of(remote)
     assert_urls_name(values, eng.host)
     with psycopg.connect(values["DATABASE_URL"]) as conn:
-        assert conn.execute("select count(*) from public.machines").fetchone()[0] > 0
+        row = conn.execute("select count(*) from public.machines").fetchone()
+        assert row is not None and row[0] > 0
     assert redis.Redis.from_url(values["REDIS_URL"]).ping()
 
     seeded = remote.ok("seed", "demo")  # auth users through GoTrue, at the engine's host

@@ -7,10 +7,12 @@ be pulled, the hermetic ones from tests/hermetic/setup otherwise), through DEVEN
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -97,8 +99,20 @@ class Project:
     def database_url(self) -> str:
         return self.stack.database_url()
 
-    def cli(self, *args: str, **kw: object) -> object:
-        return run_cli(*args, cwd=self.root, **kw)  # type: ignore[arg-type]
+    def cli(
+        self,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 300,
+        check: bool = False,
+    ) -> subprocess.CompletedProcess[str]:
+        return run_cli(*args, cwd=self.root, env=env, timeout=timeout, check=check)
+
+
+class ProjectFactory(Protocol):
+    """The project_factory fixture: a new project with these services (and config sections)."""
+
+    def __call__(self, services: list[str], **extra: str) -> Project: ...
 
 
 def make_project(base: Path, services: list[str], **extra: str) -> Project:
@@ -135,7 +149,7 @@ def stack_services() -> list[str]:
 
 
 @pytest.fixture
-def project_factory(engine: None, tmp_path: Path) -> Iterator[object]:
+def project_factory(engine: None, tmp_path: Path) -> Iterator[ProjectFactory]:
     made: list[Project] = []
 
     def factory(services: list[str], **extra: str) -> Project:

@@ -305,6 +305,7 @@ def test_compose_reads_the_auth_settings_devenv_passes(
     """What compose itself makes of devenv.toml: GoTrue's SMTP host is the catcher, or empty when
     the mail service is off (GoTrue's no-op mailer), and confirmations flip autoconfirm."""
     from devenv import environ
+    from devenv.assets import compose_file
     from devenv.stack import project, secrets
     from devenv.stack.compose import find_compose
 
@@ -312,7 +313,7 @@ def test_compose_reads_the_auth_settings_devenv_passes(
     cfg = config.load(tmp_path)
     env = project.compose_env(cfg, secrets.generate(), environ.read({}))
     proc = subprocess.run(
-        [*find_compose(), "--project-name", "h10m-config", "--file", str(project.compose_file()),
+        [*find_compose(), "--project-name", "h10m-config", "--file", str(compose_file()),
          "config", "--format", "json"],
         env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True, timeout=60,
     )  # fmt: skip

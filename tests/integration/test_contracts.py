@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -33,7 +34,7 @@ def stack(
         (p.root / folder).symlink_to(repo / folder)
     try:
         proc = p.cli("up", timeout=300)
-        assert proc.returncode == 0, proc.stderr  # type: ignore[attr-defined]
+        assert proc.returncode == 0, proc.stderr
         yield p
     finally:
         destroy(p)
@@ -42,18 +43,18 @@ def stack(
 def test_a_stack_not_running_is_one_line(engine: None, tmp_path: Path) -> None:
     p = make_project(tmp_path, ["redis"])
     proc = p.cli("test", "contracts")
-    assert proc.returncode == 1  # type: ignore[attr-defined]
-    assert "is not running" in proc.stderr and "devenv up" in proc.stderr  # type: ignore[attr-defined]
-    assert len(proc.stderr.strip().splitlines()) == 1  # type: ignore[attr-defined]
+    assert proc.returncode == 1
+    assert "is not running" in proc.stderr and "devenv up" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
 
 
-def run_contracts(p: Project, *args: str) -> tuple[int, dict]:
+def run_contracts(p: Project, *args: str) -> tuple[int, dict[str, Any]]:
     proc = p.cli("test", "contracts", "--json", *args, timeout=180)
-    assert "Traceback" not in proc.stderr, proc.stderr  # type: ignore[attr-defined]
-    return proc.returncode, json.loads(proc.stdout)  # type: ignore[attr-defined]
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
 
 
-def mail_is_consistent(checks: list[dict]) -> None:
+def mail_is_consistent(checks: list[dict[str, Any]]) -> None:
     """Before devenv has a mail service the mail suite skips, saying so; after, it passes."""
     mail = [c for c in checks if c["service"] == "mail"]
     assert mail

@@ -31,17 +31,17 @@ def stack(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pr
     )
     try:
         proc = p.cli("up", timeout=300)
-        assert proc.returncode == 0, proc.stderr  # type: ignore[attr-defined]
+        assert proc.returncode == 0, proc.stderr
         yield p
     finally:
         destroy(p)
 
 
-def doctor(p: Project, *args: str) -> tuple[int, dict[str, dict]]:
+def doctor(p: Project, *args: str) -> tuple[int, dict[str, dict[str, Any]]]:
     proc = p.cli("doctor", "--json", *args, timeout=60)
-    assert "Traceback" not in proc.stderr, proc.stderr  # type: ignore[attr-defined]
-    data = json.loads(proc.stdout)  # type: ignore[attr-defined]
-    return proc.returncode, {f["id"]: f for f in data["findings"]}  # type: ignore[attr-defined]
+    assert "Traceback" not in proc.stderr, proc.stderr
+    data = json.loads(proc.stdout)
+    return proc.returncode, {f["id"]: f for f in data["findings"]}
 
 
 def test_all_well(stack: Project) -> None:
@@ -144,7 +144,7 @@ def test_the_engine_group_names_the_local_engine_and_the_host(engine: None, tmp_
     """`devenv doctor engine -o json` says which engine answered and where the stack's ports
     are reached: the local engine and 127.0.0.1, or the host DEVENV_HOST names."""
 
-    def engine_group(**env: str) -> dict[str, dict]:
+    def engine_group(**env: str) -> dict[str, dict[str, Any]]:
         proc = run_cli("doctor", "engine", "-o", "json", cwd=tmp_path, env=env, timeout=60)
         assert "Traceback" not in proc.stderr, proc.stderr
         findings = {f["id"]: f for f in json.loads(proc.stdout)["findings"]}
@@ -203,7 +203,7 @@ def test_seeds_as_up_loads_them_from_seed_paths(project_factory: Any) -> None:
     not a seeds/<set>/ folder (the Supabase CLI layout: supabase/seed.sql)."""
     p: Project = project_factory(["postgres"], db='seed_paths = ["seed.sql"]')
     (p.root / "seed.sql").write_text("create table public.pets (name text);\n")
-    assert p.cli("up").returncode == 0  # type: ignore[attr-defined]
+    assert p.cli("up").returncode == 0
     _rc, f = doctor(p, "stack.seeds")
     assert f["stack.seeds"]["status"] == "ok", f["stack.seeds"]
     assert f["stack.seeds"]["summary"] == "seed set 'default' loaded and current"

@@ -17,15 +17,15 @@ pytestmark = pytest.mark.engine
 
 def gotrue_health(p: Project) -> dict[str, Any]:
     proc = p.cli("status", "-o", "json")
-    data = json.loads(proc.stdout)  # type: ignore[attr-defined]
-    return next(s for s in data["services"] if s["service"] == "gotrue")  # type: ignore[no-any-return]
+    data = json.loads(proc.stdout)
+    return next(s for s in data["services"] if s["service"] == "gotrue")
 
 
 def test_gotrue_is_unhealthy_while_its_database_is_down_and_healthy_again_after(
     gotrue: None, project_factory: Any
 ) -> None:
     p: Project = project_factory(["postgres", "gotrue", "kong"])
-    assert p.cli("up").returncode == 0  # type: ignore[attr-defined]
+    assert p.cli("up").returncode == 0
     assert gotrue_health(p)["health"] == "healthy"
 
     p.stack.runner.run(["stop", "--timeout", "5", "postgres"])
@@ -33,10 +33,10 @@ def test_gotrue_is_unhealthy_while_its_database_is_down_and_healthy_again_after(
     assert g["state"] == "running" and g["health"] == "unhealthy", g
     assert "sign-in answers HTTP 500" in g["why"], g
     table = p.cli("status")
-    assert table.returncode == 1  # type: ignore[attr-defined]
-    assert "gotrue is unhealthy: a sign-in answers HTTP 500" in table.stderr  # type: ignore[attr-defined]
+    assert table.returncode == 1
+    assert "gotrue is unhealthy: a sign-in answers HTTP 500" in table.stderr
     doc = p.cli("doctor", "--json", "stack.health")
-    finding = {f["id"]: f for f in json.loads(doc.stdout)["findings"]}["stack.health"]  # type: ignore[attr-defined]
+    finding = {f["id"]: f for f in json.loads(doc.stdout)["findings"]}["stack.health"]
     assert finding["status"] == "fail"
     assert "gotrue: a sign-in answers HTTP 500" in finding["summary"], finding
 
@@ -46,6 +46,6 @@ def test_gotrue_is_unhealthy_while_its_database_is_down_and_healthy_again_after(
         assert time.monotonic() < deadline, "GoTrue did not recover after Postgres came back"
         time.sleep(0.5)
     doc = p.cli("doctor", "--json", "stack.health")
-    finding = {f["id"]: f for f in json.loads(doc.stdout)["findings"]}["stack.health"]  # type: ignore[attr-defined]
+    finding = {f["id"]: f for f in json.loads(doc.stdout)["findings"]}["stack.health"]
     # Postgres' own healthcheck may not have ticked yet ("still starting"): GoTrue is fine.
     assert finding["status"] in ("ok", "warn") and "gotrue" not in finding["summary"], finding

@@ -155,13 +155,13 @@ def test_a_supabase_cli_project_runs_with_no_file_moved(fresh: Project) -> None:
         assert conn.execute("select count(*) from public.tags").fetchone() == (2,)
     # Signup is off, as the Supabase config says: GoTrue refuses it through the gateway.
     values = st.env_values()
-    r = httpx.post(
+    signup = httpx.post(
         f"{values['SUPABASE_URL']}/auth/v1/signup",
         json={"email": "new@example.com", "password": "new-password-1"},
         headers={"apikey": values["SUPABASE_ANON_KEY"]},
         timeout=20,
     )
-    assert r.status_code in (400, 403, 422) and "disabled" in r.text.lower(), r.text
+    assert signup.status_code in (400, 403, 422) and "disabled" in signup.text.lower(), signup.text
     if not busy:
         r = p.cli("init")
         assert r.returncode == 0 and "taken: api.port" in r.stdout, r.stdout + r.stderr

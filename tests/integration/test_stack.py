@@ -18,7 +18,8 @@ pytestmark = pytest.mark.engine
 
 
 def keys_of(p: Project) -> dict[str, str]:
-    return json.loads((p.root / ".devenv" / "secrets.json").read_text())
+    keys: dict[str, str] = json.loads((p.root / ".devenv" / "secrets.json").read_text())
+    return keys
 
 
 def container_ids(p: Project) -> dict[str, str]:

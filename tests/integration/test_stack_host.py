@@ -24,10 +24,10 @@ def test_every_url_and_port_is_on_the_host_devenv_is_told(project_factory: Any) 
     (p.root / "migrations" / "20250101000000_t.sql").write_text("create table t (id int);\n")
     env = {"DEVENV_HOST": HOST}
     up = p.cli("up", env=env)
-    assert up.returncode == 0, up.stderr  # type: ignore[attr-defined]
-    assert "migrations: applied 1" in up.stdout  # type: ignore[attr-defined]
+    assert up.returncode == 0, up.stderr
+    assert "migrations: applied 1" in up.stdout
 
-    out = p.cli("status", "-o", "env", env=env).stdout  # type: ignore[attr-defined]
+    out = p.cli("status", "-o", "env", env=env).stdout
     values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     assert f"@{HOST}:" in values["DATABASE_URL"] and values["REDIS_URL"].startswith(
         f"redis://{HOST}:"
@@ -40,4 +40,4 @@ def test_every_url_and_port_is_on_the_host_devenv_is_told(project_factory: Any) 
         socket.create_connection(("127.0.0.1", p.cfg.ports["postgres"]), timeout=1).close()
 
     doc = p.cli("doctor", "reach", env=env)
-    assert doc.returncode == 0, doc.stdout  # type: ignore[attr-defined]
+    assert doc.returncode == 0, doc.stdout

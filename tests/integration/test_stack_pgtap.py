@@ -47,7 +47,7 @@ def stack(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Any:
     p = make_project(tmp_path_factory.mktemp("pgtap"), ["postgres"])
     try:
         up = p.cli("up", "--no-seed", timeout=300)
-        assert up.returncode == 0, up.stderr  # type: ignore[attr-defined]
+        assert up.returncode == 0, up.stderr
         dsn = p.database_url()
         with psycopg.connect(dsn) as c:
             rows = c.execute(

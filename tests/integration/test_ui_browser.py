@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from devenv.stack.engine import Engine
 from tests.conftest import IN_CI, REPO, run_cli, unavailable
 from tests.integration.conftest import Project, destroy, make_project
 
+pw_expect: Callable[[Any], Any] | None
 try:  # imported here, not in a timed step (the first import takes a while)
     from playwright.sync_api import expect as pw_expect
 except ImportError:  # the browser fixture says so (a failure in CI)
@@ -159,7 +160,7 @@ def stack(
     )
     try:
         proc = p.cli("up", "--no-seed")
-        assert proc.returncode == 0, proc.stderr  # type: ignore[attr-defined]
+        assert proc.returncode == 0, proc.stderr
         yield p
     finally:
         destroy(p)
@@ -219,6 +220,7 @@ def ui(stack: Project) -> Iterator[UI]:
 
 
 def expect(locator: Any) -> Any:
+    assert pw_expect is not None, "playwright is not installed"
     return pw_expect(locator)
 
 

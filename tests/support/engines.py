@@ -252,8 +252,8 @@ class SecondEngine:
                 time.sleep(0.5)
             yield sorted(p for p, _ in held)
         finally:
-            for _, fh in held:
-                fh.close()
+            for _, lock in held:
+                lock.close()
 
     def published_ports(self) -> set[int]:
         """Host ports the engine's containers publish now. From inspect, not `docker ps`: Podman's

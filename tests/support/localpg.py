@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devenv.errors import DatabaseError
-from devenv.stack.ports import free_port
+from devenv.stack.ports import free_port as free_port  # the tests take it from here too
 
 _SEARCH = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/local/pgsql/bin")
 

@@ -47,6 +47,8 @@ def imported_modules() -> dict[str, list[str]]:
                     names = [a.name for a in node.names]
                 elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                     names = [node.module]
+                else:
+                    continue
                 for name in names:
                     top = name.split(".")[0]
                     if top in sys.stdlib_module_names or top in FIRST_PARTY or top in siblings:

@@ -15,10 +15,11 @@ import yaml
 
 from devenv import config, environ
 from devenv import services as svcs
+from devenv.assets import compose_dir
 from devenv.stack import project, secrets
 
-COMPOSE = project.compose_dir() / "compose.yaml"
-KONG = project.compose_dir() / "kong" / "kong.yml"
+COMPOSE = compose_dir() / "compose.yaml"
+KONG = compose_dir() / "kong" / "kong.yml"
 
 #: Every GOTRUE_RATE_LIMIT_* variable GoTrue v2.196.0 reads (GlobalConfiguration's RateLimit*
 #: fields, envconfig with split_words). GOTRUE_RATE_LIMIT_SIGN_IN_SIGN_UPS is not one of them.

@@ -69,7 +69,8 @@ def sdk_request(**kw: Any) -> httpx.Request:
     client = openai.OpenAI(
         base_url="http://fw.test/inference/v1",
         api_key="sdk-key",
-        http_client=httpx.Client(transport=httpx.MockTransport(rec)),
+        # openai annotates http_client as httpx2's Client; httpx's, which the suite uses, works.
+        http_client=httpx.Client(transport=httpx.MockTransport(rec)),  # type: ignore[arg-type]
         max_retries=0,
     )
     client.chat.completions.create(**kw)

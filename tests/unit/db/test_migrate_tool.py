@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from devenv import config, environ
+from devenv import config, environ, errors
 from devenv.db import plan, reset, tool
 from devenv.db.tool import ToolFailed
 from tests.unit.db.conftest import Db
@@ -65,7 +65,7 @@ def test_config_takes_a_string_or_a_list_and_rejects_the_rest(tmp_path: Path) ->
     assert cfg.db.migrate == ("npx", "prisma", "x y")
     assert config.in_memory(tmp_path, name="t", env=env).db.migrate == ()
     for bad, why in ((3, "expected a command string"), ("dbmate 'up", "cannot split")):
-        with pytest.raises(config.ConfigError) as ei:
+        with pytest.raises(errors.ConfigError) as ei:
             config.in_memory(tmp_path, name="t", env=env, db={"migrate": bad})
         assert any(f"db.migrate: {why}" in p for p in ei.value.details())
 

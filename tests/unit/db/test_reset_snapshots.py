@@ -48,7 +48,7 @@ def test_reset_rebuilds_from_files_and_times_phases(db: Db, project: tuple[Path,
     assert set(res.phases) == {"read files", "connect", "clean", "migrate", "seed", "keep"}
     assert res.template == "kept"
     assert res.clean.dropped_schemas == ["devenv", "extensions", "playground", "public", "reports"]
-    assert res.migrate is not None and len(res.migrate.applied) == 2
+    assert isinstance(res.migrate, migrations.MigrateResult) and len(res.migrate.applied) == 2
     assert res.seed is not None and res.seed.sets[0].status == "loaded"
     assert db.rows("select id from items order by id") == [(1,), (2,)]
     assert db.scalar("select to_regclass('scratch')") is None
@@ -110,7 +110,8 @@ def test_one_changed_migration_byte_means_a_full_reset(db: Db, project: tuple[Pa
     f = m / "002_extra.sql"
     f.write_text(f.read_text().replace("(x int)", "(y int)"))
     res = reset.reset(DataPlan.at(m, s), db.dsn, ["default"])
-    assert res.template == "kept" and res.migrate is not None and len(res.migrate.applied) == 2
+    assert res.template == "kept" and isinstance(res.migrate, migrations.MigrateResult)
+    assert len(res.migrate.applied) == 2
     assert db.rows("select column_name from information_schema.columns where table_name = 'r'") == [
         ("y",)
     ]
@@ -134,7 +135,8 @@ def test_a_kept_state_without_its_mark_is_never_used(db: Db, project: tuple[Path
         c.execute(f'comment on database "{kept}" is null')
     _dirty(db)
     res = reset.reset(DataPlan.at(m, s), db.dsn, ["default"])
-    assert res.template == "kept" and res.migrate is not None and len(res.migrate.applied) == 2
+    assert res.template == "kept" and isinstance(res.migrate, migrations.MigrateResult)
+    assert len(res.migrate.applied) == 2
     _assert_post_seed(db)
     assert reset.reset(DataPlan.at(m, s), db.dsn, ["default"]).template == "restored"
 
@@ -269,10 +271,12 @@ def test_prepare_migrates_then_seeds_and_only_warns_on_changed_sets(
 
     m, s = project
     first = plan.run(plan.DataPlan.at(m, s), db.dsn, ["default", "absent"])
+    assert isinstance(first.migrate, migrations.MigrateResult)
     assert len(first.migrate.applied) == 2
     assert first.seed is not None and first.seed.sets[0].status == "loaded"
     (s / "default" / "items.csv").write_text("id,name\n1,one\n")
     again = plan.run(plan.DataPlan.at(m, s), db.dsn, ["default"])
+    assert isinstance(again.migrate, migrations.MigrateResult)
     assert again.migrate.applied == []
     assert again.warnings() == [
         "seed set 'default' changed since it was loaded; reload it with"

@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ from tests.conftest import run_cli
 
 def doctor(
     cwd: Path, *args: str, sock: Path | None = None, env: dict[str, str] | None = None
-) -> tuple[int, dict[str, dict]]:
+) -> tuple[int, dict[str, dict[str, Any]]]:
     # No image overrides (the test command exports the harness's): devenv.toml decides.
     env = {
         "DOCKER_HOST": f"unix://{sock or cwd / 'no-engine.sock'}",

@@ -190,7 +190,7 @@ _TYPES = st.sampled_from(
      "port", "boolean", "email", "enum(a, b)", "string(startsWith=zz)"]
 )  # fmt: skip
 _SECRET = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\x00"),
+    alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="\x00"),
     min_size=8,
     max_size=40,
 ).filter(lambda s: s.strip() == s and "\n" not in s and "\r" not in s)

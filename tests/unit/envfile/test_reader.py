@@ -220,7 +220,7 @@ def test_the_plain_file_shortcut_reads_as_the_three_parsers_do(text: str, reader
 
     fast = read_text(text, ".env", environ={}, reader=reader)
     real = reader_mod._all_plain
-    reader_mod._all_plain = lambda _t: False
+    reader_mod._all_plain = lambda text: False
     try:
         slow = read_text(text, ".env", environ={}, reader=reader)
     finally:

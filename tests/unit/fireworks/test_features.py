@@ -153,9 +153,9 @@ def test_reasoning_streams_as_reasoning_content_deltas(fw: fireworks.Fireworks) 
     """Streaming: the chunk delta's `reasoning_content` carries the reasoning before the answer's
     `content` deltas; together they equal the non-streamed reply."""
     kwargs = {"model": M + "glm-4p5", "messages": USER}
-    whole = fw.chat.completions.create(**kwargs).choices[0].message  # type: ignore[arg-type]
+    whole = fw.chat.completions.create(**kwargs).choices[0].message
     reasoning, content, order = "", "", []
-    for chunk in fw.chat.completions.create(stream=True, **kwargs):  # type: ignore[arg-type]
+    for chunk in fw.chat.completions.create(stream=True, **kwargs):
         delta = chunk.choices[0].delta
         if delta.reasoning_content:
             reasoning += delta.reasoning_content
@@ -292,7 +292,7 @@ def test_raw_output_shows_the_tool_call_before_parsing(fw: fireworks.Fireworks) 
     reply = fw.chat.completions.create(
         model=CHAT, messages=USER, tools=tools, tool_choice="required", raw_output=True
     )
-    assert '"name": "calc"' in reply.choices[0].raw_output.completion  # type: ignore[union-attr]
+    assert '"name": "calc"' in reply.choices[0].raw_output.completion
 
 
 def test_no_token_ids_unless_asked(fw: fireworks.Fireworks) -> None:

@@ -266,7 +266,7 @@ def test_responses_stream_events(oai: openai.OpenAI) -> None:
     assert [e.sequence_number for e in events] == list(range(len(events)))
     final = events[-1].response  # type: ignore[union-attr]
     assert [item.type for item in final.output] == ["reasoning", "message"]
-    text = "".join(e.delta for e in events if e.type == "response.output_text.delta")  # type: ignore[union-attr]
+    text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
     assert text == final.output_text
     whole = oai.responses.create(model=M + "gpt-oss-120b", input=QUESTION)
     assert whole.output_text == text

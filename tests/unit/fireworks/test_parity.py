@@ -207,9 +207,9 @@ def test_tool_choice_flat_form_forces_that_function(fw: fireworks.Fireworks) -> 
         tools=TOOLS,
         tool_choice={"type": "function", "function": {"name": "order_part"}},
     )
-    call = flat.choices[0].message.tool_calls[0]  # type: ignore[index]
+    call = flat.choices[0].message.tool_calls[0]
     assert call.function.name == "order_part"
-    assert call.function.arguments == nested.choices[0].message.tool_calls[0].function.arguments  # type: ignore[index]
+    assert call.function.arguments == nested.choices[0].message.tool_calls[0].function.arguments
 
 
 def test_tool_choice_flat_form_naming_an_absent_tool_is_400(http: httpx.Client) -> None:

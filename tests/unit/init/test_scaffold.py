@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from devenv import config, scaffold
+from devenv import config, errors, scaffold
 from devenv import services as svcs
 from devenv.db import seeds
 from devenv.envfile.schema import load_schema
@@ -55,8 +55,8 @@ def test_init_in_an_empty_directory_writes_a_working_project(tmp_path: Path) -> 
     from devenv.mocks.fireworks.stubs import load
 
     assert [st.name for st in load(tmp_path / "fixtures" / "fireworks").stubs] == ["hello"]
-    keys = list(load_schema(tmp_path / ".env.schema").items)
-    assert set(keys) >= {"SUPABASE_URL", "SUPABASE_ANON_KEY", "DATABASE_URL", "REDIS_URL"}
+    names = list(load_schema(tmp_path / ".env.schema").items)
+    assert set(names) >= {"SUPABASE_URL", "SUPABASE_ANON_KEY", "DATABASE_URL", "REDIS_URL"}
     assert (tmp_path / ".gitignore").read_text().splitlines() == [".devenv/", ".env"]
 
 
@@ -86,7 +86,7 @@ def test_existing_migrations_and_seed_set_get_nothing_added(tmp_path: Path) -> N
 
 def test_a_broken_devenv_toml_is_reported_and_nothing_written(tmp_path: Path) -> None:
     (tmp_path / "devenv.toml").write_text("[port]\nkong = 1\n")
-    with pytest.raises(config.ConfigError):
+    with pytest.raises(errors.ConfigError):
         scaffold.plan(tmp_path)
     assert sorted(f.name for f in tmp_path.iterdir()) == ["devenv.toml"]
 

@@ -39,7 +39,7 @@ def test_without_devenv_toml_the_supabase_settings_are_the_config(project: Path)
     assert cfg.auth.additional_redirect_urls == ("https://127.0.0.1:3000", "myapp://callback")
     assert (cfg.auth.jwt_expiry, cfg.auth.enable_signup) == (7200, False)
     if CONFIRMATIONS:
-        assert cfg.auth.enable_confirmations is True  # type: ignore[attr-defined]
+        assert cfg.auth.enable_confirmations is True
     if MAIL:
         assert cfg.ports["mail"] == 55324
     assert cfg.path(cfg.db.migrations) == project / "supabase" / "migrations"

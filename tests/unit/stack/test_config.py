@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from devenv import config, environ
+from devenv import config, environ, postgres_spec
 from devenv import services as svcs
 from devenv.errors import ConfigError, UsageError
-from devenv.stack import ports, postgres_image
+from devenv.stack import ports
 
 
 def load(root: Path) -> config.Config:
@@ -117,8 +117,8 @@ def test_image_override_order(tmp_path: Path) -> None:
     cfg = config.load(root, environ.read({}))
     assert cfg.image("redis") == "mirror:5000/redis:7.2"
     # Postgres: devenv's own build FROM the registry's postgres:15 (see the test below).
-    assert cfg.postgres_build() == postgres_image.make_build(
-        "mirror:5000/postgres:15", postgres_image.DEFAULT_EXTENSIONS
+    assert cfg.postgres_build() == postgres_spec.make_build(
+        "mirror:5000/postgres:15", postgres_spec.DEFAULT_EXTENSIONS
     )
     # The environment wins, verbatim; it is resolved once, when the config is made.
     cfg = config.load(root, environ.read({"DEVENV_IMAGE_REDIS": "local/redis:dev"}))
@@ -185,7 +185,7 @@ def test_postgres_image_is_built_with_the_db_extensions_unless_one_is_named(
     other = load(write(tmp_path, '[db]\nextensions = ["pgtap", "pg_cron"]\n'))
     same = load(write(tmp_path, '[db]\nextensions = ["pg_cron", "pgtap", "pgtap"]\n'))
     assert other.image("postgres") == same.image("postgres") != default
-    assert other.postgres_build() == postgres_image.Build("postgres:15", ("pg_cron", "pgtap"))
+    assert other.postgres_build() == postgres_spec.Build("postgres:15", ("pg_cron", "pgtap"))
     # The base comes from DEVENV_POSTGRES_BASE_IMAGE when set, and names the image too.
     based = config.load(tmp_path, environ.read({"DEVENV_POSTGRES_BASE_IMAGE": "local/pg:15"}))
     spec = based.postgres_build()
@@ -211,14 +211,14 @@ def test_unknown_db_extension_is_a_config_problem(tmp_path: Path) -> None:
     assert line == (
         f"{tmp_path / 'devenv.toml'}: db.extensions: devenv cannot build 'pg_net',"
         " 'postgis_topology' (part of 'postgis') into its Postgres image; known: "
-        + ", ".join(postgres_image.CATALOGUE)
+        + ", ".join(postgres_spec.CATALOGUE)
     )
 
 
 def test_major_version_picks_the_base_and_the_packages(tmp_path: Path) -> None:
     cfg = load(write(tmp_path, '[db]\nmajor_version = 17\nextensions = ["vector"]\n'))
     spec = cfg.postgres_build()
-    assert spec == postgres_image.Build("postgres:17", ("vector",), major=17)
+    assert spec == postgres_spec.Build("postgres:17", ("vector",), major=17)
     assert spec.packages == ["postgresql-17-pgvector"]
     assert cfg.image("postgres").startswith("devenv-postgres:17-")
     write(tmp_path, "[db]\nmajor_version = 12\n")

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from devenv import environ
+from devenv.assets import compose_dir
 from devenv.errors import ImageMissing
-from devenv.stack import fireworks_image, project
+from devenv.stack import fireworks_image
 
 
 def test_base_image_matches_this_python_unless_overridden() -> None:
@@ -29,7 +30,7 @@ def test_a_failing_pip_wheel_is_one_line_with_what_to_do(
 ) -> None:
     monkeypatch.setattr(fireworks_image, "package_source", lambda: str(tmp_path / "no-such-src"))
     with pytest.raises(ImageMissing) as err:
-        fireworks_image.make_context(tmp_path, project.compose_dir())
+        fireworks_image.make_context(tmp_path, compose_dir())
     line = err.value.one_line()
     assert "\n" not in line
     assert "pip wheel" in line and "DEVENV_IMAGE_FIREWORKS" in line

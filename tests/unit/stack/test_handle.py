@@ -231,7 +231,12 @@ def test_lock_serialises_and_a_killed_holder_releases_it(tmp_path: Path) -> None
     waits: list[str] = []
     st.on_wait = waits.append
     t = time.monotonic()
-    killer = ctx.Process(target=lambda: (time.sleep(0.3), os.kill(holder.pid or 0, 9)))
+
+    def kill_holder() -> None:
+        time.sleep(0.3)
+        os.kill(holder.pid or 0, 9)
+
+    killer = ctx.Process(target=kill_holder)
     killer.start()
     with st._lock("start"):
         pass
@@ -315,9 +320,9 @@ def test_the_config_digest_labels_containers_only() -> None:
     and refuses a volume whose labels differ: the digest must never reach them."""
     import yaml
 
-    from devenv.stack import project
+    from devenv.assets import compose_file
 
-    doc = yaml.safe_load(project.compose_file().read_text())
+    doc = yaml.safe_load(compose_file().read_text())
     for svc, spec in doc["services"].items():
         assert "dev.devenv.config" in spec["labels"], svc
     for kind in ("volumes", "networks"):

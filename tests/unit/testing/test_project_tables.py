@@ -4,6 +4,7 @@ devenv.toml (or its Supabase CLI settings), so tests run on the Postgres `devenv
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ def test_a_projects_postgres_and_paths(tmp_path: Path) -> None:
         '[images]\npostgres = "supabase/postgres:15.8.1.085"\nregistry = "mirror.internal"\n'
         '[db]\nmigrations = "db/migrations"\nextensions = ["pgtap"]\nmajor_version = 16\n'
     )
-    tables = project_tables(tmp_path)
+    tables: dict[str, Any] = project_tables(tmp_path)
     assert tables == {
         "db": {
             "migrations": str(tmp_path / "db" / "migrations"),

@@ -9,9 +9,12 @@ Answers with Kong 2.8's status codes and bodies:
   no route  -> 404 {"message":"no Route matched with those values"}
 """
 
+from __future__ import annotations
+
 import json
 import re
 import sys
+from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -19,16 +22,16 @@ import yaml
 CORS_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE,OPTIONS,TRACE,CONNECT"
 
 
-def q(value):
+def q(value: object) -> str:
     """nginx string literal."""
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def body(message):
+def body(message: str) -> str:
     return q(json.dumps({"message": message}, separators=(",", ":")))
 
 
-def resolver():
+def resolver() -> str:
     """The container's DNS server, as real Kong finds it (/etc/resolv.conf): Docker's embedded
     one is 127.0.0.11, Podman's aardvark-dns sits on the network's gateway."""
     try:
@@ -42,11 +45,11 @@ def resolver():
     return "127.0.0.11"
 
 
-def main(path):
+def main(path: str) -> None:
     with open(path, encoding="utf-8") as f:
         cfg = yaml.safe_load(f) or {}
-    key_owner = {}
-    groups = {}
+    key_owner: dict[str, str] = {}
+    groups: dict[str, set[str]] = {}
     for consumer in cfg.get("consumers", []):
         name = consumer["username"]
         for cred in consumer.get("keyauth_credentials", []):
@@ -54,7 +57,8 @@ def main(path):
     for acl in cfg.get("acls", []):
         groups.setdefault(acl["consumer"], set()).add(acl["group"])
 
-    maps, locations = [], []
+    maps: list[str] = []
+    locations: list[str] = []
     for index, service in enumerate(cfg.get("services", [])):
         url = urlsplit(service["url"])
         upstream = f"{url.hostname}:{url.port or 80}"
@@ -111,7 +115,17 @@ http {{
 }}""")
 
 
-def render_location(index, upstream, base_path, prefix, strip, plugins, key_owner, groups, maps):
+def render_location(
+    index: int,
+    upstream: str,
+    base_path: str,
+    prefix: str,
+    strip: bool,
+    plugins: dict[str, Any],
+    key_owner: dict[str, str],
+    groups: dict[str, set[str]],
+    maps: list[str],
+) -> str:
     name = f"s{index}_{re.sub(r'[^A-Za-z0-9]', '_', prefix)}"
     lines = [f"    location {prefix} {{"]
     if "cors" in plugins:
