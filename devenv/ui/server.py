@@ -5,14 +5,13 @@ thread (tests, scripts) as a context manager."""
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
 from collections.abc import Callable
-from types import FrameType, TracebackType
-from typing import TYPE_CHECKING, Any
+from types import FrameType
+from typing import TYPE_CHECKING
 
 from devenv.errors import MockError, PortInUse, StackError
-from devenv.serving import bind, serve_in_thread, stop_thread, uvicorn_config
+from devenv.serving import ThreadedServer, bind
 from devenv.ui.board import Board
 from devenv.ui.live import Hub
 from devenv.ui.security import Guard, new_token
@@ -25,7 +24,7 @@ if TYPE_CHECKING:
 HOST = "127.0.0.1"
 
 
-class UIServer:
+class UIServer(ThreadedServer):
     """``devenv ui`` for one stack: ``url`` (with the token) once made; :meth:`run` serves in the
     foreground, ``with UIServer(stack) as ui:`` in a background thread."""
 
@@ -33,7 +32,7 @@ class UIServer:
         import uvicorn
 
         try:
-            self._sock: socket.socket = bind(HOST, port, "devenv ui")
+            sock = bind(HOST, port, "devenv ui")
         except MockError:
             raise PortInUse(
                 f"devenv ui cannot listen on {HOST}:{port}: the port is in use",
@@ -41,11 +40,10 @@ class UIServer:
                 port=port,
                 service="ui",
             ) from None
-        self.port: int = self._sock.getsockname()[1]
+        bound: int = sock.getsockname()[1]
         self.token = token or new_token()
         self.board = Board(stack)
         self.hub = Hub(self.board)
-        self.app = make_app(self.board, self.hub, Guard.local(self.token, self.port))
         hub = self.hub
 
         class _Server(uvicorn.Server):
@@ -53,8 +51,13 @@ class UIServer:
                 hub.stop()  # open pages' streams end now, not after the graceful timeout
                 super().handle_exit(sig, frame)
 
-        self._server = _Server(uvicorn_config(self.app, HOST, self.port, "warning"))
-        self._thread: threading.Thread | None = None
+        super().__init__(
+            make_app(self.board, self.hub, Guard.local(self.token, bound)),
+            sock,
+            StackError("devenv ui did not start", "run with DEVENV_DEBUG=1"),
+            log_level="warning",
+            server_cls=_Server,
+        )
 
     def warm(self) -> None:
         """Know the stack before anyone asks: the first status and the engine client (the Docker
@@ -73,50 +76,14 @@ class UIServer:
         """The address to open: it carries the token (print it, never log it elsewhere)."""
         return f"{self.base}/?token={self.token}"
 
-    def run(self) -> None:
-        """Serve until SIGINT or SIGTERM, then return (a stop asked for is a clean exit)."""
-        import signal
-
-        previous: dict[Any, Any] = {}
-        if threading.current_thread() is threading.main_thread():
-            # uvicorn re-raises the stop signal once it has shut down; the handlers it restores
-            # ignore that one re-raise (as `devenv mock fireworks` does).
-            previous = {
-                sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)
-            }
-        try:
-            self._server.run(sockets=[self._sock])
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            self.close()
-
-    def start(self, timeout: float = 10.0) -> UIServer:
-        fail = StackError("devenv ui did not start", "run with DEVENV_DEBUG=1")
-        self._thread = serve_in_thread(self._server, self._sock, fail, timeout)
-        return self
-
     def stop(self, timeout: float = 10.0) -> None:
         self.hub.stop()
-        stop_thread(self._server, self._thread, timeout)
-        self.close()
+        super().stop(timeout)
 
     def close(self) -> None:
         self.hub.stop()
         self.board.close()
-        with contextlib.suppress(OSError):
-            self._sock.close()
-
-    def __enter__(self) -> UIServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().close()
 
 
 def require_running(stack: Stack) -> None:
