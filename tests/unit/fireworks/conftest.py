@@ -11,11 +11,13 @@ import struct
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import fireworks
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessage, ChatCompletionMessageFunctionToolCall
 
 from devenv.mocks.fireworks.app import MockConfig
 from devenv.mocks.fireworks.server import MockServer
@@ -26,6 +28,11 @@ CHAT = "accounts/fireworks/models/llama-v3p1-8b-instruct"
 VISION = "accounts/fireworks/models/qwen2p5-vl-32b-instruct"
 EMBED = "nomic-ai/nomic-embed-text-v1.5"
 KEY = "test-key"
+
+#: A request part as these tests write it: JSON for the wire, handed alike to the openai and the
+#: fireworks-ai SDKs (and to httpx). Each SDK types it with TypedDicts of its own, which one literal
+#: shared between them cannot be, and some are deliberately invalid (the mock must refuse them).
+Wire = Any
 
 
 def png(width: int = 4, height: int = 4, rgb: tuple[int, int, int] = (200, 30, 30)) -> bytes:
@@ -80,7 +87,22 @@ def fw(mock: MockServer) -> Iterator[fireworks.Fireworks]:
         yield client
 
 
-def journal(server: MockServer, **params: str) -> dict:
+def journal(server: MockServer, **params: str) -> dict[str, Any]:
     response = httpx.get(server.url + "/__devenv/journal", params=params)
     response.raise_for_status()
-    return response.json()
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def function_call(message: ChatCompletionMessage) -> ChatCompletionMessageFunctionToolCall:
+    """The message's first tool call, which must be a function call (the mock makes no others)."""
+    assert message.tool_calls, message
+    call = message.tool_calls[0]
+    assert isinstance(call, ChatCompletionMessageFunctionToolCall), call
+    return call
+
+
+def error_body(exc: openai.APIError) -> dict[str, Any]:
+    """The error object of an SDK error (the SDK types it as object)."""
+    assert isinstance(exc.body, dict), exc.body
+    return exc.body

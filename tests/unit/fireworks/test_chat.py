@@ -7,6 +7,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from typing import Any
 
 import fireworks
 import httpx
@@ -14,9 +15,20 @@ import jsonschema
 import openai
 import pytest
 
-from tests.unit.fireworks.conftest import CHAT, KEY, REPO, VISION, data_url, journal, png
+from devenv.mocks.fireworks.server import MockServer
+from tests.unit.fireworks.conftest import (
+    CHAT,
+    KEY,
+    REPO,
+    VISION,
+    Wire,
+    data_url,
+    function_call,
+    journal,
+    png,
+)
 
-MESSAGES = [
+MESSAGES: Wire = [
     {"role": "system", "content": "You are terse."},
     {"role": "user", "content": "Describe a gearbox in one sentence."},
 ]
@@ -39,12 +51,13 @@ def test_openai_sdk_chat_has_content_usage_and_fireworks_headers(oai: openai.Ope
 
 
 def test_fireworks_sdk_posts_under_v1_and_gets_the_same_reply(
-    oai: openai.OpenAI, fw: fireworks.Fireworks, mock
+    oai: openai.OpenAI, fw: fireworks.Fireworks, mock: MockServer
 ) -> None:
     a = oai.chat.completions.create(model=CHAT, messages=MESSAGES)
     b = fw.chat.completions.create(model=CHAT, messages=MESSAGES)
     assert b.choices[0].message.content == a.choices[0].message.content
-    assert b.usage is not None and b.usage.completion_tokens == a.usage.completion_tokens
+    assert a.usage is not None and b.usage is not None
+    assert b.usage.completion_tokens == a.usage.completion_tokens
     paths = [e["path"] for e in journal(mock)["entries"]]
     assert paths == ["/inference/v1/chat/completions", "/v1/chat/completions"]
 
@@ -103,6 +116,7 @@ def test_stream_sync_role_content_final_usage_done(oai: openai.OpenAI, http: htt
     assert len(chunks) > 3
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert chunks[-1].usage is not None
+    assert whole.usage is not None
     assert chunks[-1].usage.completion_tokens == whole.usage.completion_tokens
     # On the wire: data-only SSE ending in [DONE].
     raw = http.post(
@@ -122,7 +136,7 @@ def test_stream_fireworks_sdk(fw: fireworks.Fireworks, oai: openai.OpenAI) -> No
     assert text == whole.choices[0].message.content
 
 
-def test_async_clients_plain_and_streaming(mock) -> None:
+def test_async_clients_plain_and_streaming(mock: MockServer) -> None:
     async def run() -> tuple[str, str, str]:
         async with openai.AsyncOpenAI(base_url=mock.url + "/inference/v1", api_key=KEY) as oa:
             plain = await oa.chat.completions.create(model=CHAT, messages=MESSAGES)
@@ -141,7 +155,7 @@ def test_async_clients_plain_and_streaming(mock) -> None:
     assert plain and plain == streamed == fstreamed
 
 
-def test_async_concurrent_requests_are_all_answered(mock) -> None:
+def test_async_concurrent_requests_are_all_answered(mock: MockServer) -> None:
     async def run() -> list[str]:
         async with openai.AsyncOpenAI(base_url=mock.url + "/inference/v1", api_key=KEY) as oa:
             replies = await asyncio.gather(
@@ -202,7 +216,7 @@ def test_max_tokens_cuts_with_length_and_stop_sequences(oai: openai.OpenAI) -> N
     text = full.choices[0].message.content or ""
     cut = oai.chat.completions.create(model=CHAT, messages=MESSAGES, max_tokens=3)
     assert cut.choices[0].finish_reason == "length"
-    assert cut.usage.completion_tokens == 3
+    assert cut.usage is not None and cut.usage.completion_tokens == 3
     # The same request with the newer spelling is the same request.
     cut2 = oai.chat.completions.create(model=CHAT, messages=MESSAGES, max_completion_tokens=3)
     assert cut2.choices[0].message.content == cut.choices[0].message.content
@@ -246,7 +260,9 @@ SCHEMA = {
     ],
     ids=["openai-json_schema", "fireworks-json_object-schema"],
 )
-def test_json_schema_reply_is_valid_against_the_schema(oai: openai.OpenAI, response_format) -> None:
+def test_json_schema_reply_is_valid_against_the_schema(
+    oai: openai.OpenAI, response_format: Any
+) -> None:
     for question in ("pump", "fan", "motor", "valve"):
         reply = oai.chat.completions.create(
             model=CHAT,
@@ -264,7 +280,7 @@ def test_json_object_without_schema_is_json(oai: openai.OpenAI) -> None:
     assert isinstance(json.loads(reply.choices[0].message.content or ""), dict)
 
 
-WEATHER_TOOL = {
+WEATHER_TOOL: Wire = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -279,7 +295,7 @@ WEATHER_TOOL = {
         },
     },
 }
-TIME_TOOL = {
+TIME_TOOL: Wire = {
     "type": "function",
     "function": {
         "name": "get_time",
@@ -293,13 +309,13 @@ TIME_TOOL = {
 
 
 def test_tools_give_a_well_formed_call_then_text_after_the_result(oai: openai.OpenAI) -> None:
-    messages: list = [{"role": "user", "content": "Use get_time for Paris please"}]
+    messages: list[Wire] = [{"role": "user", "content": "Use get_time for Paris please"}]
     reply = oai.chat.completions.create(
         model=CHAT, messages=messages, tools=[WEATHER_TOOL, TIME_TOOL]
     )
     choice = reply.choices[0]
     assert choice.finish_reason == "tool_calls"
-    call = choice.message.tool_calls[0]
+    call = function_call(choice.message)
     assert call.type == "function" and call.id.startswith("call_")
     assert call.function.name == "get_time"  # named in the message
     jsonschema.validate(json.loads(call.function.arguments), TIME_TOOL["function"]["parameters"])
@@ -320,7 +336,7 @@ def test_tool_choice_forces_a_function_and_none_forbids(oai: openai.OpenAI) -> N
         tools=[WEATHER_TOOL, TIME_TOOL],
         tool_choice={"type": "function", "function": {"name": "get_weather"}},
     )
-    args = json.loads(forced.choices[0].message.tool_calls[0].function.arguments)
+    args = json.loads(function_call(forced.choices[0].message).function.arguments)
     jsonschema.validate(args, WEATHER_TOOL["function"]["parameters"])
     none = oai.chat.completions.create(
         model=CHAT, messages=MESSAGES, tools=[WEATHER_TOOL], tool_choice="none"
@@ -330,7 +346,7 @@ def test_tool_choice_forces_a_function_and_none_forbids(oai: openai.OpenAI) -> N
 
 def test_streamed_tool_call_reassembles(oai: openai.OpenAI) -> None:
     whole = oai.chat.completions.create(model=CHAT, messages=MESSAGES, tools=[WEATHER_TOOL])
-    expected = whole.choices[0].message.tool_calls[0]
+    expected = function_call(whole.choices[0].message)
     name, args, call_id = "", "", ""
     last = None
     for chunk in oai.chat.completions.create(
@@ -350,7 +366,7 @@ def test_streamed_tool_call_reassembles(oai: openai.OpenAI) -> None:
     assert last == "tool_calls"
 
 
-def test_vision_model_with_inline_and_https_images(oai: openai.OpenAI, mock) -> None:
+def test_vision_model_with_inline_and_https_images(oai: openai.OpenAI, mock: MockServer) -> None:
     image = data_url(png())
     reply = oai.chat.completions.create(
         model=VISION,
@@ -366,7 +382,9 @@ def test_vision_model_with_inline_and_https_images(oai: openai.OpenAI, mock) -> 
         ],
     )
     assert reply.choices[0].message.content
-    assert reply.usage.prompt_tokens > 2 * 256  # images cost prompt tokens
+    assert (
+        reply.usage is not None and reply.usage.prompt_tokens > 2 * 256
+    )  # images cost prompt tokens
     body = journal(mock)["entries"][-1]["body"]
     url = body["messages"][0]["content"][1]["image_url"]["url"]
     # The journal keeps the image's hash, not megabytes of base64.
@@ -394,7 +412,7 @@ def test_completions_endpoint_plain_echo_and_stream(
     reply = oai.completions.create(model=CHAT, prompt="Once upon a time", max_tokens=8)
     assert reply.object == "text_completion"
     text = reply.choices[0].text
-    assert text and reply.usage.completion_tokens <= 8
+    assert text and reply.usage is not None and reply.usage.completion_tokens <= 8
     echoed = oai.completions.create(model=CHAT, prompt="Once upon a time", max_tokens=8, echo=True)
     assert echoed.choices[0].text == "Once upon a time" + text
     streamed = "".join(
@@ -411,7 +429,9 @@ def test_completions_endpoint_plain_echo_and_stream(
     assert [c.index for c in batch.choices] == [0, 1, 2, 3]
 
 
-def test_embeddings_float_and_base64_are_the_same_unit_vectors(oai: openai.OpenAI, http) -> None:
+def test_embeddings_float_and_base64_are_the_same_unit_vectors(
+    oai: openai.OpenAI, http: httpx.Client
+) -> None:
     import math
 
     # The openai SDK asks for base64 and decodes it; ask for floats directly too.
@@ -448,5 +468,5 @@ def test_models_list_retrieve_and_fireworks_account_models(
     with pytest.raises(openai.NotFoundError):
         oai.models.retrieve("accounts/fireworks/models/nope")
     names = [m.name for m in fw.models.list()]
-    assert CHAT in names and all(n.startswith("accounts/fireworks/") for n in names)
+    assert CHAT in names and all((n or "").startswith("accounts/fireworks/") for n in names)
     assert fw.models.get("llama-v3p1-8b-instruct").name == CHAT

@@ -16,10 +16,11 @@ from pathlib import Path
 import httpx
 import openai
 
+from devenv.mocks.fireworks.server import MockServer
 from tests.conftest import run_cli
-from tests.unit.fireworks.conftest import CHAT, KEY, REPO, STUBS
+from tests.unit.fireworks.conftest import CHAT, KEY, REPO, STUBS, Wire
 
-MESSAGES = [{"role": "user", "content": "Tell me about bearings."}]
+MESSAGES: Wire = [{"role": "user", "content": "Tell me about bearings."}]
 
 
 @contextmanager
@@ -58,7 +59,7 @@ def mock_process(*args: str, cwd: Path = REPO) -> Iterator[tuple[subprocess.Pope
                 proc.wait()
 
 
-def test_serves_the_sdks_and_answers_like_the_in_process_mock(mock) -> None:
+def test_serves_the_sdks_and_answers_like_the_in_process_mock(mock: MockServer) -> None:
     with mock_process("--stubs", str(STUBS)) as (proc, url):
         remote = openai.OpenAI(base_url=url + "/inference/v1", api_key=KEY)
         local = openai.OpenAI(base_url=mock.url + "/inference/v1", api_key=KEY)

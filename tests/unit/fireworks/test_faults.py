@@ -11,13 +11,14 @@ import httpx
 import openai
 import pytest
 
-from tests.unit.fireworks.conftest import CHAT, KEY, journal
+from devenv.mocks.fireworks.server import MockServer
+from tests.unit.fireworks.conftest import CHAT, KEY, Wire, error_body, journal
 
-MESSAGES = [{"role": "user", "content": "hello"}]
+MESSAGES: Wire = [{"role": "user", "content": "hello"}]
 URL = "/inference/v1/chat/completions"
 
 
-def test_429_carries_retry_headers_and_body(http) -> None:
+def test_429_carries_retry_headers_and_body(http: httpx.Client) -> None:
     response = http.post(
         URL, json={"model": CHAT, "messages": MESSAGES}, headers={"x-devenv-fault": "429:1500"}
     )
@@ -29,7 +30,9 @@ def test_429_carries_retry_headers_and_body(http) -> None:
     assert error["code"] == "RATE_LIMIT_EXCEEDED" and error["object"] == "error"
 
 
-def test_scripted_429_then_200_is_retried_by_the_openai_sdk(oai: openai.OpenAI, mock) -> None:
+def test_scripted_429_then_200_is_retried_by_the_openai_sdk(
+    oai: openai.OpenAI, mock: MockServer
+) -> None:
     raw = oai.chat.completions.with_raw_response.create(
         model=CHAT, messages=MESSAGES, extra_headers={"x-devenv-fault": "429,ok"}
     )
@@ -41,7 +44,7 @@ def test_scripted_429_then_200_is_retried_by_the_openai_sdk(oai: openai.OpenAI, 
     ]
 
 
-def test_500_503_then_200_uses_both_default_retries_of_the_fireworks_sdk(mock) -> None:
+def test_500_503_then_200_uses_both_default_retries_of_the_fireworks_sdk(mock: MockServer) -> None:
     client = fireworks.Fireworks(base_url=mock.url, api_key=KEY)
     raw = client.chat.completions.with_raw_response.create(
         model=CHAT, messages=MESSAGES, extra_headers={"x-devenv-fault": "500,503,ok"}
@@ -49,13 +52,13 @@ def test_500_503_then_200_uses_both_default_retries_of_the_fireworks_sdk(mock) -
     assert raw.http_response.status_code == 200 and raw.retries_taken == 2
 
 
-def test_persistent_503_exhausts_the_retries(oai: openai.OpenAI, mock) -> None:
+def test_persistent_503_exhausts_the_retries(oai: openai.OpenAI, mock: MockServer) -> None:
     with pytest.raises(openai.InternalServerError) as exc:
         oai.chat.completions.create(
             model=CHAT, messages=MESSAGES, extra_headers={"x-devenv-fault": "503"}
         )
     assert exc.value.status_code == 503
-    assert exc.value.body["code"] == "UNAVAILABLE"
+    assert error_body(exc.value)["code"] == "UNAVAILABLE"
     assert journal(mock)["count"] == 3  # the first try and the SDK's two retries
 
 
@@ -74,7 +77,9 @@ def test_latency_beyond_the_client_timeout_is_a_timeout(oai: openai.OpenAI) -> N
         )
 
 
-def test_dropped_connection_is_a_connection_error_and_retried(oai: openai.OpenAI, mock) -> None:
+def test_dropped_connection_is_a_connection_error_and_retried(
+    oai: openai.OpenAI, mock: MockServer
+) -> None:
     with pytest.raises(openai.APIConnectionError):
         oai.with_options(max_retries=0).chat.completions.create(
             model=CHAT, messages=MESSAGES, extra_headers={"x-devenv-fault": "drop"}
@@ -97,14 +102,14 @@ def test_stream_cut_mid_way(oai: openai.OpenAI) -> None:
     assert len(got) == 3  # role chunk and two content chunks, then the connection went
 
 
-def test_non_streaming_cut_sends_half_a_body(http) -> None:
+def test_non_streaming_cut_sends_half_a_body(http: httpx.Client) -> None:
     with pytest.raises(httpx.RemoteProtocolError):
         http.post(
             URL, json={"model": CHAT, "messages": MESSAGES}, headers={"x-devenv-fault": "cut"}
         )
 
 
-def test_malformed_chunk_breaks_the_sdk_parser(oai: openai.OpenAI, http) -> None:
+def test_malformed_chunk_breaks_the_sdk_parser(oai: openai.OpenAI, http: httpx.Client) -> None:
     with pytest.raises(json.JSONDecodeError):
         list(
             oai.chat.completions.create(
@@ -122,7 +127,7 @@ def test_malformed_chunk_breaks_the_sdk_parser(oai: openai.OpenAI, http) -> None
         json.loads(raw.text)
 
 
-def test_bad_fault_header_is_400_naming_it(http) -> None:
+def test_bad_fault_header_is_400_naming_it(http: httpx.Client) -> None:
     response = http.post(
         URL, json={"model": CHAT, "messages": MESSAGES}, headers={"x-devenv-fault": "explode"}
     )
@@ -132,7 +137,7 @@ def test_bad_fault_header_is_400_naming_it(http) -> None:
 
 
 def test_control_endpoint_rule_applies_in_order_then_expires(
-    oai: openai.OpenAI, http, mock
+    oai: openai.OpenAI, http: httpx.Client, mock: MockServer
 ) -> None:
     rule = http.post("/__devenv/faults", json={"plan": "429,500", "path": "chat/completions"})
     assert rule.status_code == 201
@@ -143,7 +148,9 @@ def test_control_endpoint_rule_applies_in_order_then_expires(
     assert [e["status"] for e in journal(mock)["entries"]] == [429, 500, 200]
 
 
-def test_control_rule_scoped_to_a_test_id_and_repeating(oai: openai.OpenAI, http) -> None:
+def test_control_rule_scoped_to_a_test_id_and_repeating(
+    oai: openai.OpenAI, http: httpx.Client
+) -> None:
     http.post(
         "/__devenv/faults", json={"plan": "503", "repeat": True, "test_id": "t-1"}
     ).raise_for_status()
@@ -162,7 +169,7 @@ def test_control_rule_scoped_to_a_test_id_and_repeating(oai: openai.OpenAI, http
     assert http.delete("/__devenv/faults/999").status_code == 404
 
 
-def test_bad_control_requests_are_400(http) -> None:
+def test_bad_control_requests_are_400(http: httpx.Client) -> None:
     assert http.post("/__devenv/faults", json={}).status_code == 400
     assert http.post("/__devenv/faults", json={"plan": "latency"}).status_code == 400
     assert http.post("/__devenv/faults", json={"plan": "ok", "colour": 1}).status_code == 400
@@ -171,7 +178,7 @@ def test_bad_control_requests_are_400(http) -> None:
     assert http.post("/__devenv/config", content=b"{").status_code == 400
 
 
-def test_global_latency_via_config(oai: openai.OpenAI, http) -> None:
+def test_global_latency_via_config(oai: openai.OpenAI, http: httpx.Client) -> None:
     http.post("/__devenv/config", json={"latency_ms": 150}).raise_for_status()
     t0 = time.perf_counter()
     oai.chat.completions.create(model=CHAT, messages=MESSAGES)
@@ -187,7 +194,9 @@ def test_stub_with_a_fault_plan_recovers_on_retry(oai: openai.OpenAI) -> None:
     assert raw.parse().choices[0].message.content == "Recovered after one retry."
 
 
-def test_concurrent_callers_with_the_same_plan_each_get_their_own_sequence(mock) -> None:
+def test_concurrent_callers_with_the_same_plan_each_get_their_own_sequence(
+    mock: MockServer,
+) -> None:
     """Attempts are counted per caller through x-stainless-retry-count, not globally."""
 
     async def run() -> list[int]:

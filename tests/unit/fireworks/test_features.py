@@ -14,10 +14,10 @@ import openai
 import pytest
 
 from devenv.mocks.fireworks.models import CATALOGUE_FILE
-from tests.unit.fireworks.conftest import CHAT, VISION
+from tests.unit.fireworks.conftest import CHAT, VISION, Wire
 
 M = "accounts/fireworks/models/"
-USER = [{"role": "user", "content": "What is 25 * 37?"}]
+USER: Wire = [{"role": "user", "content": "What is 25 * 37?"}]
 
 
 # --- 1. the catalogue ---------------------------------------------------------------------------
@@ -75,7 +75,9 @@ def test_reasoning_models_put_reasoning_in_reasoning_content(
     message = reply.choices[0].message
     assert message.reasoning_content and message.content
     assert "<think>" not in message.content
-    assert reply.usage is not None and reply.usage.completion_tokens > len(message.content.split())
+    assert isinstance(message.content, str)
+    assert reply.usage is not None and reply.usage.completion_tokens is not None
+    assert reply.usage.completion_tokens > len(message.content.split())
 
 
 def test_think_tag_families_emit_think_blocks_in_content(oai: openai.OpenAI) -> None:
@@ -117,7 +119,9 @@ def test_reasoning_effort_is_honoured(fw: fireworks.Fireworks, http: httpx.Clien
     off = fw.chat.completions.create(model=qwen, messages=USER, reasoning_effort="none")
     assert "<think>" not in (off.choices[0].message.content or "")
     capped = fw.chat.completions.create(model=qwen, messages=USER, reasoning_effort=6)
-    think = (capped.choices[0].message.content or "").split("</think>")[0]
+    content = capped.choices[0].message.content or ""
+    assert isinstance(content, str)
+    think = content.split("</think>")[0]
     assert len(re.findall(r"\w+|[^\w\s]", think.removeprefix("<think>"))) == 6
 
 
@@ -146,7 +150,8 @@ def test_thinking_and_reasoning_effort_together_are_rejected(fw: fireworks.Firew
     budgeted = fw.chat.completions.create(
         model=M + "qwen3-8b", messages=USER, thinking={"type": "enabled", "budget_tokens": 2048}
     )
-    assert (budgeted.choices[0].message.content or "").startswith("<think>")
+    budgeted_content = budgeted.choices[0].message.content or ""
+    assert isinstance(budgeted_content, str) and budgeted_content.startswith("<think>")
 
 
 def test_reasoning_streams_as_reasoning_content_deltas(fw: fireworks.Fireworks) -> None:
@@ -195,7 +200,8 @@ def test_completions_integer_logprobs_gives_the_legacy_shape(oai: openai.OpenAI)
     assert lp is not None and lp.tokens and "".join(lp.tokens) == reply.choices[0].text
     assert len(lp.token_logprobs) == len(lp.tokens) == len(lp.top_logprobs)  # type: ignore[arg-type]
     assert all(1 <= len(top) <= 3 for top in lp.top_logprobs)  # type: ignore[union-attr]
-    assert lp.text_offset[0] == 0 and lp.text_offset == sorted(lp.text_offset)  # type: ignore[index]
+    assert lp.text_offset is not None
+    assert lp.text_offset[0] == 0 and lp.text_offset == sorted(lp.text_offset)
 
 
 def test_streamed_logprobs_match_the_whole_reply(oai: openai.OpenAI) -> None:
@@ -288,11 +294,14 @@ def test_raw_output_and_token_ids(fw: fireworks.Fireworks) -> None:
 
 
 def test_raw_output_shows_the_tool_call_before_parsing(fw: fireworks.Fireworks) -> None:
-    tools = [{"type": "function", "function": {"name": "calc", "parameters": {"type": "object"}}}]
+    tools: Wire = [
+        {"type": "function", "function": {"name": "calc", "parameters": {"type": "object"}}}
+    ]
     reply = fw.chat.completions.create(
         model=CHAT, messages=USER, tools=tools, tool_choice="required", raw_output=True
     )
-    assert '"name": "calc"' in reply.choices[0].raw_output.completion
+    raw_output = reply.choices[0].raw_output
+    assert raw_output is not None and '"name": "calc"' in raw_output.completion
 
 
 def test_no_token_ids_unless_asked(fw: fireworks.Fireworks) -> None:
@@ -326,7 +335,7 @@ def test_grammar_mode_output_is_accepted_by_the_grammar(fw: fireworks.Fireworks)
             response_format={"type": "grammar", "grammar": GRAMMAR},
         )
         text = reply.choices[0].message.content or ""
-        assert GRAMMAR_RE.fullmatch(text), text
+        assert isinstance(text, str) and GRAMMAR_RE.fullmatch(text), text
         outputs.add(text)
     assert len(outputs) > 10
     again = fw.chat.completions.create(
@@ -378,7 +387,7 @@ def test_bad_grammar_is_400(http: httpx.Client) -> None:
 VIDEO_MODEL = M + "qwen3-vl-235b-a22b-instruct"
 
 
-def _video_message(url: str) -> list:
+def _video_message(url: str) -> list[Wire]:
     return [
         {
             "role": "user",

@@ -9,12 +9,14 @@ import openai
 
 from devenv.mocks.fireworks.app import MockConfig
 from devenv.mocks.fireworks.server import MockServer
-from tests.unit.fireworks.conftest import CHAT, EMBED, KEY, journal
+from tests.unit.fireworks.conftest import CHAT, EMBED, KEY, Wire, journal
 
-MESSAGES = [{"role": "user", "content": "hello"}]
+MESSAGES: Wire = [{"role": "user", "content": "hello"}]
 
 
-def test_list_filter_by_path_and_test_id(oai: openai.OpenAI, http, mock) -> None:
+def test_list_filter_by_path_and_test_id(
+    oai: openai.OpenAI, http: httpx.Client, mock: MockServer
+) -> None:
     oai.chat.completions.create(
         model=CHAT, messages=MESSAGES, extra_headers={"x-devenv-test-id": "a"}
     )
@@ -33,7 +35,9 @@ def test_list_filter_by_path_and_test_id(oai: openai.OpenAI, http, mock) -> None
     assert journal(mock, limit="1")["entries"][0]["path"].endswith("/completions")
 
 
-def test_unmatched_lists_requests_no_stub_answered(oai: openai.OpenAI, http, mock) -> None:
+def test_unmatched_lists_requests_no_stub_answered(
+    oai: openai.OpenAI, http: httpx.Client, mock: MockServer
+) -> None:
     oai.chat.completions.create(
         model=CHAT, messages=[{"role": "user", "content": "Which machine is this?"}]
     )
@@ -45,7 +49,7 @@ def test_unmatched_lists_requests_no_stub_answered(oai: openai.OpenAI, http, moc
     assert journal(mock, unmatched="true")["count"] == 1
 
 
-def test_clear_all_or_one_test_id(oai: openai.OpenAI, http, mock) -> None:
+def test_clear_all_or_one_test_id(oai: openai.OpenAI, http: httpx.Client, mock: MockServer) -> None:
     for tid in ("a", "b", "a"):
         oai.chat.completions.create(
             model=CHAT, messages=MESSAGES, extra_headers={"x-devenv-test-id": tid}

@@ -7,6 +7,7 @@ Messages streaming is read as raw SSE here."""
 from __future__ import annotations
 
 import json
+from typing import Any, cast
 
 import fireworks
 import httpx
@@ -14,14 +15,15 @@ import jsonschema
 import openai
 import pytest
 
-from tests.unit.fireworks.conftest import CHAT, KEY, journal
+from devenv.mocks.fireworks.server import MockServer
+from tests.unit.fireworks.conftest import CHAT, KEY, Wire, journal
 
 M = "accounts/fireworks/models/"
 SYSTEM = "You identify machines."
 QUESTION = "Describe a gearbox in one sentence."
 
 
-def _sse(response: httpx.Response) -> list[tuple[str, dict]]:
+def _sse(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
     """Named server-sent events: (event, data) pairs."""
     out = []
     for block in response.text.split("\n\n"):
@@ -35,7 +37,9 @@ def _sse(response: httpx.Response) -> list[tuple[str, dict]]:
 # --- Messages -----------------------------------------------------------------------------------
 
 
-def test_messages_reply_is_the_chat_reply_in_anthropic_shape(fw: fireworks.Fireworks, mock) -> None:
+def test_messages_reply_is_the_chat_reply_in_anthropic_shape(
+    fw: fireworks.Fireworks, mock: MockServer
+) -> None:
     """Fireworks' Anthropic-compatible API: `content` blocks, `stop_reason` ("end_turn"),
     `role: assistant`, `type: message`. The content is the chat completion's for the same
     conversation (deterministic, one generator)."""
@@ -71,7 +75,7 @@ def test_messages_tool_use_round_trip_and_thinking(fw: fireworks.Fireworks) -> N
     """Anthropic tools (`input_schema`, `tool_choice: {"type": "any"}`) give a `tool_use` block
     with `stop_reason: "tool_use"`; the `tool_result` turn gets a text answer. A reasoning model
     (GLM 4.5) adds a `thinking` block first."""
-    tools = [
+    tools: Wire = [
         {
             "name": "lookup_part",
             "description": "Find a spare part",
@@ -82,7 +86,7 @@ def test_messages_tool_use_round_trip_and_thinking(fw: fireworks.Fireworks) -> N
             },
         }
     ]
-    question = [{"role": "user", "content": "Find the impeller."}]
+    question: Wire = [{"role": "user", "content": "Find the impeller."}]
     first = fw.messages.create(
         model=M + "glm-4p5",
         max_tokens=200,
@@ -98,13 +102,20 @@ def test_messages_tool_use_round_trip_and_thinking(fw: fireworks.Fireworks) -> N
         model=M + "glm-4p5",
         max_tokens=200,
         tools=tools,
-        messages=[
+        messages=[  # the first reply's blocks, sent back as JSON
             *question,
-            {"role": "assistant", "content": [b.model_dump() for b in first.content]},
+            {"role": "assistant", "content": [cast(Wire, b.model_dump()) for b in first.content]},
             {
                 "role": "user",
                 "content": [
-                    {"type": "tool_result", "tool_use_id": call.id, "content": "P-100 in stock"}  # type: ignore[union-attr]
+                    cast(
+                        Wire,
+                        {
+                            "type": "tool_result",
+                            "tool_use_id": call.id,  # type: ignore[union-attr]
+                            "content": "P-100 in stock",
+                        },
+                    )
                 ],
             },
         ],
@@ -140,7 +151,7 @@ def test_messages_stream_events_rebuild_the_message(http: httpx.Client) -> None:
 
 
 def test_messages_stubs_faults_and_errors(
-    fw: fireworks.Fireworks, http: httpx.Client, mock
+    fw: fireworks.Fireworks, http: httpx.Client, mock: MockServer
 ) -> None:
     """Stubs match a Messages request as they match the chat request it means; a scripted 429
     is retried by the SDK; errors use Anthropic's `{"type": "error", "error": {...}}` body."""
@@ -218,7 +229,7 @@ def test_responses_continue_with_previous_response_id_and_retrieve(oai: openai.O
 def test_responses_function_calls_and_json_schema(oai: openai.OpenAI) -> None:
     """Responses guide, function tools (client-executed): a `function_call` output item, answered
     with a `function_call_output` input item; `text.format` json_schema gives conforming JSON."""
-    tools = [
+    tools: Wire = [
         {
             "type": "function",
             "name": "get_part",
@@ -272,7 +283,7 @@ def test_responses_stream_events(oai: openai.OpenAI) -> None:
     assert whole.output_text == text
 
 
-def test_responses_faults_and_unknown_fields(oai: openai.OpenAI, mock) -> None:
+def test_responses_faults_and_unknown_fields(oai: openai.OpenAI, mock: MockServer) -> None:
     """Stubs and faults apply to `/v1/responses` as to chat (the SDK retries a 503); unknown fields
     get Fireworks' "Extra inputs are not permitted" answer."""
     reply = oai.responses.create(
@@ -286,7 +297,7 @@ def test_responses_faults_and_unknown_fields(oai: openai.OpenAI, mock) -> None:
     assert "Extra inputs are not permitted, field: 'max_tokens'" in str(exc.value)
 
 
-def test_responses_answer_without_key_is_401(mock) -> None:
+def test_responses_answer_without_key_is_401(mock: MockServer) -> None:
     """Bearer auth as on every Fireworks endpoint, under both `/v1` and `/inference/v1`."""
     response = httpx.post(mock.url + "/v1/responses", json={"model": CHAT, "input": "x"})
     assert response.status_code == 401

@@ -5,22 +5,23 @@ differs"): each test names the documentation it follows. Clients are the real `o
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import fireworks
 import httpx
 import openai
 import pytest
 
-from tests.unit.fireworks.conftest import CHAT, EMBED, VISION, data_url, png
+from tests.unit.fireworks.conftest import CHAT, EMBED, VISION, Wire, data_url, png
 
 URL = "/inference/v1/chat/completions"
-USER = [{"role": "user", "content": "Describe a gearbox."}]
+USER: Wire = [{"role": "user", "content": "Describe a gearbox."}]
 SMALL = "accounts/fireworks/models/firefunction-v2"  # 8,192-token context in the catalogue
 
 
-def _error(response: httpx.Response, status: int, param: str | None) -> dict:
+def _error(response: httpx.Response, status: int, param: str | None) -> dict[str, Any]:
     assert response.status_code == status, response.text
-    error = response.json()["error"]
+    error: dict[str, Any] = response.json()["error"]
     assert error["param"] == param
     return error
 
@@ -33,6 +34,7 @@ def test_every_response_gets_a_fresh_id_and_the_same_content(
 ) -> None:
     """API reference, chat completion response: `id` is "A unique identifier of the response".
     Content stays deterministic (the mock's contract); ids never repeat, streamed or not."""
+    replies: list[openai.types.chat.ChatCompletion | fireworks.types.chat.CompletionCreateResponse]
     replies = [oai.chat.completions.create(model=CHAT, messages=USER) for _ in range(3)]
     replies.append(fw.chat.completions.create(model=CHAT, messages=USER))
     assert len({r.id for r in replies}) == 4
@@ -169,7 +171,7 @@ def test_unknown_parameter_value_is_shown(http: httpx.Client) -> None:
 
 # --- 5. flat tool_choice ------------------------------------------------------------------------
 
-TOOLS = [
+TOOLS: Wire = [
     {
         "type": "function",
         "function": {
@@ -195,7 +197,8 @@ def test_tool_choice_flat_form_forces_that_function(fw: fireworks.Fireworks) -> 
     """`tool_choice`: "To force a specific function, pass an object of the form
     `{ "type": "function", "name": "my_function" }` or `{ "type": "function", "function": {
     "name": "my_function" } }` for OpenAI compatibility." Both give the same call."""
-    flat = fw.chat.completions.create(
+    # The flat form is in the API reference quoted above, not in fireworks-ai's types.
+    flat = fw.chat.completions.create(  # type: ignore[call-overload]
         model=CHAT,
         messages=USER,
         tools=TOOLS,
@@ -209,7 +212,10 @@ def test_tool_choice_flat_form_forces_that_function(fw: fireworks.Fireworks) -> 
     )
     call = flat.choices[0].message.tool_calls[0]
     assert call.function.name == "order_part"
-    assert call.function.arguments == nested.choices[0].message.tool_calls[0].function.arguments
+    assert nested.choices[0].message.tool_calls
+    nested_function = nested.choices[0].message.tool_calls[0].function
+    assert not isinstance(nested_function, str)
+    assert call.function.arguments == nested_function.arguments
 
 
 def test_tool_choice_flat_form_naming_an_absent_tool_is_400(http: httpx.Client) -> None:

@@ -14,12 +14,22 @@ from devenv.errors import MockError
 from devenv.mocks.fireworks import stubs
 from devenv.mocks.fireworks.app import MockConfig
 from devenv.mocks.fireworks.server import MockServer
-from tests.unit.fireworks.conftest import CHAT, KEY, STUBS, VISION, data_url, png
+from tests.unit.fireworks.conftest import (
+    CHAT,
+    KEY,
+    STUBS,
+    VISION,
+    Wire,
+    data_url,
+    error_body,
+    function_call,
+    png,
+)
 
 PUMP = (STUBS / "images" / "pump.png").read_bytes()
 
 
-def test_image_stub_matches_by_hash_and_answers_json(oai: openai.OpenAI, mock) -> None:
+def test_image_stub_matches_by_hash_and_answers_json(oai: openai.OpenAI, mock: MockServer) -> None:
     raw = oai.chat.completions.with_raw_response.create(
         model=VISION,
         messages=[
@@ -64,13 +74,13 @@ def test_regex_stub_streams_its_content(oai: openai.OpenAI) -> None:
 
 
 def test_tool_stub_needs_the_tool_offered(oai: openai.OpenAI) -> None:
-    tool = {
+    tool: Wire = {
         "type": "function",
         "function": {"name": "lookup_part", "parameters": {"type": "object", "properties": {}}},
     }
-    messages = [{"role": "user", "content": "I need a spare impeller"}]
+    messages: Wire = [{"role": "user", "content": "I need a spare impeller"}]
     reply = oai.chat.completions.create(model=CHAT, messages=messages, tools=[tool])
-    call = reply.choices[0].message.tool_calls[0]
+    call = function_call(reply.choices[0].message)
     assert json.loads(call.function.arguments) == {"model": "CP-200", "part": "impeller"}
     without = oai.chat.completions.create(model=CHAT, messages=messages)
     assert without.choices[0].message.tool_calls is None
@@ -81,7 +91,10 @@ def test_error_stub_answers_its_error(oai: openai.OpenAI) -> None:
         oai.chat.completions.create(
             model=CHAT, messages=[{"role": "user", "content": "__devenv_context_too_long__"}]
         )
-    assert exc.value.body["param"] == "messages" and "too long" in exc.value.body["message"]
+    assert (
+        error_body(exc.value)["param"] == "messages"
+        and "too long" in error_body(exc.value)["message"]
+    )
 
 
 def test_finish_reason_from_stub(oai: openai.OpenAI) -> None:
@@ -108,7 +121,7 @@ def test_stub_scoped_to_test_id_and_models_from_stub_files(tmp_path: Path) -> No
     )
     with MockServer(MockConfig(stubs_dir=tmp_path)) as server:
         client = openai.OpenAI(base_url=server.url + "/inference/v1", api_key=KEY)
-        msgs = [{"role": "user", "content": "x"}]
+        msgs: Wire = [{"role": "user", "content": "x"}]
         model = "accounts/acme/models/ft-1"
         hit = client.chat.completions.create(
             model=model, messages=msgs, extra_headers={"x-devenv-test-id": "t1"}

@@ -3,28 +3,40 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
+from typing import Any
 
 import fireworks
 import httpx
 import openai
 import pytest
 
-from tests.unit.fireworks.conftest import CHAT, EMBED, VISION, data_url, journal, png
+from devenv.mocks.fireworks.server import MockServer
+from tests.unit.fireworks.conftest import (
+    CHAT,
+    EMBED,
+    VISION,
+    Wire,
+    data_url,
+    error_body,
+    journal,
+    png,
+)
 
 URL = "/inference/v1/chat/completions"
-USER = [{"role": "user", "content": "hi"}]
+USER: Wire = [{"role": "user", "content": "hi"}]
 
 
-def _error(response: httpx.Response, status: int, param: str | None) -> dict:
+def _error(response: httpx.Response, status: int, param: str | None) -> dict[str, Any]:
     assert response.status_code == status, response.text
-    error = response.json()["error"]
+    error: dict[str, Any] = response.json()["error"]
     assert set(error) == {"object", "type", "message", "param", "code"}
     assert error["object"] == "error"
     assert error["param"] == param
     return error
 
 
-def test_missing_key_is_401_with_fireworks_body(mock) -> None:
+def test_missing_key_is_401_with_fireworks_body(mock: MockServer) -> None:
     response = httpx.post(mock.url + URL, json={"model": CHAT, "messages": USER})
     assert response.status_code == 401
     assert response.json() == {
@@ -36,7 +48,7 @@ def test_missing_key_is_401_with_fireworks_body(mock) -> None:
     }
 
 
-def test_bearer_without_a_key_and_basic_auth_are_401(mock) -> None:
+def test_bearer_without_a_key_and_basic_auth_are_401(mock: MockServer) -> None:
     response = httpx.post(
         mock.url + URL, json={"model": CHAT, "messages": USER}, headers={"Authorization": "Bearer"}
     )
@@ -45,9 +57,8 @@ def test_bearer_without_a_key_and_basic_auth_are_401(mock) -> None:
     assert basic.status_code == 401
 
 
-def test_configured_keys_reject_others_through_both_sdks(tmp_path) -> None:
+def test_configured_keys_reject_others_through_both_sdks(tmp_path: Path) -> None:
     from devenv.mocks.fireworks.app import MockConfig
-    from devenv.mocks.fireworks.server import MockServer
 
     with MockServer(MockConfig(keys=frozenset({"good"}))) as server:
         bad = openai.OpenAI(base_url=server.url + "/inference/v1", api_key="bad")
@@ -61,7 +72,7 @@ def test_configured_keys_reject_others_through_both_sdks(tmp_path) -> None:
         assert good.chat.completions.create(model=CHAT, messages=USER).choices
 
 
-def test_unknown_model_is_404_naming_model(http, oai) -> None:
+def test_unknown_model_is_404_naming_model(http: httpx.Client, oai: openai.OpenAI) -> None:
     """Fireworks' 404 message for an unknown model is exactly this sentence (no model name in it;
     `param` names the field)."""
     error = _error(
@@ -71,10 +82,10 @@ def test_unknown_model_is_404_naming_model(http, oai) -> None:
     assert error["message"] == "Model not found, inaccessible, and/or not deployed"
     with pytest.raises(openai.NotFoundError) as exc:
         oai.chat.completions.create(model="llama-v3p1-8b-instruct", messages=USER)  # short name
-    assert exc.value.body["param"] == "model"
+    assert error_body(exc.value)["param"] == "model"
 
 
-def test_malformed_json_is_400(http) -> None:
+def test_malformed_json_is_400(http: httpx.Client) -> None:
     response = http.post(
         URL, content=b'{"model": "x", "messages": [', headers={"Content-Type": "application/json"}
     )
@@ -82,7 +93,7 @@ def test_malformed_json_is_400(http) -> None:
     assert "not valid JSON" in error["message"] and error["type"] == "invalid_request_error"
 
 
-def test_empty_body_and_non_object_body_are_400(http) -> None:
+def test_empty_body_and_non_object_body_are_400(http: httpx.Client) -> None:
     _error(http.post(URL, content=b""), 400, None)
     _error(http.post(URL, json=[1, 2]), 400, None)
 
@@ -167,21 +178,23 @@ def test_empty_body_and_non_object_body_are_400(http) -> None:
         ({"model": EMBED, "messages": USER}, "model"),
     ],
 )
-def test_wrong_types_and_values_name_the_field(http, body, param) -> None:
+def test_wrong_types_and_values_name_the_field(
+    http: httpx.Client, body: dict[str, Any], param: str
+) -> None:
     _error(http.post(URL, json=body), 400, param)
 
 
-def test_unknown_field_is_rejected_by_name(http, oai) -> None:
+def test_unknown_field_is_rejected_by_name(http: httpx.Client, oai: openai.OpenAI) -> None:
     error = _error(
         http.post(URL, json={"model": CHAT, "messages": USER, "max_token": 5}), 400, "max_token"
     )
     assert "max_token" in error["message"]
     with pytest.raises(openai.BadRequestError) as exc:
         oai.chat.completions.create(model=CHAT, messages=USER, extra_body={"temprature": 0.1})
-    assert exc.value.body["param"] == "temprature"
+    assert error_body(exc.value)["param"] == "temprature"
 
 
-def _image_message(url: str) -> list:
+def _image_message(url: str) -> list[Wire]:
     return [
         {
             "role": "user",
@@ -193,7 +206,7 @@ def _image_message(url: str) -> list:
     ]
 
 
-def test_image_on_a_text_model_is_rejected(http) -> None:
+def test_image_on_a_text_model_is_rejected(http: httpx.Client) -> None:
     error = _error(
         http.post(URL, json={"model": CHAT, "messages": _image_message(data_url(png()))}),
         400,
@@ -202,25 +215,25 @@ def test_image_on_a_text_model_is_rejected(http) -> None:
     assert "does not support image" in error["message"]
 
 
-def test_undecodable_base64_image_is_rejected(http) -> None:
+def test_undecodable_base64_image_is_rejected(http: httpx.Client) -> None:
     body = {"model": VISION, "messages": _image_message("data:image/png;base64,@@not-base64@@")}
     error = _error(http.post(URL, json=body), 400, "messages[0].content[1].image_url.url")
     assert "base64" in error["message"]
 
 
-def test_bytes_that_are_not_an_image_are_rejected(http) -> None:
+def test_bytes_that_are_not_an_image_are_rejected(http: httpx.Client) -> None:
     body = {"model": VISION, "messages": _image_message(data_url(b"hello, not an image at all"))}
     error = _error(http.post(URL, json=body), 400, "messages[0].content[1].image_url.url")
     assert "could not be decoded as an image" in error["message"]
 
 
-def test_declared_format_must_match_the_data(http) -> None:
+def test_declared_format_must_match_the_data(http: httpx.Client) -> None:
     body = {"model": VISION, "messages": _image_message(data_url(png(), mime="image/jpeg"))}
     error = _error(http.post(URL, json=body), 400, "messages[0].content[1].image_url.url")
     assert "image/jpeg" in error["message"] and "png" in error["message"]
 
 
-def test_unsupported_image_type_and_plain_http_urls_are_rejected(http) -> None:
+def test_unsupported_image_type_and_plain_http_urls_are_rejected(http: httpx.Client) -> None:
     svg = "data:image/svg+xml;base64," + base64.b64encode(b"<svg/>").decode()
     _error(
         http.post(URL, json={"model": VISION, "messages": _image_message(svg)}),
@@ -274,7 +287,7 @@ def test_request_body_over_the_limit_is_413() -> None:
         assert response.status_code == 413
 
 
-def test_completions_and_embeddings_validate_too(http) -> None:
+def test_completions_and_embeddings_validate_too(http: httpx.Client) -> None:
     _error(http.post("/v1/completions", json={"model": CHAT}), 400, "prompt")
     _error(
         http.post("/v1/completions", json={"model": CHAT, "prompt": "x", "suffix": "y"}),
@@ -296,13 +309,13 @@ def test_completions_and_embeddings_validate_too(http) -> None:
     _error(http.post("/v1/embeddings", json={"model": CHAT, "input": "x"}), 400, "model")
 
 
-def test_unknown_route_and_wrong_method(http) -> None:
+def test_unknown_route_and_wrong_method(http: httpx.Client) -> None:
     assert http.post("/inference/v1/chat/complete", json={}).status_code == 404
     assert http.post("/somewhere", json={}).status_code == 404
     assert http.get(URL).status_code == 405
 
 
-def test_rejected_requests_are_journaled_as_unmatched(http, mock) -> None:
+def test_rejected_requests_are_journaled_as_unmatched(http: httpx.Client, mock: MockServer) -> None:
     http.post(URL, json={"model": CHAT, "messages": USER, "max_token": 5})
     entry = journal(mock)["entries"][-1]
     assert entry["status"] == 400 and entry["unmatched"] and "max_token" in entry["error"]
