@@ -51,7 +51,7 @@ PART_OF: dict[str, str] = {
 DEFAULT_EXTENSIONS: tuple[str, ...] = ("pg_cron", "vector", "postgis", "pgtap")
 
 #: The build context: the files under compose/postgres/ the image is built from.
-CONTEXT_FILES = ("Dockerfile", "devenv-entrypoint.sh")
+CONTEXT_FILES = ("Dockerfile", "devenv-entrypoint.sh", "devenv-cluster.sh")
 
 
 def entry(extension: str) -> str | None:

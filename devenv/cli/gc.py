@@ -21,15 +21,26 @@ def gc(
     prefix: str = typer.Option(
         "", "--prefix", help="Only stacks whose project name starts with this."
     ),
+    caches: bool = typer.Option(
+        False,
+        "--caches",
+        help="Also remove the cache of initialised Postgres clusters (made again when needed).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Remove ephemeral stacks (containers, networks, volumes) whose owner process is gone."""
     from devenv.stack import gc as gc_mod
 
     result = gc_mod.collect(dry_run=dry_run, prefix=prefix)
+    cache_note = gc_mod.remove_caches(dry_run=dry_run) if caches else ""
     if as_json:
-        typer.echo(json.dumps(result.as_dict(), indent=2))
+        out = result.as_dict()
+        if caches:
+            out["caches"] = cache_note
+        typer.echo(json.dumps(out, indent=2))
         return
+    if cache_note:
+        typer.echo(cache_note)
     verb = "would remove" if dry_run else "removed"
     for o in result.removed:
         typer.echo(

@@ -42,6 +42,10 @@ class EngineLike(Protocol):
 
     def volume_exists(self, name: str) -> bool: ...
 
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> None: ...
+
+    def logs_since(self, container_id: str, since: float) -> str: ...
+
     def networks(self, name: str) -> list[dict[str, Any]]: ...
 
     def remove_network(self, network_id: str) -> None: ...
@@ -191,6 +195,25 @@ class Engine:
             return True
         except NotFound:
             return False
+
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> None:
+        """Make volume ``name`` if it is not there (the engine answers an existing one as is)."""
+        self.client.volumes.create(name=name, labels=dict(labels))
+
+    def logs_since(self, container_id: str, since: float) -> str:
+        """A container's output (stdout and stderr) from Unix time ``since`` on; empty if it
+        is gone."""
+        path = f"/containers/{container_id}/logs?stdout=1&stderr=1&since={int(since)}"
+        try:
+            if self._local():
+                from devenv.stack import engine_api
+
+                # The stream's 8-byte frame headers stay in the text: callers look for a line.
+                return str(engine_api.get(path, 10.0))
+            raw = self.client.api.logs(container_id, since=int(since))
+        except Exception:  # removed meanwhile: it said nothing
+            return ""
+        return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
 
     def networks(self, name: str) -> list[dict[str, Any]]:
         """Inspect data of the networks whose name is exactly ``name`` (the engine's filter

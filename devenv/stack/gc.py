@@ -189,3 +189,28 @@ def collect(
                 shutil.rmtree(o.root, ignore_errors=True)
         result.removed.append(o)
     return result
+
+
+def remove_caches(engine: EngineLike | None = None, *, dry_run: bool = False) -> str:
+    """Remove the engine-wide cluster cache (devenv.stack.cluster_cache) unless a running
+    stack has it mounted; what happened, in words. The next first start makes it again."""
+    from docker.errors import APIError, NotFound
+
+    from devenv.stack import cluster_cache
+
+    engine = engine or Engine()
+    if not engine.volume_exists(cluster_cache.VOLUME):
+        return f"no cluster cache ({cluster_cache.VOLUME})"
+    users = engine.client.containers.list(all=True, filters={"volume": cluster_cache.VOLUME})
+    if users:
+        names = ", ".join(sorted(c.name for c in users)[:3])
+        return f"kept the cluster cache {cluster_cache.VOLUME}: in use by {names}"
+    if dry_run:
+        return f"would remove the cluster cache {cluster_cache.VOLUME}"
+    try:
+        engine.client.volumes.get(cluster_cache.VOLUME).remove()
+    except NotFound:
+        pass
+    except APIError as exc:  # a stack started meanwhile
+        return f"kept the cluster cache {cluster_cache.VOLUME}: {exc.explanation or exc}"
+    return f"removed the cluster cache {cluster_cache.VOLUME}"

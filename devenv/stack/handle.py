@@ -35,8 +35,8 @@ from devenv import trace as trace_mod
 from devenv.assets import compose_file
 from devenv.config import Config
 from devenv.environ import Environ
-from devenv.errors import SecretsError, StackError
-from devenv.stack import health, images, ports, project, secrets
+from devenv.errors import DevenvError, SecretsError, StackError
+from devenv.stack import cluster_cache, health, images, ports, project, secrets
 from devenv.stack import probes as probes_mod
 from devenv.stack.compose import ComposeRunner, ContainerState, Runner
 from devenv.stack.engine import Engine, EngineLike
@@ -74,7 +74,7 @@ class Stack:
         # ``overrides``: compose files merged over compose.yaml (ephemeral stacks put Postgres'
         # data on a tmpfs this way); the stack's definition stays the one file.
         self.runner: Runner = runner or ComposeRunner(
-            cfg.name, [compose_file(), *overrides], self.engine
+            cfg.name, [compose_file(), *overrides, Path(cluster_cache.override_file())], self.engine
         )
         self.owner = owner
         #: Makes each service's readiness probe (a test's fake engine brings its own).
@@ -91,6 +91,12 @@ class Stack:
         self.trace: Trace | None = None
         #: The containers as this handle's last `up` left them (its callers need not ask again).
         self.last_containers: list[ContainerState] | None = None
+        #: Cluster cache entries a first start of Postgres tries before DEVENV_CLUSTER_KEY's
+        #: (a test stack's migrated and seeded state: devenv.testing.ephemeral).
+        self.cluster_keys: tuple[str, ...] = ()
+        #: Where the last `up`'s Postgres got its cluster on a first start: the key of the cache
+        #: entry it copied, "" when it ran initdb, None when it was no first start.
+        self.cluster_from: str | None = None
         self.runner.env = project.compose_env(cfg, None, self.env, owner=owner)
         #: Where the published ports are reached: every URL below uses it (project.stack_host).
         self.host = project.stack_host(cfg, self.env)
@@ -203,6 +209,8 @@ class Stack:
     def _set_keys(self, keys: Keys, how: str) -> None:
         self._keys, self._keys_how = keys, how
         self.runner.env = project.compose_env(self.cfg, keys, self.env, owner=self.owner)
+        if self.cluster_keys:
+            self.runner.env["DEVENV_CLUSTER_KEYS"] = " ".join(self.cluster_keys)
 
     @staticmethod
     def _recover(containers: list[ContainerState]) -> Keys | None:
@@ -282,6 +290,9 @@ class Stack:
         # Nothing was started when everything was already up: the first list still holds.
         after = existing if self.unchanged else self.runner.ps()
         self.last_containers = after
+        self.cluster_from = None
+        if not self.unchanged and "postgres" in wanted:
+            self._keep_cluster(wanted, after)
         # Every service was just probed (and GoTrue and Kong asked what an app asks); asking
         # again costs a second `up` as much as the rest of it.
         status = self.status(containers=after, probe="gotrue" not in wanted and not self.unchanged)
@@ -335,6 +346,10 @@ class Stack:
         self._repair_networks()
         phases["checks"] = time.monotonic() - t
 
+        if "postgres" in wanted and not self.engine.volume_exists(cluster_cache.VOLUME):
+            # The engine-wide cache of initialised clusters (compose/cluster-cache.yaml names
+            # it external, so no project's `down --volumes` takes it).
+            self.engine.create_volume(cluster_cache.VOLUME, cluster_cache.LABELS)
         t = time.monotonic()
         if how != "loaded" and "postgres" in wanted and self._volume_exists("pgdata"):
             # New keys, old data: bring postgres up alone and re-assert the role passwords
@@ -350,6 +365,40 @@ class Stack:
         if disabled:
             self.runner.run(["rm", "--stop", "--force", *disabled])
         return spent
+
+    def _keep_cluster(self, wanted: tuple[str, ...], containers: list[ContainerState]) -> None:
+        """After a first start of Postgres that ran initdb (its entrypoint said so during this
+        `up`), keep the new cluster in the cache (devenv.stack.cluster_cache), once GoTrue has
+        migrated it when the stack runs GoTrue. Best effort: `up` has succeeded either way."""
+        pg = next((c for c in containers if c.service == "postgres" and c.id), None)
+        key = self.runner.env.get("DEVENV_CLUSTER_KEY", "")
+        if pg is None or not key:
+            return
+        said = self.engine.logs_since(pg.id, self._up_began - 1)
+        if cluster_cache.HIT in said:
+            used = said.split(cluster_cache.HIT, 1)[1].split("(", 1)[-1][:12]
+            self.cluster_from = next(
+                (k for k in (*self.cluster_keys, key) if k.startswith(used)), used
+            )
+            return
+        if cluster_cache.MISSED not in said:
+            return  # not a first start, or not devenv's Postgres image
+        self.cluster_from = ""
+        if "gotrue" in self.cfg.services and "gotrue" not in wanted:
+            return  # GoTrue's migrations belong in this key's cluster, and have not run
+        self.keep_cluster(key)
+
+    def keep_cluster(self, key: str) -> bool:
+        """Copy the running Postgres' cluster into cache entry ``key`` (nothing if it is there);
+        whether that worked."""
+        t = time.monotonic()
+        try:
+            self.runner.run(["exec", "-T", "postgres", "devenv-cluster", "save", key])
+        except DevenvError:
+            return False
+        finally:
+            self._span("cluster cache", t)
+        return True
 
     def _already_up(self, existing: list[ContainerState], wanted: tuple[str, ...]) -> bool:
         digest = self.runner.env.get("DEVENV_CONFIG_HASH")

@@ -10,7 +10,7 @@ from devenv import services as svcs
 from devenv.assets import compose_dir, compose_file
 from devenv.config import Config
 from devenv.environ import Environ
-from devenv.stack import secrets
+from devenv.stack import cluster_cache, secrets
 from devenv.stack.secrets import Keys
 
 LABEL_PROJECT = "dev.devenv.project"
@@ -64,6 +64,12 @@ def postgres_bootstrap() -> str:
     """compose/postgres/bootstrap.sh, which compose copies into the Postgres container (a
     config with this text as its content: nothing of the host is mounted)."""
     return (compose_dir() / "postgres" / "bootstrap.sh").read_text(encoding="utf-8")
+
+
+def cluster_key(cfg: Config) -> str:
+    """The cluster cache entry a first start of this stack's Postgres uses (cluster_cache)."""
+    images = {s: cfg.image(s) for s in ("postgres", "gotrue")}
+    return cluster_cache.key(images, cfg.services, postgres_bootstrap())
 
 
 def stack_host(cfg: Config, env: Environ) -> str:
@@ -145,6 +151,8 @@ def compose_env(cfg: Config, keys: Keys | None, env: Environ, *, owner: str = ""
         out[f"DEVENV_IMAGE_{service.upper()}"] = cfg.image(service)
         out[f"DEVENV_PORT_{service.upper()}"] = str(cfg.ports[service])
     if keys is not None:
+        # Only where containers are made (`down`, `logs`, the doctor need no hash).
+        out["DEVENV_CLUSTER_KEY"] = cluster_key(cfg)
         out["DEVENV_CONFIG_HASH"] = config_hash(out)
     return out
 
@@ -171,6 +179,7 @@ def config_hash(env: dict[str, str]) -> str:
     import hashlib
 
     h = hashlib.sha256(compose_file().read_bytes())
+    h.update(Path(cluster_cache.override_file()).read_bytes())
     for k in sorted(env):
         h.update(f"\0{k}={env[k]}".encode())
     return h.hexdigest()[:16]

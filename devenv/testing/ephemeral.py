@@ -488,6 +488,11 @@ def start(
         with interrupt.watching():
             for attempt in range(3):
                 stack = _make(state, f"{prefix}-{session}", wanted, tables, owner, overrides)
+                data_key = _data_key(stack, plan, seed_sets)
+                if data_key:
+                    # The migrated and seeded cluster of an earlier session with the same
+                    # inputs, if the cache has it (tried before the bare cluster's entry).
+                    stack.cluster_keys = (data_key,)
                 if reaper:
                     register_with_reaper(stack.cfg.name)
                 try:
@@ -509,7 +514,7 @@ def start(
                 fireworks_stubs.push_to(stack, stubs if stubs.is_dir() else None)
             template = ""
             if "postgres" in wanted:
-                template = _prepare(stack, plan, seed_sets, session)
+                template = _prepare(stack, plan, seed_sets, session, data_key)
             spec = StackSpec(
                 name=stack.cfg.name,
                 root=str(state),
@@ -620,15 +625,34 @@ def _tmpfs_override(state: Path) -> Path:
     return path
 
 
-def _prepare(stack: Stack, plan: DataPlan, seed_sets: Sequence[str], session: str) -> str:
+def _data_key(stack: Stack, plan: DataPlan, seed_sets: Sequence[str]) -> str:
+    """The cluster cache entry of this stack's cluster after its data step (and the test
+    settings), or "" when its inputs cannot be known (the app's own migration tool)."""
+    from devenv.stack import cluster_cache, project
+
+    digest = plan.digest(list(seed_sets))
+    if digest is None:
+        return ""
+    settings = ",".join(f"{k}={v}" for k, v in TEST_SETTINGS.items())
+    return cluster_cache.data_key(project.cluster_key(stack.cfg), f"{digest}\0{settings}")
+
+
+def _prepare(
+    stack: Stack, plan: DataPlan, seed_sets: Sequence[str], session: str, data_key: str = ""
+) -> str:
     """The project's data step once, as `devenv up` runs it (devenv.db.plan), then the template
-    every test database is cloned from."""
+    every test database is cloned from. A cluster from the cache's entry ``data_key`` (an
+    earlier session's, same migrations, seeds, images) has it done: the step finds nothing
+    pending. Otherwise the cluster is kept under ``data_key`` once the step is done, before
+    this session's own template is made."""
     from devenv.db import auth as authmod
     from devenv.db import plan as plan_mod
     from devenv.db import snapshots
 
     dsn = stack.database_url()
-    _tune_for_tests(dsn)
+    cached = bool(data_key) and stack.cluster_from == data_key
+    if not cached:
+        _tune_for_tests(dsn)
     needs_auth = "gotrue" in stack.cfg.services and plan.needs_auth(seed_sets)
     try:
         plan_mod.run(plan, dsn, seed_sets, auth=authmod.target_for(stack) if needs_auth else None)
@@ -640,6 +664,8 @@ def _prepare(stack: Stack, plan: DataPlan, seed_sets: Sequence[str], session: st
             ' default), --devenv-services, or @pytest.mark.devenv(services=["{service}"])',
         )
         raise
+    if data_key and not cached:
+        stack.keep_cluster(data_key)
     name = TEMPLATE_PREFIX + session
     snapshots.save(dsn, name)
     return name

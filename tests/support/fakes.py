@@ -198,6 +198,12 @@ class FakeEngine:
     def volumes(self, labels: Mapping[str, str]) -> list[Any]:
         return []
 
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> None:
+        self.volumes_present.add(name)
+
+    def logs_since(self, container_id: str, since: float) -> str:
+        return ""
+
     def networks(self, name: str) -> list[dict[str, Any]]:
         return []
 
