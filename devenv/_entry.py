@@ -79,6 +79,12 @@ def main() -> None:
         code = doctor(args[1:])
         if code is not None:
             sys.exit(code)
+    if args[:1] == ["up"]:
+        # The plain forms of `devenv up` without Typer: a second `up` on a running stack
+        # answers in about the time Typer's import takes (devenv.up_command).
+        from devenv.up_command import main as up
+
+        up(args[1:])  # exits, unless Typer has to parse these arguments
     try:
         from devenv.cli import main as cli_main
     except KeyboardInterrupt:

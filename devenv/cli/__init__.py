@@ -7,9 +7,6 @@ at module level; docker, httpx, psycopg and rich are imported inside commands so
 
 from __future__ import annotations
 
-import os
-import sys
-
 import typer
 
 from devenv import __version__
@@ -61,50 +58,8 @@ def _register_groups() -> None:
 _register_groups()
 
 
-def _on_sigint(signum: int, frame: object) -> None:
-    from devenv import interrupt
-
-    interrupt.note()  # kept even where Python swallows the exception below (see interrupt)
-    interrupt.check()
-
-
 def main() -> None:
-    """Entry point: run the app inside the single error boundary."""
-    import signal
+    """Entry point: run the app inside the single error boundary (devenv.boundary)."""
+    from devenv import boundary
 
-    from devenv.errors import DevenvError
-
-    # Respect an inherited "ignore" (e.g. a background job), as Python itself does.
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-        signal.signal(signal.SIGINT, _on_sigint)
-    debug = os.environ.get("DEVENV_DEBUG") == "1"
-    if not debug:
-        # Libraries' own warnings (psycopg: "error ignored terminating <Copy>" after a lost
-        # connection) would print beside the one line the boundary writes; DEVENV_DEBUG shows them.
-        import logging
-
-        logging.getLogger().addHandler(logging.NullHandler())
-    try:
-        try:
-            app(prog_name="devenv")
-        except SystemExit as done:
-            from devenv import interrupt
-
-            if done.code in (0, None) and interrupt.seen():
-                interrupt.check()  # a Ctrl-C Python swallowed still ends the command as one
-            raise
-    except DevenvError as exc:
-        if debug:
-            raise
-        sys.stderr.write(f"devenv: error: {exc.one_line()}\n")
-        for line in exc.details():
-            sys.stderr.write(f"  {line}\n")
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # the boundary: anything unexpected is still one line
-        if debug:
-            raise
-        sys.stderr.write(
-            f"devenv: internal error: {type(exc).__name__}: {exc} "
-            "(re-run with DEVENV_DEBUG=1 for a traceback and report it)\n"
-        )
-        sys.exit(1)
+    boundary.run(lambda: app(prog_name="devenv"))

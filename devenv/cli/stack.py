@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Mapping
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
 
 import typer
 
 from devenv.cli.context import stack
-
-if TYPE_CHECKING:
-    from devenv.stack.model import ServiceState, Status
+from devenv.up_command import err as _err
+from devenv.up_command import print_status
 
 
 class Output(StrEnum):
@@ -48,40 +44,13 @@ def up(
     ),
 ) -> None:
     """Start the stack, wait until it is really healthy, and print URLs and keys."""
-    from devenv.up import up as run_up
+    from devenv import up_command
 
     st = stack(ctx)
-    progress = _Progress(enabled=not as_json)
-    try:
-        outcome = run_up(
-            st,
-            services or (),
-            seed=not no_seed,
-            timeout=timeout,
-            on_progress=progress.update,
-            on_note=lambda text: _err(f"devenv: {text}"),
-        )
-    finally:
-        progress.stop()
-    result, after = outcome.stack, outcome.after
-    if result.recovered_keys:
-        _err(f"devenv: {st.cfg.state_dir} was missing; keys recovered from the running stack")
-    for w in after.warnings() if after else []:
-        _err(f"devenv: warning: {w}")
-    if as_json:
-        typer.echo(json.dumps(outcome.as_dict(show_secrets), indent=2))
-        return
-    _print_status(result.status, show_secrets)
-    typer.echo("")
-    for line in after.summary() if after else []:
-        typer.echo(line)
-    typer.echo(f"ready in {outcome.elapsed_s:.1f} s")
-    if trace and result.status.trace is not None:
-        from devenv.trace import render
-
-        typer.echo("")
-        for line in render(result.status.trace):
-            typer.echo(line)
+    opts = up_command.Options(
+        no_seed=no_seed, show_secrets=show_secrets, as_json=as_json, trace=trace
+    )
+    up_command.run(st, services or (), opts, timeout)
     if ui:
         from devenv.cli.ui import run as run_ui
 
@@ -121,7 +90,7 @@ def status(
     if output is Output.json:
         typer.echo(json.dumps(st.as_dict(show_secrets), indent=2))
         return
-    _print_status(st, show_secrets)
+    print_status(st, show_secrets)
     if not st.running or any(s.health == "unhealthy" for s in st.services):
         raise typer.Exit(1)
 
@@ -143,95 +112,4 @@ def restart(
 ) -> None:
     """Restart services and wait until they are healthy again."""
     st = stack(ctx).restart(services or (), timeout=timeout)
-    _print_status(st, False)
-
-
-# ----------------------------------------------------------------------------------------------
-
-
-def _err(text: str) -> None:
-    sys.stderr.write(text + "\n")
-
-
-class _Progress:
-    """A live table (service, state, elapsed) on a terminal; one line per change otherwise."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.live: Any = None
-        self.seen: dict[str, str] = {}
-        self.tty = sys.stderr.isatty()
-
-    def update(self, states: Mapping[str, ServiceState], elapsed: float) -> None:
-        if not self.enabled:
-            return
-        if not self.tty:
-            for name, st in states.items():
-                if self.seen.get(name) != st.state:
-                    self.seen[name] = st.state
-                    _err(f"  {name:<10} {st.state:<10} {elapsed:5.1f}s")
-            return
-        from rich.console import Console
-        from rich.live import Live
-        from rich.table import Table
-
-        table = Table(box=None, show_header=True, header_style="bold")
-        table.add_column("service")
-        table.add_column("state")
-        table.add_column("elapsed", justify="right")
-        for name, st in states.items():
-            if self.seen.get(name) != st.state:
-                self.seen[name] = st.state
-            colour = {"healthy": "green", "unhealthy": "red", "exited": "red"}.get(
-                st.state, "yellow"
-            )
-            table.add_row(name, f"[{colour}]{st.state}[/]", f"{elapsed:.1f}s")
-        if self.live is None:
-            self.live = Live(
-                table, console=Console(stderr=True), refresh_per_second=8, transient=True
-            )
-            self.live.start()
-        else:
-            self.live.update(table)
-
-    def stop(self) -> None:
-        if self.live is not None:
-            self.live.stop()
-            self.live = None
-
-
-def _print_status(st: Status, show_secrets: bool) -> None:
-    # Plain columns with click's styling rather than a rich table: rich's import alone would be a
-    # tenth of a warm `devenv up`, and these lines are meant to be copied.
-    rows = [("service", "state", "port", "url", "startup")]
-    ok_flags = [True]
-    for s in st.services:
-        state = f"{s.state} ({s.health})" if s.health else s.state
-        startup = f"{s.startup_s:.1f}s" if s.startup_s is not None else "-"
-        rows.append((s.name, state, str(s.port), s.url, startup))
-        ok_flags.append(s.state == "running" and s.health in ("healthy", ""))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    typer.echo(typer.style(f"devenv stack {st.project}", bold=True))
-    for i, (r, ok) in enumerate(zip(rows, ok_flags, strict=True)):
-        cells = [
-            c.rjust(w) if j == 4 else c.ljust(w)
-            for j, (c, w) in enumerate(zip(r, widths, strict=True))
-        ]
-        if i == 0:
-            typer.echo(typer.style("  ".join(cells).rstrip(), bold=True))
-            continue
-        cells[1] = typer.style(cells[1], fg="green" if ok else "red")
-        typer.echo("  ".join(cells))
-    keys = st.as_dict(show_secrets)["keys"]
-    # The API URL and JWTs only mean something with the gateway or auth in the stack.
-    if keys and {s.name for s in st.services} & {"kong", "gotrue"}:
-        typer.echo("")
-        typer.echo(f"API URL          {st.api_url}")
-        typer.echo(f"anon key         {keys['anon_key']}")
-        typer.echo(f"service_role key {keys['service_role_key']}")
-        typer.echo(f"JWT secret       {keys['jwt_secret']}")
-        if not show_secrets:
-            typer.echo("(secrets masked: --show-secrets, or `devenv status -o env` for .env)")
-    for s in st.services:
-        if s.why:
-            _err(f"devenv: {s.name} is unhealthy: {s.why} (`devenv doctor` says more)")
+    print_status(st, False)
