@@ -9,14 +9,14 @@
 #            say which; with none, say so and let the entrypoint initialise as always.
 #   save KEY: on a running server, a base backup (consistent while it runs) into entry KEY,
 #            recovered once: written aside, its manifest (file count and bytes) last, then
-#            renamed into place, so an entry is whole or absent. The six newest entries are
+#            renamed into place, so an entry is whole or absent. The eight newest entries are
 #            kept (a restore counts as use), the rest go.
 # An entry whose files do not match its manifest, or whose major version is not this server's,
 # is removed and never used. Nothing here prints a secret.
 set -eu
 cache=/var/lib/devenv/cache
 data=${PGDATA:-/var/lib/postgresql/data}
-keep=6
+keep=8
 
 manifest() {
   (cd "$1" && find . -type f ! -name .devenv-manifest -printf '%s\n' | awk '{n++; s+=$1} END {print n+0, s+0}')

@@ -9,7 +9,7 @@ the entry (:func:`key`), makes the volume, and asks for the copy once GoTrue has
 
 The key hashes every input of a new cluster: the Postgres image, compose.yaml (the service's
 settings and GoTrue's), the bootstrap script, and GoTrue's image when the stack runs GoTrue. Any
-change is a new key, so a stale entry is never used; entries past the newest six are removed, and
+change is a new key, so a stale entry is never used; entries past the newest eight are removed, and
 one whose files do not match its manifest is removed and never used (devenv-cluster.sh). The volume
 is not the project's: `devenv down --volumes` keeps it, `devenv gc --caches` removes it.
 

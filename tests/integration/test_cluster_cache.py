@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -119,3 +120,44 @@ def test_gc_keeps_the_cache_while_a_stack_has_it_mounted(project_factory: Any) -
     p.cli("down", "--volumes", check=True)
     names = p.stack.engine.client.volumes.list(filters={"name": "devenv-cluster-cache"})
     assert [v.name for v in names] == ["devenv-cluster-cache"]
+
+
+def test_a_test_stack_starts_from_the_kept_data_step_until_one_migration_byte_changes(
+    engine: None, tmp_path: Path
+) -> None:
+    from devenv.testing import ephemeral
+
+    marker = uuid.uuid4().hex  # this test's own entries: no other stack has these inputs
+    (tmp_path / "migrations").mkdir()
+    migration = tmp_path / "migrations" / "001_items.sql"
+    migration.write_text(f"-- {marker}\ncreate table items (id int primary key, name text);\n")
+    (tmp_path / "seeds" / "default").mkdir(parents=True)
+    (tmp_path / "seeds" / "default" / "items.csv").write_text("id,name\n1,one\n2,two\n")
+    toml = '[project]\nname = "cachetest"\nservices = ["postgres"]\n'
+    (tmp_path / "devenv.toml").write_text(toml)
+
+    def session() -> tuple[str, str, list[tuple[Any, ...]]]:
+        ts = ephemeral.start(tmp_path)
+        try:
+            st = ts.stack
+            assert st.cluster_keys, "the test stack names its data entry"
+            with psycopg.connect(ts.database_url) as c:
+                rows = c.execute("select * from items order by id").fetchall()
+                rows += c.execute(
+                    "select data_type from information_schema.columns"
+                    " where table_name = 'items' and column_name = 'name'"
+                ).fetchall()
+            return st.cluster_keys[0], st.cluster_from or "", rows
+        finally:
+            ephemeral.stop(ts)
+
+    key_a, from_a, rows_a = session()
+    assert from_a != key_a  # a first session: the data step ran, then its cluster was kept
+    key_b, from_b, rows_b = session()
+    assert key_b == key_a and from_b == key_a  # started from it
+    assert rows_a == rows_b == [(1, "one"), (2, "two"), ("text",)]
+    # One byte of one migration: another key, so a full data step on the bare cluster.
+    migration.write_text(migration.read_text().replace("name text", "name varchar"))
+    key_c, from_c, rows_c = session()
+    assert key_c != key_a and from_c != key_a and from_c != key_c
+    assert rows_c == [(1, "one"), (2, "two"), ("character varying",)]
