@@ -22,6 +22,8 @@ below that reads ``os.environ`` again. Tests and the pytest plugin pass their ow
                                 its published ports are)
 ``DEVENV_PORT_RANGE``           ``LOW-HIGH``: where throw-away (test) stacks take their host
                                 ports, e.g. the range a CI runner's engine publishes
+``DEVENV_CLUSTER_CACHE``        ``off``: every first start of Postgres runs initdb instead of
+                                copying a kept cluster (devenv.stack.cluster_cache)
 =============================== ==============================================================
 """
 
@@ -43,6 +45,7 @@ MAIL_URL = "DEVENV_MAIL_URL"
 DEBUG = "DEVENV_DEBUG"
 HOST = "DEVENV_HOST"
 PORT_RANGE = "DEVENV_PORT_RANGE"
+CLUSTER_CACHE = "DEVENV_CLUSTER_CACHE"
 DOCKER_HOST = "DOCKER_HOST"
 
 
@@ -62,6 +65,7 @@ class Environ:
     host: str = ""
     docker_host: str = ""
     port_range: tuple[int, int] | None = None
+    cluster_cache: bool = True
 
     @property
     def external_database(self) -> bool:
@@ -89,6 +93,7 @@ def read(environ: Mapping[str, str] | None = None) -> Environ:
         host=env.get(HOST, ""),
         docker_host=env.get(DOCKER_HOST, ""),
         port_range=_port_range(env.get(PORT_RANGE, "")),
+        cluster_cache=env.get(CLUSTER_CACHE, "").strip().lower() not in ("off", "0", "false", "no"),
     )
 
 

@@ -152,7 +152,7 @@ def compose_env(cfg: Config, keys: Keys | None, env: Environ, *, owner: str = ""
         out[f"DEVENV_PORT_{service.upper()}"] = str(cfg.ports[service])
     if keys is not None:
         # Only where containers are made (`down`, `logs`, the doctor need no hash).
-        out["DEVENV_CLUSTER_KEY"] = cluster_key(cfg)
+        out["DEVENV_CLUSTER_KEY"] = cluster_key(cfg) if env.cluster_cache else ""
         out["DEVENV_CONFIG_HASH"] = config_hash(out)
     return out
 

@@ -631,7 +631,7 @@ def _data_key(stack: Stack, plan: DataPlan, seed_sets: Sequence[str]) -> str:
     from devenv.stack import cluster_cache, project
 
     digest = plan.digest(list(seed_sets))
-    if digest is None:
+    if digest is None or not stack.env.cluster_cache:
         return ""
     settings = ",".join(f"{k}={v}" for k, v in TEST_SETTINGS.items())
     return cluster_cache.data_key(project.cluster_key(stack.cfg), f"{digest}\0{settings}")

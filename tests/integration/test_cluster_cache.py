@@ -161,3 +161,16 @@ def test_a_test_stack_starts_from_the_kept_data_step_until_one_migration_byte_ch
     key_c, from_c, rows_c = session()
     assert key_c != key_a and from_c != key_a and from_c != key_c
     assert rows_c == [(1, "one"), (2, "two"), ("character varying",)]
+
+
+def test_with_the_cache_off_a_first_start_runs_initdb(project_factory: Any) -> None:
+    import os
+
+    from devenv import environ
+
+    p: Project = project_factory(["postgres"])
+    st = Stack.load(p.root, env=environ.read({**os.environ, "DEVENV_CLUSTER_CACHE": "off"}))
+    st.up(timeout=120)
+    assert st.runner.env["DEVENV_CLUSTER_KEY"] == "" and st.cluster_from is None
+    said = postgres_logs(st)
+    assert "initdb.d: running" in said and "devenv:" not in said
