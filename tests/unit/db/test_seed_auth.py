@@ -30,6 +30,25 @@ def login(g: GoTrue, email: str, password: str) -> httpx.Response:
     )
 
 
+def signup(g: GoTrue, email: str, password: str) -> httpx.Response:
+    return httpx.post(
+        f"{g.url}/signup",
+        json={"email": email, "password": password},
+        headers={"apikey": g.anon_key},
+        timeout=10,
+    )
+
+
+def refresh(g: GoTrue, token: str) -> httpx.Response:
+    return httpx.post(
+        f"{g.url}/token",
+        params={"grant_type": "refresh_token"},
+        json={"refresh_token": token},
+        headers={"apikey": g.anon_key},
+        timeout=10,
+    )
+
+
 def target(g: GoTrue) -> AuthTarget:
     return AuthTarget(g.url, g.service_role_key)
 
@@ -164,25 +183,14 @@ def test_reset_removes_and_reseeds_auth_users(app: Db, gotrue: GoTrue, tmp_path:
     seeds.seed(app.dsn, root, ["default"], auth=target(gotrue))
     token = login(gotrue, "alice@example.com", "alice-pass-1").json()["refresh_token"]
     # a user that signed up by hand is gone after the reset
-    r = httpx.post(
-        f"{gotrue.url}/signup",
-        json={"email": "dave@example.com", "password": "dave-pass-1"},
-        headers={"apikey": gotrue.anon_key},
-        timeout=10,
-    )
+    r = signup(gotrue, "dave@example.com", "dave-pass-1")
     assert r.status_code == 200, r.text
     res = reset.reset(DataPlan.at(m, root), app.dsn, ["default"], auth=target(gotrue))
     assert res.clean.auth_users_removed == 3
     assert login(gotrue, "dave@example.com", "dave-pass-1").status_code == 400
     assert login(gotrue, "alice@example.com", "alice-pass-1").json()["user"]["id"] == ALICE
     # sessions from before the reset are gone with the rest of GoTrue's data
-    r = httpx.post(
-        f"{gotrue.url}/token",
-        params={"grant_type": "refresh_token"},
-        json={"refresh_token": token},
-        headers={"apikey": gotrue.anon_key},
-        timeout=10,
-    )
+    r = refresh(gotrue, token)
     assert r.status_code == 400
     assert app.scalar("select count(*) from notes") == 0
 
@@ -201,12 +209,7 @@ def test_reset_from_the_kept_state_with_the_real_gotrue(
     first = reset.reset(plan, app.dsn, ["default"], auth=target(gotrue))
     assert first.template == "kept"
     token = login(gotrue, "alice@example.com", "alice-pass-1").json()["refresh_token"]
-    r = httpx.post(
-        f"{gotrue.url}/signup",
-        json={"email": "dave@example.com", "password": "dave-pass-1"},
-        headers={"apikey": gotrue.anon_key},
-        timeout=10,
-    )
+    r = signup(gotrue, "dave@example.com", "dave-pass-1")
     assert r.status_code == 200, r.text
     second = reset.reset(plan, app.dsn, ["default"], auth=target(gotrue))
     assert second.template == "restored" and second.clean.auth_users_removed == 3
@@ -214,20 +217,9 @@ def test_reset_from_the_kept_state_with_the_real_gotrue(
     # the first request after the swap already works (no error while the pool reconnects)
     assert login(gotrue, "alice@example.com", "alice-pass-1").json()["user"]["id"] == ALICE
     assert login(gotrue, "dave@example.com", "dave-pass-1").status_code == 400
-    r = httpx.post(
-        f"{gotrue.url}/token",
-        params={"grant_type": "refresh_token"},
-        json={"refresh_token": token},
-        headers={"apikey": gotrue.anon_key},
-        timeout=10,
-    )
+    r = refresh(gotrue, token)
     assert r.status_code == 400
     # GoTrue writes to the restored database: a new sign-up
-    r = httpx.post(
-        f"{gotrue.url}/signup",
-        json={"email": "erin@example.com", "password": "erin-pass-1"},
-        headers={"apikey": gotrue.anon_key},
-        timeout=10,
-    )
+    r = signup(gotrue, "erin@example.com", "erin-pass-1")
     assert r.status_code == 200, r.text
     assert app.scalar("select count(*) from notes") == 1
