@@ -32,8 +32,8 @@ from devenv import services as svcs
 from devenv.db import auth as authmod
 from devenv.db import conn as dbconn
 from devenv.db import reset as resetmod
+from devenv.db import seed_files, snapshots
 from devenv.db import seeds as seedsmod
-from devenv.db import snapshots
 from devenv.db.plan import DataPlan
 from devenv.stack import ports
 from devenv.testing.ephemeral import start, stop
@@ -144,7 +144,7 @@ def bench_databases(base: Path, n: int, slow_rounds: int) -> None:
             )
             migrate_seed.append(time.perf_counter() - t0)
         truncate: list[float] = []
-        parsed = [seedsmod.read_set(root / "seeds", s) for s in seed_sets]
+        parsed = [seed_files.read_set(root / "seeds", s) for s in seed_sets]
         for _ in range(slow_rounds):
             t0 = time.perf_counter()
             with dbconn.connect(dsn) as conn, dbconn.locked(conn):

@@ -26,7 +26,7 @@ from typing import Any
 import psycopg
 
 from devenv.db import conn as dbconn
-from devenv.db.sqlsplit import SplitError, Statement, split
+from devenv.db.sqlsplit import SplitError, Statement, read_sql, split
 from devenv.errors import DatabaseError, UsageError
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
@@ -52,7 +52,7 @@ class MigrationFile:
     checksum: str
 
     def read(self) -> str:
-        return read_sql(self.path)
+        return read_sql(self.path, MigrationError)
 
 
 @dataclass
@@ -116,17 +116,6 @@ class MigrateResult:
             "waited_for_lock": self.waited_for_lock,
             "duration_s": round(self.duration_s, 3),
         }
-
-
-def read_sql(path: Path) -> str:
-    try:
-        return path.read_bytes().decode("utf-8-sig").replace("\r\n", "\n")
-    except UnicodeDecodeError as exc:
-        raise MigrationError(
-            f"{path}: not UTF-8 text (byte {exc.start})", "save the file as UTF-8"
-        ) from None
-    except OSError as exc:
-        raise MigrationError(f"{path}: cannot read: {exc.strerror}", "check the file") from None
 
 
 def checksum(path: Path) -> str:

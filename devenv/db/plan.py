@@ -14,8 +14,9 @@ here: ``up`` must not fail because someone edited a seed file (``devenv seed --f
 
 from __future__ import annotations
 
-# The runner, the seeder and the tool wrapper are imported where they run: they import psycopg
-# (0.1-0.3 s), and a second `devenv up` asks this module only which files the data step reads.
+# The runner, the seed loader and the tool wrapper are imported where they run: they import
+# psycopg (0.1-0.3 s), and a second `devenv up` asks this module only which files the data step
+# reads. Reading seed sets (devenv.db.seed_files) imports nothing heavy.
 import contextlib
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devenv import services as svcs
+from devenv.db import seed_files as seedfiles
 from devenv.errors import DatabaseError
 from devenv.trace import Trace
 
@@ -82,27 +84,21 @@ class DataPlan:
     # -- seed sets -------------------------------------------------------------------------
 
     def has_set(self, name: str) -> bool:
-        from devenv.db import seeds
-
-        return seeds.set_exists(self.seeds_dir, name, self.seed_files)
+        return seedfiles.set_exists(self.seeds_dir, name, self.seed_files)
 
     def set_paths(self, name: str) -> list[Path]:
         """The files of one set, in load order (none if it does not exist; ``[db] seed_paths``
         as listed, whether each exists or not)."""
-        from devenv.db import seeds
-
         if name in self.seed_files:
             return list(self.seed_files[name])
         directory = self.seeds_dir / name
-        return seeds.set_files(directory) if directory.is_dir() else []
+        return seedfiles.set_files(directory) if directory.is_dir() else []
 
     def set_hash(self, name: str) -> str:
         """What ``devenv seed`` records for the set: its files' content hash (no parsing)."""
-        from devenv.db import seeds
-
         paths = self.set_paths(name)
         directory = paths[0].parent if name in self.seed_files and paths else self.seeds_dir / name
-        return seeds.set_hash(directory, [p for p in paths if p.is_file()])
+        return seedfiles.set_hash(directory, [p for p in paths if p.is_file()])
 
     def describe_set(self, name: str) -> str:
         """Where a set comes from, for messages: ``seeds/default/`` or the seed_paths files."""
@@ -113,19 +109,15 @@ class DataPlan:
     def _shown(self, path: Path) -> str:
         return str(path.relative_to(self.root)) if path.is_relative_to(self.root) else str(path)
 
-    def read_sets(self, names: Sequence[str]) -> list[seeds.SeedSet]:
+    def read_sets(self, names: Sequence[str]) -> list[seedfiles.SeedSet]:
         """Read and check the named sets that exist (no database needed), in order."""
-        from devenv.db import seeds
-
         present = [s for s in dict.fromkeys(names) if s and self.has_set(s)]
-        return [seeds.read_set(self.seeds_dir, s, self.seed_files) for s in present]
+        return [seedfiles.read_set(self.seeds_dir, s, self.seed_files) for s in present]
 
     def needs_auth(self, names: Sequence[str]) -> bool:
         """Whether one of the sets seeds auth users (then GoTrue's admin API is needed): the
         seeder's own rule, on file names only."""
-        from devenv.db import seeds
-
-        return any(seeds.is_users_file(p) for s in names for p in self.set_paths(s))
+        return any(seedfiles.is_users_file(p) for s in names for p in self.set_paths(s))
 
     # -- what the outcome depends on -------------------------------------------------------
 

@@ -44,7 +44,7 @@ from psycopg import conninfo, sql
 
 from devenv.db import auth as authmod
 from devenv.db import conn as dbconn
-from devenv.db import migrations, seeds, snapshots, tool
+from devenv.db import migrations, seed_files, seeds, snapshots, tool
 from devenv.db import plan as plan_mod
 from devenv.db.plan import DataPlan
 from devenv.errors import DatabaseError, UsageError
@@ -322,7 +322,7 @@ def reset(
     if missing and wanted != [plan.default_seed]:
         raise UsageError(
             f"no seed set {missing[0]!r} in {plan.seeds_dir}",
-            f"known sets: {', '.join(seeds.available_sets(plan.seeds_dir)) or 'none'}",
+            f"known sets: {', '.join(seed_files.available_sets(plan.seeds_dir)) or 'none'}",
         )
     parsed = plan.read_sets(wanted)
     plan.check_files()  # a migration that cannot even be split fails before the drop

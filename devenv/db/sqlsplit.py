@@ -12,7 +12,9 @@ counted inside them as psql counts it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 _TOKEN = re.compile(
     r"""
@@ -34,6 +36,20 @@ _BLOCK_TOKEN = re.compile(r"/\*|\*/")
 _ESTRING_END = re.compile(r"\\.|''|'", re.DOTALL)
 _STRING_END = re.compile(r"''|'")
 _IDENT_END = re.compile(r'""|"')
+
+
+def read_sql(path: Path, error: Callable[[str, str], Exception]) -> str:
+    """A SQL file's text as :func:`split` takes it: UTF-8 (a BOM dropped), LF line ends. A
+    file that cannot be read or is not UTF-8 raises ``error(message, hint)`` (the migration's or
+    the seed set's error)."""
+    try:
+        return path.read_bytes().decode("utf-8-sig").replace("\r\n", "\n")
+    except UnicodeDecodeError as exc:
+        raise error(
+            f"{path}: not UTF-8 text (byte {exc.start})", "save the file as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read: {exc.strerror}", "check the file") from None
 
 
 @dataclass(frozen=True)

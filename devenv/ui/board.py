@@ -223,7 +223,7 @@ class Board:
     def data(self) -> dict[str, Any]:
         """Migrations applied and pending, seed sets and their state, snapshots."""
         from devenv.db import conn as dbconn
-        from devenv.db import migrations, seeds, snapshots
+        from devenv.db import migrations, seed_files, snapshots
         from devenv.db.plan import DataPlan
 
         plan = DataPlan.from_config(self.cfg)
@@ -233,7 +233,7 @@ class Board:
             out["migrations"] = {"tool": " ".join(plan.migrate_cmd), "migrations": []}
         else:
             out["migrations"] = migrations.status(dsn, plan.migrations_dir).as_dict()
-        names = list(dict.fromkeys([*seeds.available_sets(plan.seeds_dir), *plan.seed_files]))
+        names = list(dict.fromkeys([*seed_files.available_sets(plan.seeds_dir), *plan.seed_files]))
         recorded: dict[str, tuple[str, str, int, int]] = {}
         with dbconn.connect(dsn, app="devenv-ui") as conn:
             if dbconn.table_exists(conn, f"{dbconn.SCHEMA}.seed_sets"):

@@ -17,7 +17,7 @@ import jwt
 import psycopg
 import pytest
 
-from devenv.db import migrations, reset, seeds
+from devenv.db import migrations, reset, seed_files, seeds
 from devenv.db.plan import DataPlan
 from tests.conftest import REPO
 from tests.unit.db.conftest import Db, GoTrue
@@ -37,8 +37,8 @@ def test_generator_reproduces_the_committed_catalogue(tmp_path: Path) -> None:
 
 
 def test_reference_sets_are_well_formed() -> None:
-    default = seeds.read_set(SEEDS, "default")
-    demo = seeds.read_set(SEEDS, "demo")
+    default = seed_files.read_set(SEEDS, "default")
+    demo = seed_files.read_set(SEEDS, "demo")
     assert [u.email for u in default.users] == ["alice@example.com", "bob@example.com"]
     assert [u.id for u in default.users] == [ALICE, BOB]
     assert len(demo.users) == 8
@@ -48,7 +48,7 @@ def test_reference_sets_are_well_formed() -> None:
         "20_favourites.csv",
         "30_history.sql",
     ]
-    assert seeds.available_sets(SEEDS) == ["default", "demo"]
+    assert seed_files.available_sets(SEEDS) == ["default", "demo"]
 
 
 def test_catalogue_migration_and_seeds_apply_without_auth(db: Db, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from devenv.db import migrations, seeds
+from devenv.db import migrations, seed_files, seeds
 from devenv.db.auth import AuthSeedError
 from devenv.db.seeds import SeedError
 from devenv.errors import UsageError
@@ -282,7 +282,7 @@ def test_bad_users_files_are_refused_offline(tmp_path: Path, text: str, expected
     root = tmp_path / "seeds"
     make_set(root, "s", {"auth.users.yaml": text})
     with pytest.raises(AuthSeedError, match=expected) as ei:
-        seeds.read_set(root, "s")
+        seed_files.read_set(root, "s")
     assert "pw-aaaa" not in ei.value.one_line() and "pw-bbbb" not in ei.value.one_line()
 
 

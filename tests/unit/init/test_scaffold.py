@@ -12,7 +12,7 @@ import pytest
 
 from devenv import config, errors, scaffold
 from devenv import services as svcs
-from devenv.db import seeds
+from devenv.db import seed_files
 from devenv.envfile.schema import load_schema
 from tests.conftest import run_cli
 
@@ -50,7 +50,7 @@ def test_init_in_an_empty_directory_writes_a_working_project(tmp_path: Path) -> 
         default.ports, default.services, default.auth, default.db, default.env,
     )  # fmt: skip
     # The seed set and the stub file read as devenv reads them.
-    s = seeds.read_set(tmp_path / "seeds", "default")
+    s = seed_files.read_set(tmp_path / "seeds", "default")
     assert [u.email for u in s.users] == ["alice@example.com", "bob@example.com"]
     from devenv.mocks.fireworks.stubs import load
 
