@@ -47,6 +47,8 @@ class FakeBoard:
         self.fail_with: Exception | None = None
         self.hold = threading.Event()
         self.hold.set()
+        #: Set once a restart has begun (it holds the action slot until ``hold`` is set).
+        self.restarting = threading.Event()
 
     def services(self) -> dict[str, Any]:
         return {
@@ -71,6 +73,7 @@ class FakeBoard:
         return {"env": {"SUPABASE_SERVICE_ROLE_KEY": KEYS.service_role_key}}
 
     def restart(self, service: str) -> dict[str, Any]:
+        self.restarting.set()
         self.hold.wait(10)
         if self.fail_with is not None:
             raise self.fail_with
@@ -271,13 +274,10 @@ def test_one_action_at_a_time(client: TestClient, fake: FakeBoard) -> None:
     t = threading.Thread(target=slow)
     t.start()
     try:
-        deadline = time.monotonic() + 5
-        while True:
-            r = client.post("/api/actions/down", json={}, headers={TOKEN_HEADER: TOKEN})
-            if r.status_code == 409 or time.monotonic() > deadline:
-                break
-            fake.calls.clear()  # the slow one had not started yet
-            time.sleep(0.02)
+        # Once the restart runs (it holds the action slot), another action is refused. Asking
+        # before then would take the slot itself and refuse the restart instead.
+        assert fake.restarting.wait(30)
+        r = client.post("/api/actions/down", json={}, headers={TOKEN_HEADER: TOKEN})
         assert r.status_code == 409
         assert "another action is running: restart redis" in r.json()["error"]
     finally:
