@@ -12,13 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from devenv.testing.ephemeral import (
-        FireworksScope,
-        StackStartError,
-        TestDatabase,
-        TestStack,
-        ephemeral_stack,
-    )
+    from devenv.testing.ephemeral import StackStartError, ephemeral_stack
+    from devenv.testing.handles import FireworksScope, TestDatabase, TestStack
 
 __all__ = [
     "FireworksScope",
@@ -30,8 +25,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
+    if name in ("StackStartError", "ephemeral_stack"):
         from devenv.testing import ephemeral
 
         return getattr(ephemeral, name)
+    if name in __all__:
+        from devenv.testing import handles
+
+        return getattr(handles, name)
     raise AttributeError(f"module 'devenv.testing' has no attribute {name!r}")

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from devenv.testing.ephemeral import FireworksScope, StackSpec, TestDatabase, TestStack
+    from devenv.testing.handles import FireworksScope, StackSpec, TestDatabase, TestStack
 
 _SHARED = "devenv_shared"
 _OWNER = "devenv_owner"
@@ -145,7 +145,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = Path(shared) / "stack.json"
     try:
         if state.is_file():
-            from devenv.testing.ephemeral import StackSpec, stop
+            from devenv.testing.ephemeral import stop
+            from devenv.testing.handles import StackSpec
 
             text = state.read_text(encoding="utf-8")
             if text.startswith("{"):
@@ -268,7 +269,7 @@ def _shared_stack(config: pytest.Config, shared: Path, owner: str) -> Iterator[T
     import fcntl
 
     from devenv.errors import StackError
-    from devenv.testing import ephemeral
+    from devenv.testing import ephemeral, handles
 
     state = shared / "stack.json"
     fd = os.open(shared / "stack.lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -278,8 +279,8 @@ def _shared_stack(config: pytest.Config, shared: Path, owner: str) -> Iterator[T
             text = state.read_text(encoding="utf-8")
             if not text.startswith("{"):  # another worker's start failed: the same error
                 _fail_start(StackError(text.strip()))
-            spec: StackSpec = ephemeral.StackSpec.from_json(text)
-            ts = ephemeral.TestStack(ephemeral.attach(spec), spec)
+            spec: StackSpec = handles.StackSpec.from_json(text)
+            ts = handles.TestStack(handles.attach(spec), spec)
         else:
             try:
                 ts = ephemeral.start(

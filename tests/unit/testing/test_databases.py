@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from devenv.db import snapshots
-from devenv.testing.ephemeral import StackSpec, TestStack
+from devenv.testing.handles import StackSpec, TestStack
 from tests.support import localpg
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from devenv.mocks.fireworks.app import MockConfig
 from devenv.mocks.fireworks.server import MockServer
-from devenv.testing.ephemeral import FireworksScope
+from devenv.testing.handles import FireworksScope
 
 CHAT = {
     "model": "accounts/fireworks/models/llama-v3p1-8b-instruct",
