@@ -141,6 +141,7 @@ def bench_databases(base: Path, n: int, slow_rounds: int) -> None:
                 dsn,
                 seed_sets or ("default",),
                 auth=auth,
+                full=True,  # the replay itself, not the kept state bench_reset.py measures
             )
             migrate_seed.append(time.perf_counter() - t0)
         truncate: list[float] = []
