@@ -329,3 +329,26 @@ def test_the_config_digest_labels_containers_only() -> None:
         for name, spec in doc[kind].items():
             assert "dev.devenv.config" not in (spec or {}).get("labels", {}), (kind, name)
             assert "dev.devenv.project" in spec["labels"], (kind, name)
+
+
+def test_what_others_need_starts_alone_then_the_rest_beside_its_dependants() -> None:
+    """Postgres (which GoTrue needs) gets the engine to itself first; once that compose returns,
+    the rest starts, and GoTrue starts as soon as Postgres answers (health.wait_ready)."""
+    import time
+
+    from devenv.stack import health
+
+    runner = FakeRunner("fake")
+    services = ["postgres", "gotrue", "redis"]
+    probes = {s: runner.probe_for(s, "127.0.0.1", 1, {}) for s in services}
+    health.wait_ready(
+        runner,
+        services,
+        probes,
+        time.monotonic() + 5,
+        launch=lambda wave: runner.start(["up", "--detach", "--no-deps", *wave]),
+    )
+    waves = [[a for a in c[1:] if not a.startswith("-")] for c in runner.calls if c[0] == "up"]
+    assert waves[0] == ["postgres"]
+    assert sorted(s for w in waves[1:] for s in w) == ["gotrue", "redis"]
+    assert ["gotrue"] in waves[1:]
