@@ -770,7 +770,7 @@ def _ephemeral_stacks(ctx: Context) -> list[Any]:
 
     from devenv.stack import engine_api, gc, project
 
-    if engine_api.unix_socket() is None:
+    if engine_api.plain_endpoint() is None:
         return gc.find(ctx.engine)
     flt = quote(json.dumps({"label": [project.LABEL_OWNER]}))
     found: dict[str, gc.Orphan] = {}

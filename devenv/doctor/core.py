@@ -291,7 +291,7 @@ class Context:
             addr = self.address()
             if addr.from_context:
                 client = self._context_client()
-            elif engine_api.unix_socket() is not None:
+            elif engine_api.plain_endpoint() is not None:
                 return engine_api.get({"ping": "/_ping"}.get(what, f"/{what}"))
             else:
                 client = self.client()

@@ -110,7 +110,7 @@ class Engine:
         where the engine is local (see engine_api), else through the SDK."""
         from devenv.stack import engine_api
 
-        if self._client is not None or engine_api.unix_socket() is None:
+        if self._client is not None or engine_api.plain_endpoint() is None:
             return [c.attrs for c in self.containers(labels)]
         import json
         from urllib.parse import quote
@@ -133,12 +133,13 @@ class Engine:
             c.attrs for c in self.client.containers.list(all=True, sparse=True, filters=filters)
         ]
 
-    def _local(self) -> bool:
-        """Answer read-only questions over the local socket (see engine_api): `up` on a
-        stopped stack asks several, and the SDK's import alone costs more than all of them."""
+    def _plain(self) -> bool:
+        """Answer read-only questions with the standard library where the engine speaks plain
+        HTTP (its socket, or tcp without TLS: see engine_api): `up` on a stopped stack asks
+        several, and the SDK's import alone costs more than all of them."""
         from devenv.stack import engine_api
 
-        return self._client is None and engine_api.unix_socket() is not None
+        return self._client is None and engine_api.plain_endpoint() is not None
 
     def _exists(self, path: str) -> bool:
         from devenv.stack import engine_api
@@ -150,7 +151,7 @@ class Engine:
             return False
 
     def has_image(self, image: str) -> bool:
-        if self._local():
+        if self._plain():
             from urllib.parse import quote
 
             return self._exists(f"/images/{quote(image, safe='')}/json")
@@ -167,7 +168,7 @@ class Engine:
         it is gone or not running."""
         path = f"/containers/{container_id}/top"
         try:
-            if self._local():
+            if self._plain():
                 from devenv.stack import engine_api
 
                 top: dict[str, Any] = engine_api.get(path, 10.0)
@@ -184,7 +185,7 @@ class Engine:
         return list(self.client.volumes.list(filters=filters))
 
     def volume_exists(self, name: str) -> bool:
-        if self._local():
+        if self._plain():
             from urllib.parse import quote
 
             return self._exists(f"/volumes/{quote(name, safe='')}")
@@ -205,7 +206,7 @@ class Engine:
         is gone."""
         path = f"/containers/{container_id}/logs?stdout=1&stderr=1&since={int(since)}"
         try:
-            if self._local():
+            if self._plain():
                 from devenv.stack import engine_api
 
                 # The stream's 8-byte frame headers stay in the text: callers look for a line.
@@ -218,7 +219,7 @@ class Engine:
     def networks(self, name: str) -> list[dict[str, Any]]:
         """Inspect data of the networks whose name is exactly ``name`` (the engine's filter
         matches substrings), with the containers attached to each."""
-        if self._local():
+        if self._plain():
             import json
             from urllib.parse import quote
 

@@ -1,11 +1,12 @@
-"""Read-only engine API calls over the engine's Unix socket with the standard library, when
-that is where the engine is: the doctor's /_ping, /version and /info, and the container list
-and inspect that every `devenv` command's `ps` makes.
+"""Read-only engine API calls with the standard library where the engine speaks plain HTTP
+(its Unix socket, or tcp:// without TLS, as a dind service in CI): the doctor's /_ping,
+/version and /info, and the container list and inspect that every `devenv` command's `ps`
+makes.
 
 Why not the Docker SDK here: importing it (and requests, urllib3) costs more CPU than `devenv
 doctor engine` may take (under 0.3 s) and most of a second `devenv up` on a running stack. Where
-the engine is elsewhere (tcp with TLS, ssh), the SDK is used, so the answers are the same JSON
-the SDK would return. Errors are the Engine's own EngineErrors.
+the engine needs more (TLS, ssh), the SDK is used, so the answers are the same JSON the SDK would
+return. Errors are the Engine's own EngineErrors.
 """
 
 from __future__ import annotations
@@ -60,16 +61,26 @@ def engine_error(where: str, exc: BaseException) -> EngineError:
     )
 
 
-def unix_socket() -> str | None:
-    """The engine's socket path if DOCKER_HOST names a local socket (or is unset), else None
-    (then the SDK, which knows TLS and ssh, does the talking)."""
-    if os.environ.get("DOCKER_TLS_VERIFY"):
+def plain_endpoint() -> tuple[int, Any] | None:
+    """Where the engine answers plain HTTP, as a socket family and address: its Unix socket
+    (DOCKER_HOST unix://..., or unset) or a tcp:// host and port without TLS; None when the SDK
+    has to talk (TLS, ssh, anything else)."""
+    from urllib.parse import urlsplit
+
+    if os.environ.get("DOCKER_TLS_VERIFY") or os.environ.get("DOCKER_CERT_PATH"):
         return None
     host = os.environ.get("DOCKER_HOST", "")
     if not host:
-        return DEFAULT_SOCKET
+        return socket.AF_UNIX, DEFAULT_SOCKET
     if host.startswith("unix://"):
-        return host[len("unix://") :]
+        return socket.AF_UNIX, host[len("unix://") :]
+    u = urlsplit(host)
+    if u.scheme in ("tcp", "http") and u.hostname:
+        try:
+            port = u.port or 2375
+        except ValueError:
+            return None
+        return socket.AF_INET, (u.hostname, port)
     return None
 
 
@@ -78,19 +89,29 @@ class NotFound(EngineError):
 
 
 def get(path: str, timeout: float = 2.0) -> Any:
-    """GET ``path`` from the engine's API over its Unix socket: the decoded JSON (or text).
+    """GET ``path`` from the engine's API (see :func:`plain_endpoint`): the decoded JSON (or
+    text).
 
     A plain HTTP/1.0 exchange on the socket rather than http.client, which imports ssl (and with
     it OpenSSL) on a path that never needs it: the engine answers an HTTP/1.0 request with the
     whole body and closes the connection, so there is no chunked encoding to undo.
     """
-    sock = unix_socket()
-    if sock is None:
-        raise ValueError("the engine is not on a local Unix socket")
+    endpoint = plain_endpoint()
+    if endpoint is None:
+        raise ValueError("the engine does not speak plain HTTP here (TLS or ssh)")
+    family, address = endpoint
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(timeout)
-            s.connect(sock)
+        if family == socket.AF_UNIX:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.settimeout(timeout)
+                s.connect(address)
+            except OSError:
+                s.close()
+                raise
+        else:
+            s = socket.create_connection(address, timeout=timeout)
+        with s:
             s.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
             chunks = []
             while chunk := s.recv(65536):

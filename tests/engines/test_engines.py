@@ -181,3 +181,17 @@ def test_ssh_uses_the_harness_key_and_config_only(second_engine: SecondEngine) -
     # The docker CLI reaches the engine through the wrapper; the remote end is the engine
     # container.
     assert e.docker("info", "--format", "{{.Name}}").stdout.strip() == e.container
+
+
+@pytest.mark.parametrize("second_engine", ["dind", "podman"], indirect=True)
+def test_the_standard_library_client_reads_a_tcp_engine(
+    second_engine: SecondEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """devenv's plain HTTP reads (devenv.stack.engine_api) over tcp give what the engine says."""
+    from devenv.stack import engine_api
+
+    monkeypatch.setenv("DOCKER_HOST", second_engine.docker_host)
+    assert engine_api.get("/_ping") == "OK"
+    version = engine_api.get("/version")
+    assert isinstance(version, dict) and version.get("ApiVersion")
+    assert isinstance(engine_api.get("/containers/json?all=1"), list)
