@@ -165,6 +165,14 @@ class DataResult:
             "seed": self.seed.as_dict() if self.seed else None,
         }
 
+    def changed_anything(self) -> bool:
+        """Whether the step applied a migration, ran the app's tool, or loaded a seed set."""
+        from devenv.db import migrations
+
+        if not isinstance(self.migrate, migrations.MigrateResult) or self.migrate.applied:
+            return True
+        return self.seed is not None and any(s.status != "unchanged" for s in self.seed.sets)
+
     def warnings(self) -> list[str]:
         if self.seed is None:
             return []

@@ -359,6 +359,13 @@ def _list(conn: Conn) -> list[Snapshot]:
     return out
 
 
+def exists(dsn: str, name: str) -> bool:
+    """Whether snapshot ``name`` is there (a complete one: its comment is written last)."""
+    with dbconn.connect(maintenance_dsn(dsn)) as conn:
+        meta = meta_of(conn, _db_name(name))
+    return bool(meta and meta.get("devenv_snapshot"))
+
+
 def list_snapshots(dsn: str) -> list[Snapshot]:
     with dbconn.connect(maintenance_dsn(dsn)) as conn:
         return _list(conn)

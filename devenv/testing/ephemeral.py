@@ -42,6 +42,9 @@ if TYPE_CHECKING:
 
 #: Snapshot name of a session's template database (devenv_snap__pytest-<session>).
 TEMPLATE_PREFIX = "pytest-"
+#: The template a throw-away stack keeps in its cluster cache entry (devenv_snap__pytest-kept):
+#: a session started from that entry clones its test databases from it at once.
+KEPT_TEMPLATE = TEMPLATE_PREFIX + "kept"
 
 
 class StackStartError(StackError):
@@ -313,7 +316,11 @@ def _data_key(stack: Stack, plan: DataPlan, seed_sets: Sequence[str]) -> str:
     if digest is None or not stack.env.cluster_cache:
         return ""
     settings = ",".join(f"{k}={v}" for k, v in TEST_SETTINGS.items())
-    return cluster_cache.data_key(project.cluster_key(stack.cfg), f"{digest}\0{settings}")
+    # What the entry holds besides the data step's result: the test settings, and the template
+    # every test database is cloned from (KEPT_TEMPLATE).
+    return cluster_cache.data_key(
+        project.cluster_key(stack.cfg), f"{digest}\0{settings}\0{KEPT_TEMPLATE}"
+    )
 
 
 def _prepare(
@@ -321,9 +328,9 @@ def _prepare(
 ) -> str:
     """The project's data step once, as `devenv up` runs it (devenv.db.plan), then the template
     every test database is cloned from. A cluster from the cache's entry ``data_key`` (an
-    earlier session's, same migrations, seeds, images) has it done: the step finds nothing
-    pending. Otherwise the cluster is kept under ``data_key`` once the step is done, before
-    this session's own template is made."""
+    earlier session's, same migrations, seeds, images) has both: the step finds nothing
+    pending, and the template is there. Otherwise the template is made and the cluster kept
+    under ``data_key``, template included."""
     from devenv.db import auth as authmod
     from devenv.db import plan as plan_mod
     from devenv.db import snapshots
@@ -334,7 +341,9 @@ def _prepare(
         _tune_for_tests(dsn)
     needs_auth = "gotrue" in stack.cfg.services and plan.needs_auth(seed_sets)
     try:
-        plan_mod.run(plan, dsn, seed_sets, auth=authmod.target_for(stack) if needs_auth else None)
+        done = plan_mod.run(
+            plan, dsn, seed_sets, auth=authmod.target_for(stack) if needs_auth else None
+        )
     except DatabaseError as exc:
         plan_mod.name_missing_service(
             exc,
@@ -343,11 +352,18 @@ def _prepare(
             ' default), --devenv-services, or @pytest.mark.devenv(services=["{service}"])',
         )
         raise
-    if data_key and not cached:
+    if not data_key:
+        name = TEMPLATE_PREFIX + session
+        snapshots.save(dsn, name)
+        return name
+    if cached and not done.changed_anything() and snapshots.exists(dsn, KEPT_TEMPLATE):
+        return KEPT_TEMPLATE
+    with contextlib.suppress(DevenvError):
+        snapshots.delete(dsn, KEPT_TEMPLATE)  # from a cached cluster the step then changed
+    snapshots.save(dsn, KEPT_TEMPLATE)
+    if not cached:
         stack.keep_cluster(data_key)
-    name = TEMPLATE_PREFIX + session
-    snapshots.save(dsn, name)
-    return name
+    return KEPT_TEMPLATE
 
 
 #: A throw-away server needs no durability. As pgtestdb recommends for its test servers: without

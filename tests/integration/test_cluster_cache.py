@@ -141,7 +141,9 @@ def test_a_test_stack_starts_from_the_kept_data_step_until_one_migration_byte_ch
         try:
             st = ts.stack
             assert st.cluster_keys, "the test stack names its data entry"
-            with psycopg.connect(ts.database_url) as c:
+            # A test's database, cloned from the template the entry keeps (or this session made).
+            assert ts.spec.template == "pytest-kept"
+            with ts.create_database().connect() as c:
                 rows = c.execute("select * from items order by id").fetchall()
                 rows += c.execute(
                     "select data_type from information_schema.columns"
