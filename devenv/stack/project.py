@@ -66,10 +66,11 @@ def postgres_bootstrap() -> str:
     return (compose_dir() / "postgres" / "bootstrap.sh").read_text(encoding="utf-8")
 
 
-def cluster_key(cfg: Config) -> str:
-    """The cluster cache entry a first start of this stack's Postgres uses (cluster_cache)."""
+def cluster_key(cfg: Config, bootstrap: str | None = None) -> str:
+    """The cluster cache entry a first start of this stack's Postgres uses (cluster_cache);
+    ``bootstrap``: the script's text when the caller has read it already."""
     images = {s: cfg.image(s) for s in ("postgres", "gotrue")}
-    return cluster_cache.key(images, cfg.services, postgres_bootstrap())
+    return cluster_cache.key(images, cfg.services, bootstrap or postgres_bootstrap())
 
 
 def stack_host(cfg: Config, env: Environ) -> str:
@@ -152,7 +153,9 @@ def compose_env(cfg: Config, keys: Keys | None, env: Environ, *, owner: str = ""
         out[f"DEVENV_PORT_{service.upper()}"] = str(cfg.ports[service])
     if keys is not None:
         # Only where containers are made (`down`, `logs`, the doctor need no hash).
-        out["DEVENV_CLUSTER_KEY"] = cluster_key(cfg) if env.cluster_cache else ""
+        out["DEVENV_CLUSTER_KEY"] = (
+            cluster_key(cfg, out["DEVENV_POSTGRES_BOOTSTRAP"]) if env.cluster_cache else ""
+        )
         out["DEVENV_CONFIG_HASH"] = config_hash(out)
     return out
 
