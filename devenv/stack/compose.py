@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -91,6 +92,8 @@ class Runner(Protocol):
     def exec(self, service: str, argv: Sequence[str], *, tty: bool) -> int: ...
 
     def ps(self) -> list[ContainerState]: ...
+
+    def listed(self) -> list[ContainerState]: ...
 
     def logs_tail(self, services: Sequence[str], lines: int = 20) -> dict[str, str]: ...
 
@@ -264,6 +267,12 @@ class ComposeRunner:
         found = self.engine.inspect_all({COMPOSE_PROJECT: self.project})
         return [parse_inspect(attrs) for attrs in found]
 
+    def listed(self) -> list[ContainerState]:
+        """What ``ps()`` says, from one list call without inspecting: no start times, no health
+        (see :func:`parse_summary`). The readiness loop polls this, because an inspect of a
+        container being started waits until its start is done."""
+        return [parse_summary(a) for a in self.engine.summaries({COMPOSE_PROJECT: self.project})]
+
     def logs_tail(self, services: Sequence[str], lines: int = 20) -> dict[str, str]:
         out: dict[str, str] = {}
         for c in self.engine.containers({COMPOSE_PROJECT: self.project}):
@@ -307,6 +316,39 @@ def parse_inspect(attrs: Mapping[str, Any]) -> ContainerState:
         ports=tuple(sorted(set(ports))),
         labels=dict(labels),
         env=env,
+    )
+
+
+_EXITED = re.compile(r"^(?:Exited|Restarting) \((-?\d+)\)")
+
+
+def parse_summary(attrs: Mapping[str, Any]) -> ContainerState:
+    """A container from the engine's list (``/containers/json``): state, labels and published
+    ports as :func:`parse_inspect` reads them, no environment and no start time. The exit code
+    is in the list's status text only ("Exited (1) 3 seconds ago", Docker's and Podman's
+    wording); health is left empty, since the list has it only as human text."""
+    labels: Mapping[str, str] = attrs.get("Labels") or {}
+    status = str(attrs.get("State") or "created")
+    exit_code = None
+    if status in ("exited", "dead"):
+        m = _EXITED.match(str(attrs.get("Status") or ""))
+        exit_code = int(m.group(1)) if m else None
+    ports: set[int] = set()
+    for p in attrs.get("Ports") or []:
+        with contextlib.suppress(TypeError, ValueError):
+            if p.get("PublicPort"):
+                ports.add(int(p["PublicPort"]))
+    names = attrs.get("Names") or [""]
+    created = attrs.get("Created")
+    return ContainerState(
+        service=labels.get(COMPOSE_SERVICE, ""),
+        name=str(names[0]).lstrip("/"),
+        id=str(attrs.get("Id") or ""),
+        state=status,
+        exit_code=exit_code,
+        created_at=float(created) if isinstance(created, (int, float)) else None,
+        ports=tuple(sorted(ports)),
+        labels=dict(labels),
     )
 
 

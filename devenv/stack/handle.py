@@ -619,14 +619,13 @@ class Stack:
         with self._lock("restart"):
             self.require_keys()
             self.runner.run(["restart", "--timeout", "10", *chosen])
-            health.wait_ready(
+            after = health.wait_ready(
                 self.runner,
                 list(chosen),
                 self.probes(chosen),
                 time.monotonic() + timeout,
                 startup=self._measured,
             )
-            after = self.runner.ps()
             status = self.status(containers=after)
             self._remember_startup(status, after)
         return status

@@ -70,6 +70,8 @@ class ServicesReady:
         self.launched: set[str] = set()
         self._launch_t: dict[str, float] = {}
         self._answered_t: dict[str, float] = {}
+        #: Per service found ready: its container's id, the trace's time and the wall clock.
+        self._ready_at: dict[str, tuple[str, float, float]] = {}
         self._inflight: dict[str, Future[Check]] = {}
         self._pool = ThreadPoolExecutor(max_workers=max(1, len(self.services)))
         self._digest = runner.env.get("DEVENV_CONFIG_HASH", "")
@@ -84,7 +86,9 @@ class ServicesReady:
             self._launch_t.setdefault(s, t)
 
     def poll(self) -> dict[str, ServiceState]:
-        containers = {c.service: c for c in self.runner.ps() if c.service in self.states}
+        # The list, not inspect: inspecting a container waits while the engine starts it, and
+        # the other services' starts would hold up the probe of one that is ready.
+        containers = {c.service: c for c in self.runner.listed() if c.service in self.states}
         for name, st in self.states.items():
             c = containers.get(name)
             if c is None:
@@ -125,11 +129,23 @@ class ServicesReady:
             self._inflight[name] = self._pool.submit(self.probes[name].check)
             return
         self.ready.add(name)
-        now_wall = time.time()
-        if c.started_at is not None and c.started_at >= self._began_wall - 1.0:
-            # Only a start this wait saw: a container up for an hour is not an hour's startup.
-            self.startup.setdefault(f"{c.id}@{c.started_at}", max(0.0, now_wall - c.started_at))
-        self._record(name, c, now)
+        self._ready_at.setdefault(name, (c.id, now, time.time()))
+
+    def finish(self, containers: Sequence[ContainerState]) -> None:
+        """Once every service is ready: the startup times and the waterfall's spans, from the
+        containers' inspect data (their start times, which the list lacks)."""
+        by_service = {c.service: c for c in containers}
+        for name, (cid, ready_t, ready_wall) in self._ready_at.items():
+            c = by_service.get(name)
+            if c is None or c.id != cid:
+                continue  # replaced since: its start is not the one this wait saw
+            if c.started_at is not None and c.started_at >= self._began_wall - 1.0:
+                # Only a start this wait saw: a container up for an hour is not an hour's
+                # startup.
+                self.startup.setdefault(
+                    f"{c.id}@{c.started_at}", max(0.0, ready_wall - c.started_at)
+                )
+            self._record(name, c, ready_t)
 
     def _record(self, name: str, c: ContainerState, ready_t: float) -> None:
         """The service's spans in the startup waterfall: create and start (when this `up` made
@@ -270,12 +286,12 @@ def wait_ready(
     taken_down: Callable[[], bool] | None = None,
     startup: dict[str, float] | None = None,
     trace: Trace | None = None,
-) -> None:
-    """Wait until every service answers its probe. With ``launch`` (``compose up --detach
-    --no-deps`` of some services), start them as they can: a service the moment every service it
-    needs (the table's ``needs``) answers, not after a healthcheck tick; one compose at a time,
-    since two would race to make the network. Without it, the services are already starting
-    (``restart``).
+) -> list[ContainerState]:
+    """Wait until every service answers its probe; return the containers then (inspected).
+    With ``launch`` (``compose up --detach --no-deps`` of some services), start them as they can:
+    a service the moment every service it needs (the table's ``needs``) answers, not after a
+    healthcheck tick; the first compose alone, since two would race to make the network.
+    Without it, the services are already starting (``restart``).
 
     Raises HealthTimeout (with the failing services' last log lines) on an exited service or the
     deadline, ComposeError if compose itself failed, and StackTakenDown if the containers were
@@ -327,7 +343,9 @@ def wait_ready(
             if on_progress is not None:
                 on_progress(strategy.states, time.monotonic() - t0)
             if not running and not pending and strategy.all_ready():
-                return
+                after = runner.ps()
+                strategy.finish(after)
+                return after
             if not running and strategy.vanished():
                 raise taken_down_error(runner)
             if strategy.failed():

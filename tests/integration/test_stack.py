@@ -125,6 +125,12 @@ def test_status_env_and_logs(project_factory: Any) -> None:
     assert env.returncode == 0
     values = dict(line.split("=", 1) for line in env.stdout.splitlines())
     assert values["REDIS_URL"] == f"redis://127.0.0.1:{p.cfg.ports['redis']}/0"
+    # The readiness loop's list (no inspect) says what ps() says, start times aside.
+    runner = p.stack.runner
+    fields = ("service", "name", "id", "state", "ports", "labels")
+    listed = [tuple(getattr(c, f) for f in fields) for c in runner.listed()]
+    assert listed == [tuple(getattr(c, f) for f in fields) for c in runner.ps()]
+    assert listed[0][4] == (p.cfg.ports["redis"],)
     logs = p.cli("logs", "redis", "--tail", "5")
     assert logs.returncode == 0 and "Ready to accept connections" in logs.stdout
     restarted = p.cli("restart", "redis")

@@ -147,6 +147,10 @@ class FakeRunner:
             out.append(s)
         return out
 
+    def listed(self) -> list[ContainerState]:
+        # The fake has no inspect to avoid: the list is the same answer.
+        return self.ps()
+
     def logs_tail(self, services: Sequence[str], lines: int = 20) -> dict[str, str]:
         return {s: f"{s}: last words\n" for s in services}
 

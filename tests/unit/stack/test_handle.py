@@ -287,6 +287,39 @@ def test_parse_inspect_reads_structured_health() -> None:
     assert compose.parse_timestamp("0001-01-01T00:00:00Z") is None
 
 
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        ("Exited (3) 2 seconds ago", 3),  # Docker's wording, and Podman's compat API's
+        ("Exited (137) About a minute ago", 137),
+        ("exited", None),  # no code in the text: unknown, not 0
+    ],
+)
+def test_parse_summary_reads_the_list(status: str, code: int | None) -> None:
+    running = compose.parse_summary(
+        {
+            "Id": "abc",
+            "Names": ["/p-redis-1"],
+            "Labels": {compose.COMPOSE_SERVICE: "redis", "dev.devenv.config": "h"},
+            "State": "running",
+            "Status": "Up 2 seconds (health: starting)",
+            "Created": 1764496800,
+            "Ports": [
+                {"IP": "127.0.0.1", "PrivatePort": 6379, "PublicPort": 6001, "Type": "tcp"},
+                {"PrivatePort": 9000, "Type": "tcp"},  # exposed, not published
+            ],
+        }
+    )
+    assert (running.service, running.name, running.id, running.state, running.ports) == (
+        "redis", "p-redis-1", "abc", "running", (6001,)
+    )  # fmt: skip
+    assert running.labels["dev.devenv.config"] == "h" and running.created_at == 1764496800.0
+    # No start time and no health from the list: the loop asks inspect once all are ready.
+    assert (running.started_at, running.health, running.exit_code) == (None, "", None)
+    exited = compose.parse_summary({"State": "exited", "Status": status})
+    assert (exited.state, exited.exit_code) == ("exited", code)
+
+
 def test_public_aliases_only_for_public_values() -> None:
     from devenv.stack.project import with_public_aliases
 
