@@ -26,6 +26,11 @@ def gc(
         "--caches",
         help="Also remove the cache of initialised Postgres clusters (made again when needed).",
     ),
+    kept: bool = typer.Option(
+        False,
+        "--kept",
+        help="Also remove this machine's kept test stacks (pytest --devenv-keep) no run is using.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Remove ephemeral stacks (containers, networks, volumes) whose owner process is gone."""
@@ -33,15 +38,25 @@ def gc(
 
     result = gc_mod.collect(dry_run=dry_run, prefix=prefix)
     cache_note = gc_mod.remove_caches(dry_run=dry_run) if caches else ""
+    kept_gone: list[str] = []
+    if kept:
+        from devenv.testing import kept as kept_mod
+
+        kept_gone = kept_mod.remove_unused(dry_run=dry_run)
+        result.kept = [o for o in result.kept if o.project not in kept_gone]
     if as_json:
         out = result.as_dict()
         if caches:
             out["caches"] = cache_note
+        if kept:
+            out["kept_stacks_removed"] = kept_gone
         typer.echo(json.dumps(out, indent=2))
         return
     if cache_note:
         typer.echo(cache_note)
     verb = "would remove" if dry_run else "removed"
+    for name in kept_gone:
+        typer.echo(f"{verb} the kept test stack {name}")
     for o in result.removed:
         typer.echo(
             f"{verb} {o.project} (owner {o.owner} is gone): {len(o.containers)} containers,"
@@ -49,5 +64,5 @@ def gc(
         )
     for o in result.kept:
         typer.echo(f"kept {o.project}: owner {o.owner} {gc_mod.owner_state(o.owner, o.created)}")
-    if not result.removed and not result.kept:
+    if not result.removed and not result.kept and not kept_gone:
         typer.echo("no ephemeral stacks")

@@ -30,6 +30,10 @@ from devenv.stack import project
 from devenv.stack.compose import COMPOSE_PROJECT
 from devenv.stack.engine import Engine, EngineLike
 
+#: The owner label of kept test stacks (devenv.testing.kept.OWNER_PREFIX + host): removed by
+#: `devenv gc --kept` only.
+KEPT_OWNER_PREFIX = "kept@"
+
 #: Written into the state root of an ephemeral stack that devenv made itself (a temporary
 #: folder holding its keys and Kong config): gc deletes such a folder with the stack.
 EPHEMERAL_MARKER = ".devenv-ephemeral"
@@ -81,7 +85,11 @@ def parse_owner(owner: str) -> tuple[int, str] | None:
 
 
 def owner_state(owner: str, created: float | None = None) -> str:
-    """'alive', 'gone', 'other-host' or 'unknown' (a label devenv did not write)."""
+    """'alive', 'gone', 'other-host', 'kept' (a kept test stack of this host: no process owns
+    it, see devenv.testing.kept) or 'unknown' (a label devenv did not write)."""
+    if owner.startswith(KEPT_OWNER_PREFIX):
+        here = owner[len(KEPT_OWNER_PREFIX) :] == socket.gethostname()
+        return "kept" if here else "other-host"
     parsed = parse_owner(owner)
     if parsed is None:
         return "unknown"
@@ -162,9 +170,6 @@ def collect(
 ) -> GcResult:
     """Remove the ephemeral stacks whose owner is gone (``only``: just these project names;
     ``prefix``: just projects whose name starts with it)."""
-    from devenv import config as config_mod
-    from devenv.stack.handle import Stack
-
     engine = engine or Engine()
     wanted = set(only) if only is not None else None
     result = GcResult(dry_run=dry_run)
@@ -179,16 +184,26 @@ def collect(
         if not dry_run:
             if on_remove is not None:
                 on_remove(o)
-            root = Path(o.root) if o.root else Path("/")
-            cfg = config_mod.in_memory(root, name=o.project, services=())
-            Stack(cfg, engine=engine, owner=o.owner).down(volumes=True)
-            for v in o.volumes:  # volumes compose no longer knows (a renamed compose file)
-                with contextlib.suppress(Exception):
-                    engine.client.volumes.get(v).remove(force=True)
-            if o.root and (Path(o.root) / EPHEMERAL_MARKER).is_file():
-                shutil.rmtree(o.root, ignore_errors=True)
+            remove(o, engine)
         result.removed.append(o)
     return result
+
+
+def remove(o: Orphan, engine: EngineLike | None = None) -> None:
+    """Remove one stack found by :func:`find` as ``devenv down --volumes`` would, and the state
+    folder devenv made for it."""
+    from devenv import config as config_mod
+    from devenv.stack.handle import Stack
+
+    engine = engine or Engine()
+    root = Path(o.root) if o.root else Path("/")
+    cfg = config_mod.in_memory(root, name=o.project, services=())
+    Stack(cfg, engine=engine, owner=o.owner).down(volumes=True)
+    for v in o.volumes:  # volumes compose no longer knows (a renamed compose file)
+        with contextlib.suppress(Exception):
+            engine.client.volumes.get(v).remove(force=True)
+    if o.root and (Path(o.root) / EPHEMERAL_MARKER).is_file():
+        shutil.rmtree(o.root, ignore_errors=True)
 
 
 def remove_caches(engine: EngineLike | None = None, *, dry_run: bool = False) -> str:

@@ -23,7 +23,7 @@ import dataclasses
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -122,20 +122,26 @@ class Stack:
         env: Environ | None = None,
         owner: str | None = None,
         overrides: Iterable[Path] = (),
+        ports: Mapping[str, int] | None = None,
         **sections: Any,
     ) -> Stack:
         """A throw-away stack: a unique project name, free host ports, owned by this process
         (its pid and host in the labels, so `devenv gc` can tell when the owner is gone).
         ``owner`` ("pid@host") names another owner: pytest-xdist's controller, which outlives
-        the worker that happens to start the shared stack."""
+        the worker that happens to start the shared stack. ``ports``: the ones a kept test
+        stack was made with, instead of free ones."""
         import uuid
+
+        from devenv.stack import ports as ports_mod  # the argument shadows the module
 
         env = process_environ() if env is None else env
         cfg = config_mod.in_memory(
             root,
             name=name or f"devenv-eph-{uuid.uuid4().hex[:10]}",
             services=services,
-            ports=ports.free_for(
+            ports=dict(ports)
+            if ports is not None
+            else ports_mod.free_for(
                 svcs.names(),
                 within=env.port_range,
                 local=remote_host(env.docker_host) is None,
@@ -523,8 +529,11 @@ class Stack:
         pg = next((c for c in containers if c.service == "postgres"), None)
         if pg is None or pg.state != "running":
             return
-        # devenv's own probe, not the engine's health (Podman never runs the healthcheck).
-        probe = self.probes(["postgres"])["postgres"]
+        # devenv's own probe, not the engine's health (Podman never runs the healthcheck), at
+        # the port the container publishes: a handle made from labels alone (`devenv gc`, a
+        # kept test stack made anew) does not know the stack's ports.
+        port = pg.ports[0] if pg.ports else self.cfg.ports["postgres"]
+        probe = self.probe_for("postgres", self.host, port, {})
         if probe.check().ready:
             return
         commands = self.engine.commands(pg.id)

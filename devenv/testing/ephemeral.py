@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from devenv import interrupt
 from devenv import services as svcs
 from devenv.errors import DatabaseError, DevenvError, Interrupted, PortInUse, StackError
+from devenv.testing import kept
 from devenv.testing.handles import StackSpec, TestStack, attach
 
 if TYPE_CHECKING:
@@ -125,6 +126,7 @@ def start(
     migrations: str | None = None,
     seeds: str | None = None,
     reuse: bool = False,
+    keep: bool = False,
     owner: str | None = None,
     timeout: float = 300.0,
     gc: bool = True,
@@ -137,8 +139,10 @@ def start(
     """Start (or, with ``reuse``, attach to `devenv up`'s) stack, migrate, seed, make the
     template. The stack runs ``services`` (default: the project's own, as `devenv up` runs it:
     [project] services, or what a Supabase CLI project enables) plus ``extra_services``, and what
-    they need. On any failure, Ctrl-C included, what was started is removed and the error is
-    raised (a DevenvError as StackStartError, one line)."""
+    they need. With ``keep``, the project's kept test stack (devenv.testing.kept) is used again
+    when its inputs match, cleaned to a new stack's state, and :func:`stop` leaves it running.
+    On any failure, Ctrl-C included, what was started is removed and the error is raised (a
+    DevenvError as StackStartError, one line)."""
     root = Path(project_root).resolve()
     session = uuid.uuid4().hex[:8]
     if reuse:
@@ -155,27 +159,46 @@ def start(
             if on_gc is not None:
                 on_gc(o.project)
 
-    state = Path(tempfile.mkdtemp(prefix=f"devenv-eph-{session}-"))
-    (state / EPHEMERAL_MARKER).write_text(f"{os.getpid()}\n", encoding="utf-8")
-
     stack: Stack | None = None
+    claim: kept.Claim | None = None
+    state: Path | None = None
     try:
         # The project's config, read once: its services and Postgres for the stack, its data
         # step for the template (a broken devenv.toml stops here, before anything starts).
         tables, plan, own = project_setup(root, migrations, seeds)
         base = list(own) if services is None else list(services)
         wanted = svcs.with_needs(list(dict.fromkeys([*base, *extra_services])))
+        digest = plan.digest(list(seed_sets))
+        if keep:
+            claim = _claim_kept(root, wanted, seed_sets, digest, on_note)
+        if claim is not None:
+            state, name, owner = claim.state, claim.name, kept.owner()
+        else:
+            state = Path(tempfile.mkdtemp(prefix=f"devenv-eph-{session}-"))
+            name = f"{prefix}-{session}"
+        (state / EPHEMERAL_MARKER).write_text(f"{os.getpid()}\n", encoding="utf-8")
         overrides = [_tmpfs_override(state)] if tmpfs and "postgres" in wanted else []
+        fingerprint, again = "", False
         # A Ctrl-C that Python swallows is raised again at the next poll (see interrupt).
         with interrupt.watching():
             for attempt in range(3):
-                stack = _make(state, f"{prefix}-{session}", wanted, tables, owner, overrides)
+                stack = _make(state, name, wanted, tables, owner, overrides)
+                if claim is not None:
+                    assert digest is not None  # _claim_kept claims none without it
+                    fingerprint = kept.fingerprint(stack, digest, TEST_SETTINGS)
+                    saved = claim.saved_ports(fingerprint) if attempt == 0 else None
+                    if saved is None:
+                        # Made from other inputs (or never kept): anew, nothing of it left.
+                        claim.forget()
+                        stack.down(volumes=True)
+                    else:
+                        stack = _make(state, name, wanted, tables, owner, overrides, saved)
                 data_key = _data_key(stack, plan, seed_sets)
                 if data_key:
                     # The migrated and seeded cluster of an earlier session with the same
                     # inputs, if the cache has it (tried before the bare cluster's entry).
                     stack.cluster_keys = (data_key,)
-                if reaper:
+                if reaper and claim is None:
                     register_with_reaper(stack.cfg.name)
                 try:
                     stack.up(timeout=timeout, on_progress=on_progress, on_note=on_note)
@@ -187,6 +210,10 @@ def start(
                     if attempt == 2:
                         raise
             assert stack is not None
+            template = ""
+            if claim is not None and stack.unchanged and claim.saved_ports(fingerprint):
+                template = _refresh_kept(stack)
+                again = bool(template) or "postgres" not in wanted
             if "fireworks" in wanted:
                 # The project's stubs, through the mock's control API (nothing is mounted).
                 from devenv import fireworks_stubs
@@ -194,9 +221,10 @@ def start(
 
                 stubs = root / FIREWORKS_STUBS
                 fireworks_stubs.push_to(stack, stubs if stubs.is_dir() else None)
-            template = ""
-            if "postgres" in wanted:
-                template = _prepare(stack, plan, seed_sets, session, data_key)
+            if "postgres" in wanted and not template:
+                template = _prepare(stack, plan, seed_sets, session, data_key, claim is not None)
+            if claim is not None:
+                claim.save(fingerprint, stack.cfg.ports)
             spec = StackSpec(
                 name=stack.cfg.name,
                 root=str(state),
@@ -207,13 +235,21 @@ def start(
                 session=session,
                 template=template,
                 overrides=tuple(str(p) for p in overrides),
+                kept=claim is not None,
             )
-            return TestStack(stack, spec)
+            ts = TestStack(stack, spec)
+            ts.kept_again = again
+            ts.kept_claim = claim
+            return ts
     except BaseException as exc:
         if stack is not None:
             with contextlib.suppress(Exception):
                 stack.down(volumes=True)
-        shutil.rmtree(state, ignore_errors=True)
+        if claim is not None:
+            claim.forget()
+            claim.release()
+        elif state is not None:
+            shutil.rmtree(state, ignore_errors=True)
         if isinstance(exc, Interrupted):
             # The Python API's Ctrl-C is Python's own, wherever the wait noticed it.
             raise KeyboardInterrupt from exc
@@ -233,6 +269,7 @@ def _make(
     tables: dict[str, dict[str, Any]],
     owner: str | None,
     overrides: list[Path],
+    ports: dict[str, int] | None = None,
 ) -> Stack:
     from devenv.stack.handle import Stack
 
@@ -242,9 +279,49 @@ def _make(
         services=services,
         owner=owner,
         overrides=overrides,
+        ports=ports,
         db=tables["db"],
         images=tables["images"],
     )
+
+
+def _claim_kept(
+    root: Path,
+    wanted: Sequence[str],
+    seed_sets: Sequence[str],
+    digest: str | None,
+    on_note: Callable[[str], None] | None,
+) -> kept.Claim | None:
+    """This run's hold on the project's kept test stack; None (said in a note) when it cannot
+    be kept or another run holds it: the run then gets a throw-away stack."""
+    note = on_note or (lambda _text: None)
+    if digest is None:
+        note(
+            "the test stack is not kept: the project's own migration tool ([db] migrate) hides"
+            " what its data step reads, so a kept stack could not tell when it is stale"
+        )
+        return None
+    name = kept.name_for(root, wanted, seed_sets)
+    claim = kept.claim(name)
+    if claim is None:
+        note(f"the kept test stack {name} is in use by another run: this run's is thrown away")
+    return claim
+
+
+def _refresh_kept(stack: Stack) -> str:
+    """A kept stack that ran a previous session, cleaned to a new stack's state: its template,
+    or "" when that is not there or a service would not take the cleaning (the data step and
+    the template are then made again)."""
+    from devenv.db import snapshots
+
+    try:
+        postgres = "postgres" in stack.cfg.services
+        if postgres and not snapshots.exists(stack.database_url(), KEPT_TEMPLATE):
+            return ""
+        kept.refresh(stack, KEPT_TEMPLATE)
+    except DevenvError:
+        return ""
+    return KEPT_TEMPLATE if "postgres" in stack.cfg.services else ""
 
 
 def project_setup(
@@ -324,7 +401,12 @@ def _data_key(stack: Stack, plan: DataPlan, seed_sets: Sequence[str]) -> str:
 
 
 def _prepare(
-    stack: Stack, plan: DataPlan, seed_sets: Sequence[str], session: str, data_key: str = ""
+    stack: Stack,
+    plan: DataPlan,
+    seed_sets: Sequence[str],
+    session: str,
+    data_key: str = "",
+    keep: bool = False,
 ) -> str:
     """The project's data step once, as `devenv up` runs it (devenv.db.plan), then the template
     every test database is cloned from. A cluster from the cache's entry ``data_key`` (an
@@ -353,7 +435,11 @@ def _prepare(
         )
         raise
     if not data_key:
-        name = TEMPLATE_PREFIX + session
+        # A kept stack's template outlives the session, under the name the next one looks for.
+        name = KEPT_TEMPLATE if keep else TEMPLATE_PREFIX + session
+        if keep:
+            with contextlib.suppress(DevenvError):
+                snapshots.delete(dsn, name)
         snapshots.save(dsn, name)
         return name
     if cached and not done.changed_anything() and snapshots.exists(dsn, KEPT_TEMPLATE):
@@ -419,11 +505,16 @@ def _start_reused(root: Path, session: str) -> TestStack:
 
 def stop(ts: TestStack | StackSpec) -> None:
     """Remove an ephemeral stack (containers, network, volumes, its private folder); for a
-    reused one, only the session's template."""
+    reused one, only the session's template; a kept one stays as it is (the next session
+    cleans it), only this process' hold on it ends."""
     spec = ts.spec if isinstance(ts, TestStack) else ts
-    stack = ts.stack if isinstance(ts, TestStack) else attach(spec)
     if isinstance(ts, TestStack):
         ts.close()
+        if ts.kept_claim is not None:
+            ts.kept_claim.release()
+    if spec.kept:
+        return
+    stack = ts.stack if isinstance(ts, TestStack) else attach(spec)
     if spec.reused:
         from devenv.db import snapshots
 
@@ -445,6 +536,7 @@ def ephemeral_stack(
     migrations: str | None = None,
     seeds: str | None = None,
     reuse: bool = False,
+    keep: bool = False,
     timeout: float = 300.0,
     gc: bool = True,
     prefix: str = "devenv-eph",
@@ -452,7 +544,7 @@ def ephemeral_stack(
 ) -> Iterator[TestStack]:
     """``with ephemeral_stack("path/to/app") as st:`` — a started, migrated and seeded
     throw-away stack of the project's own services (``services=[...]`` names others), removed on
-    exit (Ctrl-C included)."""
+    exit (Ctrl-C included); with ``keep``, the project's kept stack, left running on exit."""
     ts = start(
         project_root,
         services=services,
@@ -460,6 +552,7 @@ def ephemeral_stack(
         migrations=migrations,
         seeds=seeds,
         reuse=reuse,
+        keep=keep,
         timeout=timeout,
         gc=gc,
         prefix=prefix,

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import redis
 
     from devenv.stack.handle import Stack
+    from devenv.testing.kept import Claim
 
 #: Per-test databases: devenv_t_<session>_<worker>_<n>.
 TEST_DB_PREFIX = "devenv_t_"
@@ -47,6 +48,7 @@ class StackSpec:
     template: str  # snapshot name, "" without postgres
     reused: bool = False
     overrides: tuple[str, ...] = ()  # compose files merged over compose.yaml
+    kept: bool = False  # a kept test stack (devenv.testing.kept): stop() leaves it running
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -106,6 +108,10 @@ class TestStack:
         self._admin: psycopg.Connection[tuple[Any, ...]] | None = None
         self._lock = threading.Lock()
         self._numbers = itertools.count(1)
+        #: A kept stack (devenv.testing.kept): this process' hold on it, released by stop();
+        #: and whether it came from an earlier session (else it was made for this one).
+        self.kept_claim: Claim | None = None
+        self.kept_again = False
 
     def __repr__(self) -> str:
         return f"TestStack(name={self.name!r}, services={list(self.services)!r})"

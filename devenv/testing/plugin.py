@@ -57,6 +57,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Use the stack `devenv up` started for this project instead of an ephemeral one.",
     )
     group.addoption(
+        "--devenv-keep",
+        action="store_true",
+        default=None,
+        help="Keep the test stack running after the run and start the next run from it,"
+        " cleaned (default: the devenv_keep ini key, else off). `devenv gc --kept` removes it.",
+    )
+    group.addoption(
         "--devenv-services",
         default=None,
         help="Comma-separated services of the test stack (default: the devenv_services ini "
@@ -93,6 +100,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "devenv_services",
         "Services of the test stack (comma-separated; default: the project's own).",
+    )
+    parser.addini(
+        "devenv_keep",
+        "Keep the test stack for the next run (see --devenv-keep).",
+        type="bool",
+        default=False,
     )
     parser.addini("devenv_project", "The app's root, relative to rootdir.")
     parser.addini("devenv_seed", "Seed sets of the test stack (comma-separated).")
@@ -186,8 +199,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for nodeid, name in _kept_list:
         terminalreporter.write_line(f"{name}  ({nodeid})")
     terminalreporter.write_line(
-        "they live as long as the test stack (with --devenv-reuse: until you drop them; "
-        "`devenv db shell` then `\\c NAME`)"
+        "they live as long as the test stack (with --devenv-reuse: until you drop them;"
+        " with --devenv-keep: until the next run starts; `devenv db shell` then `\\c NAME`)"
     )
     _kept_list.clear()
 
@@ -209,10 +222,16 @@ def _start_kwargs(config: pytest.Config) -> dict[str, Any]:
         "extra_services": config.stash.get(_EXTRA, []),
         "seed_sets": seeds or ["default"],
         "reuse": bool(config.getoption("--devenv-reuse")),
+        "keep": _keep(config),
         "timeout": float(config.getoption("--devenv-timeout")),
         "prefix": str(config.getoption("--devenv-prefix")),
         "gc": not config.getoption("--devenv-no-gc"),
     }
+
+
+def _keep(config: pytest.Config) -> bool:
+    opt = config.getoption("--devenv-keep")
+    return bool(config.getini("devenv_keep")) if opt is None else bool(opt)
 
 
 def _fail_start(exc: BaseException) -> None:
@@ -257,11 +276,19 @@ def devenv_stack(request: pytest.FixtureRequest) -> Iterator[TestStack]:
     except BaseException as exc:
         _fail_start(exc)
         raise
-    _say(config, f"test stack {ts.name} ({', '.join(ts.services)})")
+    _say(config, f"test stack {ts.name} ({', '.join(ts.services)}){_kept_words(ts)}")
     try:
         yield ts
     finally:
         ephemeral.stop(ts)
+
+
+def _kept_words(ts: TestStack) -> str:
+    if not ts.spec.kept:
+        return ""
+    if ts.kept_again:
+        return ", kept: cleaned from the last run"
+    return ", kept for the next run (`devenv gc --kept` removes it)"
 
 
 def _shared_stack(config: pytest.Config, shared: Path, owner: str) -> Iterator[TestStack]:

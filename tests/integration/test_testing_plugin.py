@@ -281,3 +281,29 @@ def test_ctrl_c_during_stack_start_leaves_nothing(app: App) -> None:
     assert "started" not in out
     assert "KeyboardInterrupt" in err
     assert app.leftovers() == [], err
+
+
+def test_keep_the_second_run_starts_from_the_first_runs_stack(app: App, tmp_path: Path) -> None:
+    """--devenv-keep (devenv.testing.kept; the cleaning itself: tests/integration/
+    test_kept_stacks.py): the first run keeps its stack, with a failed test's database; the
+    second starts from it cleaned, and its tests see exactly what a new stack has."""
+    cache = str(tmp_path / "cache")
+    first = app.run("--devenv-keep", DEVENV_EXAMPLE_FAIL="1", XDG_CACHE_HOME=cache)
+    assert first.returncode == 1, _out(first)
+    assert "kept for the next run" in first.stdout, _out(first)
+    assert "until the next run starts" in first.stdout, _out(first)
+    name = str(app.entries()[0]["stack"])
+    try:
+        assert name.startswith("devenv-kept-")
+        assert any(o.project == name for o in gc.find(Engine()))
+        second = app.run("--devenv-keep", XDG_CACHE_HOME=cache)
+        assert second.returncode == 0, _out(second)
+        assert "kept: cleaned from the last run" in second.stdout, _out(second)
+        assert "5 passed, 2 skipped" in second.stdout, _out(second)
+        # The failed test's database of the first run is gone; this run's were dropped.
+        dropped = [e for e in app.entries() if e["test"] == "dropped"][-1]
+        assert dropped["stack"] == name and dropped["names"] == ["devenv_snap__pytest-kept"]
+    finally:
+        for o in gc.find(Engine()):
+            if o.project == name:
+                gc.remove(o)
