@@ -63,6 +63,10 @@ def gc(
             f" {len(o.networks)} networks, {len(o.volumes)} volumes"
         )
     for o in result.kept:
-        typer.echo(f"kept {o.project}: owner {o.owner} {gc_mod.owner_state(o.owner, o.created)}")
+        state = gc_mod.owner_state(o.owner, o.created)
+        if state == "kept":
+            typer.echo(f"kept {o.project}: a kept test stack (`devenv gc --kept` removes it)")
+        else:
+            typer.echo(f"kept {o.project}: owner {o.owner} {state}")
     if not result.removed and not result.kept and not kept_gone:
         typer.echo("no ephemeral stacks")

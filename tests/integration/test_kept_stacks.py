@@ -155,6 +155,8 @@ def test_gc_leaves_it_and_gc_kept_removes_it_when_unused(project: Path) -> None:
         assert first.name not in kept.remove_unused(dry_run=True)  # a run holds it
     finally:
         ephemeral.stop(first)
+    plain = subprocess.run([sys.executable, "-m", "devenv", "gc"], capture_output=True, text=True)
+    assert f"kept {first.name}: a kept test stack" in plain.stdout, plain.stdout + plain.stderr
     cli = subprocess.run(
         [sys.executable, "-m", "devenv", "gc", "--kept"],
         capture_output=True,
