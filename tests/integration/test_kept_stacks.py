@@ -10,7 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -120,26 +120,26 @@ def test_a_second_run_at_once_gets_a_throw_away_stack(project: Path) -> None:
         ephemeral.stop(first)
 
 
-def test_changed_migration_makes_it_anew(project: Path) -> None:
-    first = start(project)
-    ephemeral.stop(first)
+def change_a_migration(project: Path, name: str) -> None:
     migration = next((project / "migrations").glob("*tags.sql"))
     migration.write_text(migration.read_text() + "\n-- one byte more\n")
-    second = start(project)
-    try:
-        assert second.name == first.name and not second.kept_again
-        assert count(second, "SELECT count(*) FROM notes") == 3
-    finally:
-        ephemeral.stop(second)
 
 
-def test_a_killed_container_is_started_again(project: Path) -> None:
+def kill_postgres(project: Path, name: str) -> None:
+    subprocess.run(["docker", "kill", f"{name}-postgres-1"], check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("between", [change_a_migration, kill_postgres])
+def test_it_is_made_again_when_it_cannot_be_used_as_is(
+    project: Path, between: Callable[[Path, str], None]
+) -> None:
+    """A changed migration is another fingerprint: the stack is made anew. A killed Postgres
+    comes back on a fresh tmpfs: the data step runs again (from the cache or not)."""
     first = start(project)
     ephemeral.stop(first)
-    subprocess.run(["docker", "kill", f"{first.name}-postgres-1"], check=True, capture_output=True)
+    between(project, first.name)
     second = start(project)
     try:
-        # Postgres came back on a fresh tmpfs: the data step ran again, from the cache or not.
         assert second.name == first.name and not second.kept_again
         assert count(second, "SELECT count(*) FROM notes") == 3
     finally:
