@@ -36,21 +36,21 @@ from devenv import services as svcs
 
 REPO = Path(__file__).resolve().parent.parent
 
-TEST_FILE = '''
+TEST_FILE = """
 import os, time
 
 def test_first(devenv_db):
     with open(os.environ["BENCH_FIRST_BODY"], "w") as f:
         f.write(repr(time.time()))
-'''
+"""
 
-FLOOR_FILE = '''
+FLOOR_FILE = """
 import os, time
 
 def test_first():
     with open(os.environ["BENCH_FIRST_BODY"], "w") as f:
         f.write(repr(time.time()))
-'''
+"""
 
 
 def services() -> list[str]:
