@@ -231,7 +231,14 @@ def _start_kwargs(config: pytest.Config) -> dict[str, Any]:
 
 def _keep(config: pytest.Config) -> bool:
     opt = config.getoption("--devenv-keep")
-    return bool(config.getini("devenv_keep")) if opt is None else bool(opt)
+    if opt is not None:
+        return bool(opt)
+    if not config.getini("devenv_keep"):
+        return False
+    # A kept stack outlives the run: on a CI runner the ini key (the project's choice, made for
+    # developers' machines) asks for nothing; the flag still does. testcontainers keeps its
+    # reusable containers to developer machines the same way.
+    return os.environ.get("CI", "").strip().lower() not in ("1", "true", "yes")
 
 
 def _fail_start(exc: BaseException) -> None:

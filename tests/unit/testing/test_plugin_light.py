@@ -10,6 +10,8 @@ import textwrap
 from importlib import metadata
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 
 HEAVY = ("docker", "psycopg", "httpx", "testcontainers", "redis")
@@ -74,7 +76,13 @@ def test_options_and_marker_are_registered(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
     )
-    for opt in ("--devenv-reuse", "--devenv-services", "--devenv-prefix", "--devenv-no-gc"):
+    for opt in (
+        "--devenv-reuse",
+        "--devenv-keep",
+        "--devenv-services",
+        "--devenv-prefix",
+        "--devenv-no-gc",
+    ):
         assert opt in proc.stdout
     # --strict-markers: the marker is known, so the marked test runs.
     argv = [sys.executable, "-m", "pytest", *plugin_args(), "-p", "no:cacheprovider"]
@@ -86,3 +94,35 @@ def test_options_and_marker_are_registered(tmp_path: Path) -> None:
         text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("ini", "ci", "flag", "kept"),
+    [
+        ("", "", False, False),
+        ("", "", True, True),
+        ("devenv_keep = true", "", False, True),
+        ("devenv_keep = true", "true", False, False),  # the ini key is for developers' machines
+        ("devenv_keep = true", "true", True, True),  # the flag is asked for here and now
+    ],
+)
+def test_keep_from_the_flag_or_the_ini_key_off_ci(
+    tmp_path: Path, ini: str, ci: str, flag: bool, kept: bool
+) -> None:
+    (tmp_path / "pytest.ini").write_text(f"[pytest]\n{ini}\n")
+    (tmp_path / "test_keep.py").write_text(
+        "from devenv.testing import plugin\n\n"
+        "def test_keep(request):\n"
+        "    print('KEEP', plugin._keep(request.config))\n"
+    )
+    env = {k: v for k, v in _env().items() if k != "CI"} | ({"CI": ci} if ci else {})
+    argv = [sys.executable, "-m", "pytest", *plugin_args(), "-p", "no:cacheprovider", "-s", "-q"]
+    proc = subprocess.run(
+        [*argv, *(["--devenv-keep"] if flag else [])],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"KEEP {kept}" in proc.stdout
