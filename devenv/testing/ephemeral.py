@@ -212,8 +212,15 @@ def start(
             assert stack is not None
             template = ""
             if claim is not None and stack.unchanged and claim.saved_ports(fingerprint):
-                template = _refresh_kept(stack)
-                again = bool(template) or "postgres" not in wanted
+                again = _refresh_kept(stack)
+                if again:
+                    template = KEPT_TEMPLATE if "postgres" in wanted else ""
+                else:
+                    # Not cleanable as it is (half cleaned, perhaps): made anew, so nothing of
+                    # the last run can reach this one's template.
+                    claim.forget()
+                    stack.down(volumes=True)
+                    stack.up(timeout=timeout, on_progress=on_progress, on_note=on_note)
             if "fireworks" in wanted:
                 # The project's stubs, through the mock's control API (nothing is mounted).
                 from devenv import fireworks_stubs
@@ -308,20 +315,19 @@ def _claim_kept(
     return claim
 
 
-def _refresh_kept(stack: Stack) -> str:
-    """A kept stack that ran a previous session, cleaned to a new stack's state: its template,
-    or "" when that is not there or a service would not take the cleaning (the data step and
-    the template are then made again)."""
+def _refresh_kept(stack: Stack) -> bool:
+    """Clean a kept stack that ran a previous session to a new stack's state; False when its
+    template is not there or a service would not take the cleaning."""
     from devenv.db import snapshots
 
     try:
         postgres = "postgres" in stack.cfg.services
         if postgres and not snapshots.exists(stack.database_url(), KEPT_TEMPLATE):
-            return ""
+            return False
         kept.refresh(stack, KEPT_TEMPLATE)
     except DevenvError:
-        return ""
-    return KEPT_TEMPLATE if "postgres" in stack.cfg.services else ""
+        return False
+    return True
 
 
 def project_setup(

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devenv.db import snapshots
 from devenv.stack import gc
 from devenv.stack.engine import Engine
 from devenv.testing import ephemeral, kept
@@ -120,24 +121,33 @@ def test_a_second_run_at_once_gets_a_throw_away_stack(project: Path) -> None:
         ephemeral.stop(first)
 
 
-def change_a_migration(project: Path, name: str) -> None:
+def change_a_migration(project: Path, first: TestStack) -> None:
     migration = next((project / "migrations").glob("*tags.sql"))
     migration.write_text(migration.read_text() + "\n-- one byte more\n")
 
 
-def kill_postgres(project: Path, name: str) -> None:
-    subprocess.run(["docker", "kill", f"{name}-postgres-1"], check=True, capture_output=True)
+def kill_postgres(project: Path, first: TestStack) -> None:
+    subprocess.run(["docker", "kill", f"{first.name}-postgres-1"], check=True, capture_output=True)
 
 
-@pytest.mark.parametrize("between", [change_a_migration, kill_postgres])
+def drop_the_template(project: Path, first: TestStack) -> None:
+    """Someone dropped the kept template, and the last run left a row in the app's database:
+    a template made again from that database would carry the row into every test."""
+    snapshots.delete(first.database_url, ephemeral.KEPT_TEMPLATE)
+    with first.connect(autocommit=True) as conn:
+        conn.execute("INSERT INTO notes (owner, body) VALUES ('left', 'by run 1')")
+
+
+@pytest.mark.parametrize("between", [change_a_migration, kill_postgres, drop_the_template])
 def test_it_is_made_again_when_it_cannot_be_used_as_is(
-    project: Path, between: Callable[[Path, str], None]
+    project: Path, between: Callable[[Path, TestStack], None]
 ) -> None:
     """A changed migration is another fingerprint: the stack is made anew. A killed Postgres
-    comes back on a fresh tmpfs: the data step runs again (from the cache or not)."""
+    comes back on a fresh tmpfs: the data step runs again (from the cache or not). A stack that
+    cannot be cleaned (its template gone) is made anew too."""
     first = start(project)
     ephemeral.stop(first)
-    between(project, first.name)
+    between(project, first)
     second = start(project)
     try:
         assert second.name == first.name and not second.kept_again
