@@ -212,7 +212,7 @@ def start(
             assert stack is not None
             template = ""
             if claim is not None and stack.unchanged and claim.saved_ports(fingerprint):
-                again = _refresh_kept(stack)
+                again = _refresh_kept(stack, claim.saved_roles())
                 if again:
                     template = KEPT_TEMPLATE if "postgres" in wanted else ""
                 else:
@@ -231,7 +231,10 @@ def start(
             if "postgres" in wanted and not template:
                 template = _prepare(stack, plan, seed_sets, session, data_key, claim is not None)
             if claim is not None:
-                claim.save(fingerprint, stack.cfg.ports)
+                known = claim.saved_roles() if again else None
+                if known is None and "postgres" in wanted:
+                    known = kept.roles(stack)
+                claim.save(fingerprint, stack.cfg.ports, known or [])
             spec = StackSpec(
                 name=stack.cfg.name,
                 root=str(state),
@@ -315,7 +318,7 @@ def _claim_kept(
     return claim
 
 
-def _refresh_kept(stack: Stack) -> bool:
+def _refresh_kept(stack: Stack, roles: Sequence[str] | None) -> bool:
     """Clean a kept stack that ran a previous session to a new stack's state; False when its
     template is not there or a service would not take the cleaning."""
     from devenv.db import snapshots
@@ -324,7 +327,7 @@ def _refresh_kept(stack: Stack) -> bool:
         postgres = "postgres" in stack.cfg.services
         if postgres and not snapshots.exists(stack.database_url(), KEPT_TEMPLATE):
             return False
-        kept.refresh(stack, KEPT_TEMPLATE)
+        kept.refresh(stack, KEPT_TEMPLATE, roles)
     except DevenvError:
         return False
     return True

@@ -13,8 +13,9 @@ starts once the stack is checked and cleaned instead of after six containers sta
   key), the services and the test settings. Anything else changed: it is removed and made anew.
 - Each run starts from the state a new stack would have: the app's database is swapped for a
   copy of the kept template (devenv.db.snapshots, about 40 ms: no guessing whether a test wrote
-  to it), the previous run's test databases are dropped, Redis is flushed, the mail catcher
-  emptied and the Fireworks mock reset before the project's stubs are pushed again.
+  to it), the previous run's test databases and the roles made since it was kept are dropped,
+  Redis is flushed, the mail catcher emptied and the Fireworks mock reset before the project's
+  stubs are pushed again. Anything that does not take it: the stack is made anew.
 - Its containers are labelled with the owner ``kept@<host>``: `devenv gc` leaves them alone,
   and `devenv gc --kept` removes the kept stacks no run is using.
 """
@@ -91,9 +92,15 @@ class Claim:
             return None
         return {str(k): int(v) for k, v in ports.items()}
 
-    def save(self, fingerprint: str, ports: Mapping[str, int]) -> None:
+    def saved_roles(self) -> list[str] | None:
+        """The cluster's roles when the stack was kept (None: not known)."""
+        roles = (self.saved() or {}).get("roles")
+        return [str(r) for r in roles] if isinstance(roles, list) else None
+
+    def save(self, fingerprint: str, ports: Mapping[str, int], roles: Sequence[str]) -> None:
         tmp = self.state / (SPEC_FILE + ".tmp")
-        tmp.write_text(json.dumps({"fingerprint": fingerprint, "ports": dict(ports)}), "utf-8")
+        data = {"fingerprint": fingerprint, "ports": dict(ports), "roles": sorted(roles)}
+        tmp.write_text(json.dumps(data), "utf-8")
         tmp.replace(self.state / SPEC_FILE)
 
     def forget(self) -> None:
@@ -142,10 +149,19 @@ def fingerprint(stack: Stack, digest: str, settings: Mapping[str, str]) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def refresh(stack: Stack, template: str) -> None:
+def roles(stack: Stack) -> list[str]:
+    """The names of the roles in the stack's cluster."""
+    from devenv.db import conn as dbconn
+
+    with dbconn.connect(stack.database_url()) as conn:
+        return [str(r[0]) for r in conn.execute("SELECT rolname FROM pg_roles").fetchall()]
+
+
+def refresh(stack: Stack, template: str, kept_roles: Sequence[str] | None) -> None:
     """Bring a kept stack that ran a previous session back to a new stack's state (see the
     module docs). Raises a DevenvError when a service does not take it; the caller then makes
     the stack anew."""
+    import psycopg
     from psycopg import sql
 
     from devenv.db import conn as dbconn
@@ -162,12 +178,24 @@ def refresh(stack: Stack, template: str) -> None:
                 "SELECT datname FROM pg_database WHERE starts_with(datname, %s)",
                 (TEST_DB_PREFIX,),
             ).fetchall()
-            for (name,) in rows:  # the last run's test databases (failed tests kept theirs)
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                        sql.Identifier(str(name))
-                    )
-                )
+            drop = [
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(str(n)))
+                for (n,) in rows  # the last run's test databases (failed tests kept theirs)
+            ]
+            if kept_roles is not None:
+                # Roles are the cluster's, not a database's: those a test made go too.
+                now = [str(r[0]) for r in conn.execute("SELECT rolname FROM pg_roles")]
+                drop += [
+                    sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(r))
+                    for r in now
+                    if r not in set(kept_roles)
+                ]
+            try:
+                for stmt in drop:
+                    conn.execute(stmt)
+            except psycopg.Error as exc:
+                what = f"the kept test stack's Postgres could not be cleaned: {exc}"
+                raise DevenvError(what) from None
     host, ports = stack.host, stack.cfg.ports
     if "redis" in services:
         _redis_flushall(host, ports["redis"])

@@ -71,6 +71,7 @@ def test_the_next_run_starts_from_the_kept_stack_cleaned(project: Path) -> None:
     with first.connect(autocommit=True) as conn:
         conn.execute("INSERT INTO notes (owner, body) VALUES ('left', 'by run 1')")
         conn.execute("CREATE TABLE scratch (x int)")
+        conn.execute("CREATE ROLE run1_role LOGIN")  # the cluster's, not the database's
     left_db = first.create_database("gw0").name
     with socket.create_connection(("127.0.0.1", ports["redis"]), 5) as s:
         s.sendall(b"SET left 1\r\n")
@@ -89,6 +90,8 @@ def test_the_next_run_starts_from_the_kept_stack_cleaned(project: Path) -> None:
         assert dict(second.stack.cfg.ports) == ports  # the same containers, not new ones
         assert count(second, "SELECT count(*) FROM notes") == 3  # the seeded rows, no more
         assert count(second, "SELECT count(*) FROM pg_class WHERE relname = 'scratch'") == 0
+        assert count(second, "SELECT count(*) FROM pg_roles WHERE rolname = 'run1_role'") == 0
+        assert count(second, "SELECT count(*) FROM pg_roles WHERE rolname = 'anon'") == 1
         dbs = count(
             second,
             f"SELECT count(*) FROM pg_database WHERE starts_with(datname, '{TEST_DB_PREFIX}')",

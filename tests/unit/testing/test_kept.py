@@ -78,12 +78,13 @@ def test_ports_only_for_the_same_fingerprint() -> None:
     c = kept.claim("devenv-kept-x")
     assert c is not None
     assert c.saved_ports("f1") is None  # nothing kept yet
-    c.save("f1", {"postgres": 6000, "redis": 6001})
+    c.save("f1", {"postgres": 6000, "redis": 6001}, ["postgres", "anon"])
     assert c.saved_ports("f1") == {"postgres": 6000, "redis": 6001}
+    assert c.saved_roles() == ["anon", "postgres"]
     assert c.saved_ports("f2") is None  # other migrations, images...: made anew
     (c.state / kept.SPEC_FILE).write_text("{not json")
     assert c.saved_ports("f1") is None  # a damaged file is nothing kept, not an error
-    c.save("f1", {"postgres": 6000})
+    c.save("f1", {"postgres": 6000}, [])
     c.forget()
     assert c.saved_ports("f1") is None
     c.release()
