@@ -211,7 +211,9 @@ def start(
                         raise
             assert stack is not None
             template = ""
-            if claim is not None and stack.unchanged and claim.saved_ports(fingerprint):
+            if claim is not None and claim.saved_ports(fingerprint):
+                # Cleaned whether or not `up` had to start a container again: a Postgres that
+                # kept running holds what the last run wrote, whichever service died.
                 again = _refresh_kept(stack, claim.saved_roles())
                 if again:
                     template = KEPT_TEMPLATE if "postgres" in wanted else ""

@@ -133,6 +133,14 @@ def kill_postgres(project: Path, first: TestStack) -> None:
     subprocess.run(["docker", "kill", f"{first.name}-postgres-1"], check=True, capture_output=True)
 
 
+def dirty_then_kill_redis(project: Path, first: TestStack) -> None:
+    """A run wrote to the app's database, then Redis died: `up` starts Redis again, and the
+    Postgres that kept running still holds the row."""
+    with first.connect(autocommit=True) as conn:
+        conn.execute("INSERT INTO notes (owner, body) VALUES ('left', 'by run 1')")
+    subprocess.run(["docker", "kill", f"{first.name}-redis-1"], check=True, capture_output=True)
+
+
 def drop_the_template(project: Path, first: TestStack) -> None:
     """Someone dropped the kept template, and the last run left a row in the app's database:
     a template made again from that database would carry the row into every test."""
@@ -141,19 +149,28 @@ def drop_the_template(project: Path, first: TestStack) -> None:
         conn.execute("INSERT INTO notes (owner, body) VALUES ('left', 'by run 1')")
 
 
-@pytest.mark.parametrize("between", [change_a_migration, kill_postgres, drop_the_template])
-def test_it_is_made_again_when_it_cannot_be_used_as_is(
-    project: Path, between: Callable[[Path, TestStack], None]
+@pytest.mark.parametrize(
+    ("between", "again"),
+    [
+        (change_a_migration, False),
+        (kill_postgres, True),
+        (dirty_then_kill_redis, True),
+        (drop_the_template, False),
+    ],
+)
+def test_what_cannot_be_used_as_is_is_started_again_or_made_anew(
+    project: Path, between: Callable[[Path, TestStack], None], again: bool
 ) -> None:
-    """A changed migration is another fingerprint: the stack is made anew. A killed Postgres
-    comes back on a fresh tmpfs: the data step runs again (from the cache or not). A stack that
-    cannot be cleaned (its template gone) is made anew too."""
+    """A changed migration is another fingerprint: the stack is made anew. A killed container
+    is started again by `up`, and the stack cleaned as always (a killed Postgres comes back on
+    a fresh tmpfs, from the cache's entry). A stack that cannot be cleaned (its template gone)
+    is made anew. Each time, the run sees the seeded rows and no more."""
     first = start(project)
     ephemeral.stop(first)
     between(project, first)
     second = start(project)
     try:
-        assert second.name == first.name and not second.kept_again
+        assert second.name == first.name and second.kept_again == again
         assert count(second, "SELECT count(*) FROM notes") == 3
     finally:
         ephemeral.stop(second)
