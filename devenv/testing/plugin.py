@@ -3,7 +3,8 @@
 Fixtures:
 
 - ``devenv_stack`` (session): a started, migrated and seeded stack (:class:`TestStack`);
-  ``--devenv-reuse`` attaches to the project's `devenv up` stack instead.
+  ``--devenv-reuse`` attaches to the project's `devenv up` stack instead, and ``--devenv-keep``
+  keeps the stack for the next run, which starts from it cleaned (devenv.testing.kept).
 - ``devenv_db`` (function): a fresh database cloned from the session's template, dropped after
   the test; kept when the test failed, its name printed at the end of the run.
 - ``fireworks_mock`` (function): the Fireworks mock scoped to the test (journal, faults).
