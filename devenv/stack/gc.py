@@ -216,9 +216,15 @@ def remove_caches(engine: EngineLike | None = None, *, dry_run: bool = False) ->
     engine = engine or Engine()
     if not engine.volume_exists(cluster_cache.VOLUME):
         return f"no cluster cache ({cluster_cache.VOLUME})"
-    users = engine.client.containers.list(all=True, filters={"volume": cluster_cache.VOLUME})
+    # Sparse: the list alone. A full list inspects each container, and one that another
+    # process removes in between would fail the whole call.
+    users = engine.client.containers.list(
+        all=True, sparse=True, filters={"volume": cluster_cache.VOLUME}
+    )
     if users:
-        names = ", ".join(sorted(c.name for c in users)[:3])
+        names = ", ".join(
+            sorted(str((c.attrs.get("Names") or [c.id])[0]).lstrip("/") for c in users)[:3]
+        )
         return f"kept the cluster cache {cluster_cache.VOLUME}: in use by {names}"
     if dry_run:
         return f"would remove the cluster cache {cluster_cache.VOLUME}"
