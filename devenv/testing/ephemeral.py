@@ -179,6 +179,7 @@ def start(
         (state / EPHEMERAL_MARKER).write_text(f"{os.getpid()}\n", encoding="utf-8")
         overrides = [_tmpfs_override(state)] if tmpfs and "postgres" in wanted else []
         fingerprint, again = "", False
+        saved: dict[str, int] | None = None  # the kept stack's ports, when it can be used
         # A Ctrl-C that Python swallows is raised again at the next poll (see interrupt).
         with interrupt.watching():
             for attempt in range(3):
@@ -211,10 +212,11 @@ def start(
                         raise
             assert stack is not None
             template = ""
-            if claim is not None and claim.saved_ports(fingerprint):
+            kept_roles = claim.saved_roles() if claim is not None and saved else None
+            if claim is not None and saved:
                 # Cleaned whether or not `up` had to start a container again: a Postgres that
                 # kept running holds what the last run wrote, whichever service died.
-                again = _refresh_kept(stack, claim.saved_roles())
+                again = _refresh_kept(stack, kept_roles)
                 if again:
                     template = KEPT_TEMPLATE if "postgres" in wanted else ""
                 else:
@@ -233,7 +235,7 @@ def start(
             if "postgres" in wanted and not template:
                 template = _prepare(stack, plan, seed_sets, session, data_key, claim is not None)
             if claim is not None:
-                known = claim.saved_roles() if again else None
+                known = kept_roles if again else None
                 if known is None and "postgres" in wanted:
                     known = kept.roles(stack)
                 claim.save(fingerprint, stack.cfg.ports, known or [])

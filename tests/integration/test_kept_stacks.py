@@ -57,7 +57,7 @@ def count(ts: TestStack, query: str) -> int:
 
 
 def redis_keys(ts: TestStack) -> bytes:
-    with socket.create_connection(("127.0.0.1", ts.stack.cfg.ports["redis"]), 5) as s:
+    with socket.create_connection((ts.stack.host, ts.stack.cfg.ports["redis"]), 5) as s:
         s.sendall(b"DBSIZE\r\n")
         return s.recv(64)
 
@@ -73,12 +73,12 @@ def test_the_next_run_starts_from_the_kept_stack_cleaned(project: Path) -> None:
         conn.execute("CREATE TABLE scratch (x int)")
         conn.execute("CREATE ROLE run1_role LOGIN")  # the cluster's, not the database's
     left_db = first.create_database("gw0").name
-    with socket.create_connection(("127.0.0.1", ports["redis"]), 5) as s:
+    with socket.create_connection((first.stack.host, ports["redis"]), 5) as s:
         s.sendall(b"SET left 1\r\n")
         assert s.recv(16).startswith(b"+OK")
     with first.fireworks("run-1").client() as fw:  # the scope is never closed: a crashed run
         fw.post("/inference/v1/chat/completions", json={"model": "m", "messages": []})
-    journal = httpx.get(f"http://127.0.0.1:{ports['fireworks']}/__devenv/journal").json()
+    journal = httpx.get(f"http://{first.stack.host}:{ports['fireworks']}/__devenv/journal").json()
     assert journal["count"] == 1, journal
     ephemeral.stop(first)
     # stop() left it running.
@@ -98,7 +98,9 @@ def test_the_next_run_starts_from_the_kept_stack_cleaned(project: Path) -> None:
         )
         assert dbs == 0, f"{left_db} should have been dropped"
         assert redis_keys(second).startswith(b":0")
-        journal = httpx.get(f"http://127.0.0.1:{ports['fireworks']}/__devenv/journal").json()
+        journal = httpx.get(
+            f"http://{first.stack.host}:{ports['fireworks']}/__devenv/journal"
+        ).json()
         assert journal["count"] == 0, journal
         # A test database of this run still comes from the template.
         db = second.create_database()
